@@ -1,0 +1,55 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/plexsphere/plexsphere/internal/apiv1"
+	"github.com/plexsphere/plexsphere/internal/route"
+)
+
+type healthOutput struct {
+	Status int `json:"-"`
+	Body   apiv1.Health
+}
+
+type versionOutput struct{ Body apiv1.Version }
+
+type openAPIOutput struct {
+	ContentType string `header:"Content-Type"`
+	Body        []byte
+}
+
+func (s *Server) registerMeta() {
+	huma.Register(s.API, route.Op(http.MethodGet, "/v1/health", "getHealth", "meta.health", route.Public,
+		"Process and dependency health", "Meta"), s.health)
+	huma.Register(s.API, route.Op(http.MethodGet, "/v1/version", "getVersion", "meta.version", route.Public,
+		"Build information", "Meta"), func(context.Context, *struct{}) (*versionOutput, error) {
+		return &versionOutput{Body: s.cfg.Version}, nil
+	})
+	huma.Register(s.API, route.Op(http.MethodGet, "/v1/openapi.json", "getOpenAPI", "meta.openapi", route.Public,
+		"The generated OpenAPI 3.1 document", "Meta"), func(context.Context, *struct{}) (*openAPIOutput, error) {
+		b, err := json.Marshal(s.API.OpenAPI())
+		if err != nil {
+			return nil, err
+		}
+		return &openAPIOutput{ContentType: "application/json", Body: b}, nil
+	})
+}
+
+func (s *Server) health(ctx context.Context, _ *struct{}) (*healthOutput, error) {
+	out := &healthOutput{Status: http.StatusOK, Body: apiv1.Health{Status: "ok", Checks: []apiv1.HealthCheck{}}}
+	for _, c := range s.cfg.Checks {
+		hc := apiv1.HealthCheck{Name: c.Name, Status: "ok"}
+		if err := c.Run(ctx); err != nil {
+			hc.Status, hc.Detail = "down", "check failed"
+			out.Body.Status, out.Status = "down", http.StatusServiceUnavailable
+			s.cfg.Logger.ErrorContext(ctx, "health check failed", "check", c.Name, "error", err)
+		}
+		out.Body.Checks = append(out.Body.Checks, hc)
+	}
+	return out, nil
+}

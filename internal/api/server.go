@@ -1,0 +1,255 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+	"github.com/danielgtaylor/huma/v2/adapters/humago"
+	"github.com/google/uuid"
+
+	"github.com/plexsphere/plexsphere/internal/apiv1"
+	"github.com/plexsphere/plexsphere/internal/audit"
+	"github.com/plexsphere/plexsphere/internal/principal"
+	"github.com/plexsphere/plexsphere/internal/problem"
+	"github.com/plexsphere/plexsphere/internal/route"
+)
+
+// Authenticator turns an operator bearer credential into a principal. It
+// returns an error wrapping principal.ErrBadCredential for a credential that
+// is not valid, and any other error for an outage.
+type Authenticator interface {
+	AuthenticateBearer(ctx context.Context, token string) (*principal.Principal, error)
+}
+
+// Check is one named dependency check for /v1/health.
+type Check struct {
+	Name string
+	Run  func(ctx context.Context) error
+}
+
+// Config configures the API.
+type Config struct {
+	Logger        *slog.Logger
+	Audit         *audit.Log
+	Authenticator Authenticator
+	Version       apiv1.Version
+	Checks        []Check
+	// TrustProxyHeaders takes the client address from X-Forwarded-For.
+	TrustProxyHeaders bool
+}
+
+// Server is the HTTP API: register operations on API, serve Handler.
+type Server struct {
+	API huma.API
+	mux *http.ServeMux
+	cfg Config
+}
+
+var setErrorsOnce sync.Once
+
+// New builds the API with the meta operations registered.
+func New(cfg Config) (*Server, error) {
+	switch {
+	case cfg.Logger == nil:
+		return nil, errors.New("api: Config.Logger is required")
+	case cfg.Audit == nil:
+		return nil, errors.New("api: Config.Audit is required")
+	case cfg.Authenticator == nil:
+		return nil, errors.New("api: Config.Authenticator is required")
+	}
+	setErrorsOnce.Do(func() {
+		huma.NewError = newError
+		huma.NewErrorWithContext = func(_ huma.Context, status int, msg string, errs ...error) huma.StatusError {
+			return newError(status, msg, errs...)
+		}
+	})
+	s := &Server{mux: http.NewServeMux(), cfg: cfg}
+	s.API = humago.New(s.mux, s.humaConfig())
+	s.API.UseMiddleware(s.setup, s.limitBody, s.authenticate)
+	s.registerMeta()
+	return s, nil
+}
+
+func (s *Server) humaConfig() huma.Config {
+	registry := huma.NewMapRegistry("#/components/schemas/", huma.DefaultSchemaNamer)
+	return huma.Config{
+		OpenAPI: &huma.OpenAPI{
+			OpenAPI: "3.1.0",
+			Info: &huma.Info{
+				Title:       "plexsphere",
+				Version:     "v1",
+				Description: "The plexsphere operator API.",
+			},
+			Servers:    []*huma.Server{{URL: "/"}},
+			Components: &huma.Components{Schemas: registry, SecuritySchemes: route.SecuritySchemes()},
+		},
+		Formats:       huma.DefaultFormats,
+		DefaultFormat: "application/json",
+		Transformers:  []huma.Transformer{s.transform},
+	}
+}
+
+// Handler is the root handler: recovery, then the routes, with problem+json
+// answers for unknown paths.
+func (s *Server) Handler() http.Handler {
+	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		p := problem.NotFound("route_not_found", "No operation at "+r.Method+" "+r.URL.Path+".")
+		p.Instance = r.URL.Path
+		w.Header().Set("Content-Type", "application/problem+json")
+		w.WriteHeader(p.Status)
+		json.NewEncoder(w).Encode(p)
+	})
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				s.cfg.Logger.ErrorContext(r.Context(), "handler panic", "path", r.URL.Path, "panic", fmt.Sprint(v))
+				w.Header().Set("Content-Type", "application/problem+json")
+				w.WriteHeader(http.StatusInternalServerError)
+				json.NewEncoder(w).Encode(problem.Internal(nil))
+			}
+		}()
+		s.mux.ServeHTTP(w, r)
+	})
+}
+
+// setup gives every request a correlation id and its audit state, and logs
+// it when done.
+func (s *Server) setup(ctx huma.Context, next func(huma.Context)) {
+	start := time.Now()
+	op := ctx.Operation()
+	corr := uuid.Must(uuid.NewV7()).String()
+	ctx.SetHeader("X-Correlation-ID", corr)
+	ar := &audit.Request{
+		Action:        route.Action(op),
+		CorrelationID: corr,
+		IP:            s.clientIP(ctx),
+		UserAgent:     truncate(ctx.Header("User-Agent"), 256),
+		Mutating:      op.Method != http.MethodGet && op.Method != http.MethodHead,
+	}
+	ctx = huma.WithContext(ctx, audit.WithRequest(ctx.Context(), ar))
+	next(ctx)
+	status := ctx.Status()
+	s.cfg.Audit.Finish(ctx.Context(), status, s.cfg.Logger)
+	level := slog.LevelInfo
+	if status >= 500 {
+		level = slog.LevelError
+	}
+	s.cfg.Logger.Log(ctx.Context(), level, "request",
+		"method", op.Method, "path", ctx.URL().Path, "operation", op.OperationID,
+		"status", status, "duration_ms", time.Since(start).Milliseconds(), "correlation_id", corr)
+}
+
+func (s *Server) clientIP(ctx huma.Context) string {
+	if s.cfg.TrustProxyHeaders {
+		if xff := ctx.Header("X-Forwarded-For"); xff != "" {
+			first, _, _ := strings.Cut(xff, ",")
+			return strings.TrimSpace(first)
+		}
+	}
+	host, _, err := net.SplitHostPort(ctx.RemoteAddr())
+	if err != nil {
+		return ctx.RemoteAddr()
+	}
+	return host
+}
+
+// limitBody refuses a declared body over the ceiling before reading it.
+func (s *Server) limitBody(ctx huma.Context, next func(huma.Context)) {
+	op := ctx.Operation()
+	if cl := ctx.Header("Content-Length"); cl != "" && op.MaxBodyBytes > 0 {
+		if n, err := strconv.ParseInt(cl, 10, 64); err == nil && n >= op.MaxBodyBytes {
+			s.writeProblem(ctx, problem.Newf(http.StatusRequestEntityTooLarge, "request_body_too_large",
+				"The body exceeds this operation's limit of %d bytes.", op.MaxBodyBytes-1))
+			return
+		}
+	}
+	next(ctx)
+}
+
+// authenticate enforces the operation's declared credential class.
+func (s *Server) authenticate(ctx huma.Context, next func(huma.Context)) {
+	switch route.ClassOf(ctx.Operation()) {
+	case route.Public:
+		next(ctx)
+		return
+	case route.Node:
+		s.writeProblem(ctx, problem.New(http.StatusUnauthorized, "unauthorized", "A valid node secret key is required."))
+		return
+	}
+	token, ok := bearer(ctx.Header("Authorization"))
+	if !ok {
+		s.writeProblem(ctx, problem.Unauthenticated())
+		return
+	}
+	p, err := s.cfg.Authenticator.AuthenticateBearer(ctx.Context(), token)
+	switch {
+	case errors.Is(err, principal.ErrBadCredential):
+		s.writeProblem(ctx, problem.Unauthenticated())
+		return
+	case err != nil:
+		s.writeProblem(ctx, problem.Unavailable("datastore_unavailable", err))
+		return
+	}
+	next(huma.WithContext(ctx, principal.With(ctx.Context(), p)))
+}
+
+func bearer(h string) (string, bool) {
+	scheme, tok, ok := strings.Cut(h, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	tok = strings.TrimSpace(tok)
+	return tok, tok != "" && len(tok) <= 512
+}
+
+// transform completes every problem on its way out: instance, correlation id,
+// the audit code, and the log line for a 5xx cause.
+func (s *Server) transform(ctx huma.Context, _ string, v any) (any, error) {
+	if p, ok := v.(*problem.Problem); ok {
+		s.fill(ctx, p)
+	}
+	return v, nil
+}
+
+func (s *Server) fill(ctx huma.Context, p *problem.Problem) {
+	ar := audit.RequestFrom(ctx.Context())
+	p.Instance = ctx.URL().Path
+	p.CorrelationID = ar.CorrelationID
+	ar.SetCode(p.Code)
+	if p.Status >= 500 {
+		s.cfg.Logger.ErrorContext(ctx.Context(), "request failed", "code", p.Code,
+			"correlation_id", ar.CorrelationID, "error", p.Cause())
+	}
+}
+
+func (s *Server) writeProblem(ctx huma.Context, p *problem.Problem) {
+	s.fill(ctx, p)
+	for k, vs := range p.GetHeaders() {
+		for _, v := range vs {
+			ctx.AppendHeader(k, v)
+		}
+	}
+	ctx.SetHeader("Content-Type", "application/problem+json")
+	ctx.SetStatus(p.Status)
+	json.NewEncoder(ctx.BodyWriter()).Encode(p)
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}

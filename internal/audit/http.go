@@ -1,0 +1,185 @@
+package audit
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+	"github.com/google/uuid"
+
+	"github.com/plexsphere/plexsphere/internal/apiv1"
+	"github.com/plexsphere/plexsphere/internal/page"
+	"github.com/plexsphere/plexsphere/internal/problem"
+	"github.com/plexsphere/plexsphere/internal/route"
+)
+
+// Authorizer is the check the audit API needs.
+type Authorizer interface {
+	Check(ctx context.Context, permission, object string) error
+}
+
+// API serves the audit chains.
+type API struct {
+	Log   *Log
+	Authz Authorizer
+	Pages *page.Codec
+}
+
+type listInput struct {
+	DomainID string `path:"domainId" doc:"Domain id (UUID)."`
+	page.Params
+	Action        string    `query:"action" doc:"Only this action, e.g. domain.create."`
+	Outcome       string    `query:"outcome" enum:"succeeded,denied,failed,"`
+	CorrelationID string    `query:"correlation_id"`
+	Subject       string    `query:"subject" doc:"Subject pseudonym."`
+	Relation      string    `query:"relation"`
+	ObjectType    string    `query:"object_type"`
+	ObjectID      string    `query:"object_id"`
+	Reason        string    `query:"reason"`
+	From          time.Time `query:"from" doc:"Only entries at or after this instant."`
+	To            time.Time `query:"to" doc:"Only entries before this instant."`
+}
+
+type getInput struct {
+	DomainID string `path:"domainId" doc:"Domain id (UUID)."`
+	Seq      int64  `path:"seq" minimum:"1"`
+}
+
+type verifyInput struct {
+	DomainID string `path:"domainId" doc:"Domain id (UUID)."`
+	Body     apiv1.AuditVerifyRequest
+}
+
+type exportInput struct {
+	DomainID string `path:"domainId" doc:"Domain id (UUID)."`
+	FromSeq  int64  `query:"from_seq" default:"1" minimum:"1" doc:"First seq to export."`
+}
+
+type listOutput struct{ Body apiv1.AuditList }
+type getOutput struct{ Body apiv1.AuditEntryWithProof }
+type verifyOutput struct{ Body apiv1.AuditVerifyResult }
+
+// Register adds the Domain and platform audit operations.
+func (a *API) Register(api huma.API) {
+	for _, scope := range []struct{ prefix, id, tag string }{
+		{"/v1/domains/{domainId}/audit", "Domain", "domain"},
+		{"/v1/platform/audit", "Platform", "platform"},
+	} {
+		huma.Register(api, route.Op(http.MethodGet, scope.prefix+"/entries", "list"+scope.id+"AuditEntries", "audit.list",
+			route.Operator, "List chain entries in seq order", "Audit"), a.list)
+		huma.Register(api, route.Op(http.MethodGet, scope.prefix+"/entries/{seq}", "get"+scope.id+"AuditEntry", "audit.read",
+			route.Operator, "Read one entry with its hash proof", "Audit"), a.get)
+		huma.Register(api, route.Op(http.MethodPost, scope.prefix+"/verify", "verify"+scope.id+"AuditChain", "audit.verify",
+			route.Operator, "Recompute the chain or a segment; tampering is reported as data", "Audit"), a.verify)
+		op := route.Op(http.MethodGet, scope.prefix+"/entries:export", "export"+scope.id+"AuditEntries", "audit.export",
+			route.Operator, "Stream entries as JSON Lines for SIEM ingestion, resumable from a seq", "Audit")
+		op.Responses = map[string]*huma.Response{"200": {Description: "One AuditEntry per line.",
+			Content: map[string]*huma.MediaType{"application/x-ndjson": {}}}}
+		huma.Register(api, op, a.export)
+	}
+}
+
+// chain resolves the path to a chain id and checks auditor on it.
+func (a *API) chain(ctx context.Context, domainID string) (string, error) {
+	if domainID == "" {
+		return PlatformChain, a.Authz.Check(ctx, "auditor", "platform:platform")
+	}
+	u, err := uuid.Parse(domainID)
+	if err != nil || u == uuid.Nil {
+		return "", problem.BadRequest("invalid_domain_id", "The domain id must be a UUID.")
+	}
+	return u.String(), a.Authz.Check(ctx, "auditor", "domain:"+u.String())
+}
+
+func (a *API) list(ctx context.Context, in *listInput) (*listOutput, error) {
+	chain, err := a.chain(ctx, in.DomainID)
+	if err != nil {
+		return nil, err
+	}
+	f := Filter{Action: in.Action, Outcome: in.Outcome, CorrelationID: in.CorrelationID, Subject: in.Subject,
+		Relation: in.Relation, ObjectType: in.ObjectType, ObjectID: in.ObjectID, Reason: in.Reason, From: in.From, To: in.To}
+	fb, _ := json.Marshal(f)
+	scope := "audit.list/" + chain + "?" + string(fb)
+	var after int64
+	limit, err := a.Pages.Start(ctx, in.Params, scope, &after)
+	if err != nil {
+		return nil, err
+	}
+	entries, err := a.Log.List(ctx, chain, f, after, limit+1)
+	if err != nil {
+		return nil, problem.Internal(err)
+	}
+	out := &listOutput{Body: apiv1.AuditList{Items: []apiv1.AuditEntry{}}}
+	if len(entries) > limit {
+		entries = entries[:limit]
+		if out.Body.NextCursor, err = a.Pages.Next(ctx, scope, entries[limit-1].Seq); err != nil {
+			return nil, err
+		}
+	}
+	for i := range entries {
+		out.Body.Items = append(out.Body.Items, entries[i].API())
+	}
+	out.Body.Entries = out.Body.Items
+	return out, nil
+}
+
+func (a *API) get(ctx context.Context, in *getInput) (*getOutput, error) {
+	notFound := problem.NotFound("audit_entry_not_found", "No such audit entry.")
+	chain, err := a.chain(ctx, in.DomainID)
+	var p *problem.Problem
+	if errors.As(err, &p) && p.Status == http.StatusForbidden {
+		return nil, notFound // deliberate: sequence numbers stay hidden (api.md §2.4)
+	}
+	if err != nil {
+		return nil, err
+	}
+	e, err := a.Log.Get(ctx, chain, in.Seq)
+	if errors.Is(err, ErrNotFound) {
+		return nil, notFound
+	}
+	if err != nil {
+		return nil, problem.Internal(err)
+	}
+	api := e.API()
+	return &getOutput{Body: apiv1.AuditEntryWithProof{Entry: api, Proof: apiv1.AuditProof{
+		PrevHash: api.PrevHash, EntryHash: api.EntryHash, CanonicalBytes: e.Canonical(nil)}}}, nil
+}
+
+func (a *API) verify(ctx context.Context, in *verifyInput) (*verifyOutput, error) {
+	chain, err := a.chain(ctx, in.DomainID)
+	if err != nil {
+		return nil, err
+	}
+	res, err := Verify(ctx, a.Log.db, chain, in.Body.FromSeq, in.Body.ToSeq)
+	if err != nil {
+		return nil, problem.Internal(err)
+	}
+	return &verifyOutput{Body: res}, nil
+}
+
+func (a *API) export(ctx context.Context, in *exportInput) (*huma.StreamResponse, error) {
+	chain, err := a.chain(ctx, in.DomainID)
+	if err != nil {
+		return nil, err
+	}
+	return &huma.StreamResponse{Body: func(hctx huma.Context) {
+		hctx.SetHeader("Content-Type", "application/x-ndjson")
+		hctx.SetHeader("Cache-Control", "no-store")
+		w := hctx.BodyWriter()
+		enc := json.NewEncoder(w)
+		flusher, _ := w.(http.Flusher)
+		n := 0
+		_ = a.Log.Export(hctx.Context(), chain, in.FromSeq, func(e *Entry) error {
+			if err := enc.Encode(e.API()); err != nil {
+				return err
+			}
+			if n++; n%500 == 0 && flusher != nil {
+				flusher.Flush()
+			}
+			return nil
+		})
+	}}, nil
+}

@@ -1,0 +1,267 @@
+package audit
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/plexsphere/plexsphere/internal/store"
+)
+
+// ErrNotFound is returned for a seq that does not exist in a chain.
+var ErrNotFound = errors.New("audit: entry not found")
+
+// Config configures a Log.
+type Config struct {
+	DB *store.DB
+	// Pepper keys the subject pseudonyms (HMAC-SHA-256); 32 bytes or more.
+	Pepper []byte
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Log appends to and reads the chains.
+type Log struct {
+	db     *store.DB
+	pepper []byte
+	now    func() time.Time
+}
+
+// New validates cfg and returns a Log.
+func New(cfg Config) (*Log, error) {
+	switch {
+	case cfg.DB == nil:
+		return nil, errors.New("audit: Config.DB is required")
+	case len(cfg.Pepper) < 32:
+		return nil, errors.New("audit: Config.Pepper must be at least 32 bytes")
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Log{db: cfg.DB, pepper: cfg.Pepper, now: cfg.Now}, nil
+}
+
+// Pseudonym is the per-chain pseudonym of an identity: 64 lowercase hex of
+// HMAC-SHA-256(pepper, chain ‖ identity).
+func (l *Log) Pseudonym(chainID, identityID string) string {
+	m := hmac.New(sha256.New, l.pepper)
+	m.Write([]byte(chainID))
+	m.Write([]byte{0})
+	m.Write([]byte(identityID))
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+const entryColumns = `chain_id, seq, occurred_at, action, outcome, reason, subject_pseudonym, identity_id_ref,
+	relation, object_type, object_id, decision_result, caveat_names, correlation_id, ip, user_agent, prev_hash, entry_hash`
+
+// Append adds e to the end of its chain inside tx, filling Seq, OccurredAt
+// (when zero), the pseudonym (when empty) and both hashes. Concurrent appends
+// to one chain serialise on the chain's head row.
+func (l *Log) Append(ctx context.Context, tx store.Querier, e Entry) (Entry, error) {
+	if e.ChainID == "" {
+		return e, errors.New("audit: entry without chain")
+	}
+	if e.OccurredAt.IsZero() {
+		e.OccurredAt = l.now()
+	}
+	e.OccurredAt = e.OccurredAt.UTC().Truncate(time.Microsecond)
+	if e.Pseudonym == "" {
+		e.Pseudonym = l.Pseudonym(e.ChainID, e.IdentityRef)
+	}
+	if e.DecisionResult == "" {
+		e.DecisionResult = "none"
+	}
+	seq, prev, err := l.advance(ctx, tx, e.ChainID)
+	if err != nil {
+		return e, err
+	}
+	e.Seq, e.PrevHash = seq, prev
+	e.EntryHash = chainHash(prev, e.Canonical(make([]byte, 0, 512)))
+	names, _ := json.Marshal(nonNil(e.CaveatNames))
+	_, err = tx.ExecContext(ctx, `INSERT INTO audit_entries (`+entryColumns+`)
+		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18)`,
+		e.ChainID, e.Seq, store.Micros(e.OccurredAt), e.Action, e.Outcome, e.Reason, e.Pseudonym, e.IdentityRef,
+		e.Relation, e.ObjectType, e.ObjectID, e.DecisionResult, string(names), e.CorrelationID, e.IP, e.UserAgent,
+		hex.EncodeToString(e.PrevHash[:]), hex.EncodeToString(e.EntryHash[:]))
+	if err != nil {
+		return e, fmt.Errorf("audit: insert: %w", err)
+	}
+	_, err = tx.ExecContext(ctx, `UPDATE audit_chains SET last_hash = $2 WHERE chain_id = $1`,
+		e.ChainID, hex.EncodeToString(e.EntryHash[:]))
+	if err != nil {
+		return e, fmt.Errorf("audit: update head: %w", err)
+	}
+	return e, nil
+}
+
+// advance bumps the chain head (locking it until the transaction ends) and
+// returns the new seq and the previous entry hash.
+func (l *Log) advance(ctx context.Context, tx store.Querier, chain string) (int64, [32]byte, error) {
+	var (
+		seq  int64
+		last string
+		prev [32]byte
+	)
+	for range 2 {
+		err := tx.QueryRowContext(ctx,
+			`UPDATE audit_chains SET last_seq = last_seq + 1 WHERE chain_id = $1 RETURNING last_seq, last_hash`,
+			chain).Scan(&seq, &last)
+		if errors.Is(err, sql.ErrNoRows) {
+			_, err = tx.ExecContext(ctx, `INSERT INTO audit_chains (chain_id, last_seq, last_hash)
+				VALUES ($1, 0, $2) ON CONFLICT (chain_id) DO NOTHING`, chain, hex.EncodeToString(prev[:]))
+			if err != nil {
+				return 0, prev, fmt.Errorf("audit: create chain: %w", err)
+			}
+			continue
+		}
+		if err != nil {
+			return 0, prev, fmt.Errorf("audit: advance chain: %w", err)
+		}
+		if _, err := hex.Decode(prev[:], []byte(last)); err != nil {
+			return 0, prev, fmt.Errorf("audit: chain head hash corrupt: %w", err)
+		}
+		return seq, prev, nil
+	}
+	return 0, prev, errors.New("audit: chain head could not be created")
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// Filter narrows a listing; empty fields match everything.
+type Filter struct {
+	Action        string
+	Outcome       string
+	CorrelationID string
+	Subject       string
+	Relation      string
+	ObjectType    string
+	ObjectID      string
+	Reason        string
+	From, To      time.Time
+}
+
+func (f Filter) where(args []any) (string, []any) {
+	var b strings.Builder
+	add := func(col string, v any) {
+		args = append(args, v)
+		fmt.Fprintf(&b, " AND %s = $%d", col, len(args))
+	}
+	for col, v := range map[string]string{
+		"action": f.Action, "outcome": f.Outcome, "correlation_id": f.CorrelationID,
+		"subject_pseudonym": f.Subject, "relation": f.Relation, "object_type": f.ObjectType,
+		"object_id": f.ObjectID, "reason": f.Reason,
+	} {
+		if v != "" {
+			add(col, v)
+		}
+	}
+	if !f.From.IsZero() {
+		args = append(args, store.Micros(f.From))
+		fmt.Fprintf(&b, " AND occurred_at >= $%d", len(args))
+	}
+	if !f.To.IsZero() {
+		args = append(args, store.Micros(f.To))
+		fmt.Fprintf(&b, " AND occurred_at < $%d", len(args))
+	}
+	return b.String(), args
+}
+
+// List returns up to limit entries of chain after afterSeq, in seq order.
+func (l *Log) List(ctx context.Context, chain string, f Filter, afterSeq int64, limit int) ([]Entry, error) {
+	where, args := f.where([]any{chain, afterSeq, limit})
+	rows, err := l.db.QueryContext(ctx, `SELECT `+entryColumns+` FROM audit_entries
+		WHERE chain_id = $1 AND seq > $2`+where+` ORDER BY seq LIMIT $3`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("audit: list: %w", err)
+	}
+	defer rows.Close()
+	var out []Entry
+	err = scanEntries(rows, func(e *Entry) error { out = append(out, *e); return nil })
+	return out, err
+}
+
+// Get returns one entry.
+func (l *Log) Get(ctx context.Context, chain string, seq int64) (Entry, error) {
+	rows, err := l.db.QueryContext(ctx, `SELECT `+entryColumns+` FROM audit_entries
+		WHERE chain_id = $1 AND seq = $2`, chain, seq)
+	if err != nil {
+		return Entry{}, fmt.Errorf("audit: get: %w", err)
+	}
+	defer rows.Close()
+	var (
+		out   Entry
+		found bool
+	)
+	err = scanEntries(rows, func(e *Entry) error { out, found = *e, true; return nil })
+	if err == nil && !found {
+		err = ErrNotFound
+	}
+	return out, err
+}
+
+// Export calls fn for every entry of chain from fromSeq on, in order,
+// streaming from the database.
+func (l *Log) Export(ctx context.Context, chain string, fromSeq int64, fn func(*Entry) error) error {
+	rows, err := l.db.QueryContext(ctx, `SELECT `+entryColumns+` FROM audit_entries
+		WHERE chain_id = $1 AND seq >= $2 ORDER BY seq`, chain, fromSeq)
+	if err != nil {
+		return fmt.Errorf("audit: export: %w", err)
+	}
+	defer rows.Close()
+	return scanEntries(rows, fn)
+}
+
+// scanEntries decodes rows of entryColumns, reusing one Entry.
+func scanEntries(rows *sql.Rows, fn func(*Entry) error) error {
+	var (
+		e                  Entry
+		at                 int64
+		names, prev, entry []byte
+	)
+	for rows.Next() {
+		err := rows.Scan(&e.ChainID, &e.Seq, &at, &e.Action, &e.Outcome, &e.Reason, &e.Pseudonym, &e.IdentityRef,
+			&e.Relation, &e.ObjectType, &e.ObjectID, &e.DecisionResult, &names, &e.CorrelationID, &e.IP, &e.UserAgent,
+			&prev, &entry)
+		if err != nil {
+			return fmt.Errorf("audit: scan: %w", err)
+		}
+		e.OccurredAt = store.Time(at)
+		e.CaveatNames = e.CaveatNames[:0]
+		if string(names) != "[]" {
+			if err := json.Unmarshal(names, &e.CaveatNames); err != nil {
+				e.CaveatNames = []string{"\x00corrupt"}
+			}
+		}
+		e.PrevHash, e.EntryHash = decodeHash(prev), decodeHash(entry)
+		if err := fn(&e); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// decodeHash parses a stored hex hash; garbage decodes to a value that can
+// never match, so verification reports it rather than failing.
+func decodeHash(b []byte) [32]byte {
+	var h [32]byte
+	if len(b) != 64 {
+		h[0] = 0xff
+		return h
+	}
+	if _, err := hex.Decode(h[:], b); err != nil {
+		h[0] = 0xff
+	}
+	return h
+}

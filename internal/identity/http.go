@@ -1,0 +1,191 @@
+package identity
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/plexsphere/plexsphere/internal/apiv1"
+	"github.com/plexsphere/plexsphere/internal/audit"
+	"github.com/plexsphere/plexsphere/internal/page"
+	"github.com/plexsphere/plexsphere/internal/principal"
+	"github.com/plexsphere/plexsphere/internal/problem"
+	"github.com/plexsphere/plexsphere/internal/route"
+	"github.com/plexsphere/plexsphere/internal/store"
+)
+
+type tokenIDInput struct {
+	ID string `path:"id" doc:"Token id."`
+}
+
+type listTokensInput struct{ page.Params }
+
+type issueTokenInput struct{ Body apiv1.IssueToken }
+
+type issuedOutput struct {
+	Location     string `header:"Location"`
+	CacheControl string `header:"Cache-Control"`
+	Sunset       string `header:"Sunset"`
+	Body         apiv1.IssuedToken
+}
+
+type tokensOutput struct{ Body apiv1.List[apiv1.APIToken] }
+
+type whoamiOutput struct{ Body apiv1.Whoami }
+
+// Register adds the token and whoami operations.
+func (s *Service) Register(api huma.API) {
+	huma.Register(api, route.Op(http.MethodGet, "/v1/auth/whoami", "whoami", "auth.whoami", route.Operator,
+		"Describe the caller", "Auth"), s.whoami)
+	huma.Register(api, route.Op(http.MethodGet, "/v1/auth/tokens", "listTokens", "token.list", route.Operator,
+		"List the caller's API tokens (metadata only)", "Auth"), s.listTokens)
+	op := route.Op(http.MethodPost, "/v1/auth/tokens", "issueToken", "token.issue", route.Operator,
+		"Issue an API token for the caller; the plaintext is returned once", "Auth")
+	op.DefaultStatus = http.StatusCreated
+	op.Extensions = map[string]any{"x-plexsphere-once": true}
+	huma.Register(api, op, s.issueToken)
+	op = route.Op(http.MethodDelete, "/v1/auth/tokens/{id}", "revokeToken", "token.revoke", route.Operator,
+		"Revoke one of the caller's tokens, effective immediately", "Auth")
+	op.DefaultStatus = http.StatusNoContent
+	huma.Register(api, op, s.revokeToken)
+	op = route.Op(http.MethodPost, "/v1/auth/tokens/{id}/rotate", "rotateToken", "token.rotate", route.Operator,
+		"Replace a token's plaintext; the old one works until rotation_deadline", "Auth")
+	op.Extensions = map[string]any{"x-plexsphere-once": true}
+	huma.Register(api, op, s.rotateToken)
+}
+
+func (s *Service) whoami(ctx context.Context, _ *struct{}) (*whoamiOutput, error) {
+	p := principal.From(ctx)
+	return &whoamiOutput{Body: apiv1.Whoami{
+		PrincipalType: string(p.Kind), Subject: p.Ref(), DomainID: p.DomainID, AMR: []string{},
+	}}, nil
+}
+
+func (s *Service) chain(p *principal.Principal) string {
+	if p.DomainID != "" {
+		return p.DomainID
+	}
+	return audit.PlatformChain
+}
+
+func (s *Service) listTokens(ctx context.Context, in *listTokensInput) (*tokensOutput, error) {
+	p := principal.From(ctx)
+	var after string
+	limit, err := s.pages.Start(ctx, in.Params, "tokens.list", &after)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT id, env_prefix, display_prefix, created_at, expires_at, last_used_at, rotated_at
+		FROM api_tokens WHERE identity_id = $1 AND revoked_at IS NULL AND id > $2 ORDER BY id LIMIT $3`,
+		p.IdentityID, after, limit+1)
+	if err != nil {
+		return nil, problem.Internal(err)
+	}
+	defer rows.Close()
+	out := &tokensOutput{Body: apiv1.List[apiv1.APIToken]{Items: []apiv1.APIToken{}}}
+	for rows.Next() {
+		var (
+			t                    apiv1.APIToken
+			created              int64
+			expires, used, rotat *int64
+		)
+		if err := rows.Scan(&t.ID, &t.EnvPrefix, &t.Prefix, &created, &expires, &used, &rotat); err != nil {
+			return nil, problem.Internal(err)
+		}
+		t.CreatedAt, t.ExpiresAt, t.LastUsedAt, t.RotatedAt = store.Time(created), store.NullTime(expires), store.NullTime(used), store.NullTime(rotat)
+		out.Body.Items = append(out.Body.Items, t)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, problem.Internal(err)
+	}
+	if len(out.Body.Items) > limit {
+		out.Body.Items = out.Body.Items[:limit]
+		if out.Body.NextCursor, err = s.pages.Next(ctx, "tokens.list", out.Body.Items[limit-1].ID); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+func (s *Service) issueToken(ctx context.Context, in *issueTokenInput) (*issuedOutput, error) {
+	p := principal.From(ctx)
+	audit.RequestFrom(ctx).Target(s.chain(p), "api_token", "")
+	if ref := in.Body.IdentityRef; ref != "" && ref != p.Ref() {
+		return nil, problem.New(http.StatusForbidden, "permission_denied", "Tokens can only be issued to the caller.")
+	}
+	ttl := DefaultTokenTTL
+	if in.Body.TTLSeconds > 0 {
+		ttl = time.Duration(in.Body.TTLSeconds) * time.Second
+	}
+	var out issuedOutput
+	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
+		id, plain, exp, err := s.issue(ctx, tx, p.IdentityID, in.Body.EnvPrefix, ttl)
+		if err != nil {
+			return err
+		}
+		audit.RequestFrom(ctx).Target(s.chain(p), "api_token", id)
+		out.Body = apiv1.IssuedToken{ID: id, Plaintext: plain, EnvPrefix: in.Body.EnvPrefix, ExpiresAt: exp}
+		return s.audit.Commit(ctx, tx)
+	})
+	if err != nil {
+		return nil, problem.Internal(err)
+	}
+	out.Location, out.CacheControl = "/v1/auth/tokens/"+out.Body.ID, "no-store"
+	return &out, nil
+}
+
+// ownToken locks the caller's live token id inside tx.
+func (s *Service) ownToken(ctx context.Context, tx *sql.Tx, id string) (env string, expires *int64, err error) {
+	p := principal.From(ctx)
+	audit.RequestFrom(ctx).Target(s.chain(p), "api_token", id)
+	err = tx.QueryRowContext(ctx, `SELECT env_prefix, expires_at FROM api_tokens
+		WHERE id = $1 AND identity_id = $2 AND revoked_at IS NULL`+s.db.ForUpdate(), id, p.IdentityID).Scan(&env, &expires)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil, problem.NotFound("token_not_found", "No such token of the caller.")
+	}
+	return env, expires, err
+}
+
+func (s *Service) revokeToken(ctx context.Context, in *tokenIDInput) (*struct{}, error) {
+	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
+		if _, _, err := s.ownToken(ctx, tx, in.ID); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE api_tokens SET revoked_at = $2 WHERE id = $1`,
+			in.ID, store.Micros(s.now())); err != nil {
+			return err
+		}
+		return s.audit.Commit(ctx, tx)
+	})
+	return nil, problem.From(err)
+}
+
+func (s *Service) rotateToken(ctx context.Context, in *tokenIDInput) (*issuedOutput, error) {
+	var out issuedOutput
+	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
+		env, expires, err := s.ownToken(ctx, tx, in.ID)
+		if err != nil {
+			return err
+		}
+		plain, hash := newTokenSecret(env)
+		now := s.now()
+		deadline := now.Add(RotationGrace).UTC()
+		if _, err := tx.ExecContext(ctx, `UPDATE api_tokens SET prev_hash = secret_hash, prev_not_after = $2,
+			secret_hash = $3, rotated_at = $4 WHERE id = $1`, in.ID, store.Micros(deadline), hash, store.Micros(now)); err != nil {
+			return err
+		}
+		out.Body = apiv1.IssuedToken{ID: in.ID, Plaintext: plain, EnvPrefix: env,
+			ExpiresAt: store.NullTime(expires), RotationDeadline: &deadline}
+		out.Sunset = deadline.Format(http.TimeFormat)
+		return s.audit.Commit(ctx, tx)
+	})
+	if err != nil {
+		return nil, problem.From(err)
+	}
+	out.CacheControl = "no-store"
+	return &out, nil
+}

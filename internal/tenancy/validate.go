@@ -1,0 +1,70 @@
+package tenancy
+
+import (
+	"net/netip"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/plexsphere/plexsphere/internal/apiv1"
+	"github.com/plexsphere/plexsphere/internal/problem"
+)
+
+// DefaultReachability is the platform default policy (api.md §3.6).
+var DefaultReachability = apiv1.Reachability{HeartbeatInterval: "30s", StaleAfter: "90s", UnreachableAfter: "300s"}
+
+// parseID checks a path or body id: a non-zero UUID.
+func parseID(kind, s string) (string, error) {
+	u, err := uuid.Parse(s)
+	if err != nil || u == uuid.Nil || len(s) != 36 {
+		return "", problem.BadRequest("invalid_"+kind+"_id", "The "+kind+" id must be a UUID.")
+	}
+	return u.String(), nil
+}
+
+// parseCIDR checks a mesh pool or sub-range: canonical network prefix text.
+func parseCIDR(field, s string) (netip.Prefix, error) {
+	p, err := netip.ParsePrefix(s)
+	if err != nil {
+		return p, problem.BadRequest("invalid_"+field, field+" must be a CIDR such as 100.64.0.0/16 or fd00::/48.")
+	}
+	if p.Masked() != p {
+		return p, problem.Newf(400, "invalid_"+field, "%s has host bits set; did you mean %s?", field, p.Masked())
+	}
+	if p.Addr().Is4() && p.Bits() > 30 || p.Addr().Is6() && p.Bits() > 126 {
+		return p, problem.BadRequest("invalid_"+field, field+" is too small to hold nodes.")
+	}
+	return p, nil
+}
+
+func overlaps(a, b netip.Prefix) bool { return a.Overlaps(b) }
+
+func contains(outer, inner netip.Prefix) bool {
+	return outer.Bits() <= inner.Bits() && outer.Contains(inner.Addr())
+}
+
+// reachability normalises a policy: nil or all-zero → the default; partial →
+// invalid_reachability_policy; bounds per api.md §3.1.
+func reachability(r *apiv1.Reachability) (apiv1.Reachability, error) {
+	if r == nil || (*r == apiv1.Reachability{}) {
+		return DefaultReachability, nil
+	}
+	bad := func(detail string) error { return problem.BadRequest("invalid_reachability_policy", detail) }
+	if r.HeartbeatInterval == "" || r.StaleAfter == "" || r.UnreachableAfter == "" {
+		return *r, bad("Set all of heartbeat_interval, stale_after and unreachable_after, or none.")
+	}
+	hb, e1 := time.ParseDuration(r.HeartbeatInterval)
+	st, e2 := time.ParseDuration(r.StaleAfter)
+	un, e3 := time.ParseDuration(r.UnreachableAfter)
+	switch {
+	case e1 != nil || e2 != nil || e3 != nil:
+		return *r, bad("Durations are Go duration strings such as 30s or 5m.")
+	case hb < 10*time.Second || hb > time.Hour:
+		return *r, bad("heartbeat_interval must be between 10s and 1h.")
+	case st < 3*hb:
+		return *r, bad("stale_after must be at least 3 × heartbeat_interval.")
+	case un < 2*st || un > time.Hour:
+		return *r, bad("unreachable_after must be at least 2 × stale_after and at most 1h.")
+	}
+	return apiv1.Reachability{HeartbeatInterval: hb.String(), StaleAfter: st.String(), UnreachableAfter: un.String()}, nil
+}
