@@ -28,8 +28,11 @@ type API struct {
 	Pages *page.Codec
 }
 
-type listInput struct {
+type domainPath struct {
 	DomainID string `path:"domainId" doc:"Domain id (UUID)."`
+}
+
+type listQuery struct {
 	page.Params
 	Action        string    `query:"action" doc:"Only this action, e.g. domain.create."`
 	Outcome       string    `query:"outcome" enum:"succeeded,denied,failed,"`
@@ -43,20 +46,38 @@ type listInput struct {
 	To            time.Time `query:"to" doc:"Only entries before this instant."`
 }
 
-type getInput struct {
-	DomainID string `path:"domainId" doc:"Domain id (UUID)."`
-	Seq      int64  `path:"seq" minimum:"1"`
+type seqPath struct {
+	Seq int64 `path:"seq" minimum:"1"`
 }
 
-type verifyInput struct {
-	DomainID string `path:"domainId" doc:"Domain id (UUID)."`
-	Body     apiv1.AuditVerifyRequest
+type verifyBody struct {
+	Body apiv1.AuditVerifyRequest
 }
 
-type exportInput struct {
-	DomainID string `path:"domainId" doc:"Domain id (UUID)."`
-	FromSeq  int64  `query:"from_seq" default:"1" minimum:"1" doc:"First seq to export."`
+type exportQuery struct {
+	FromSeq int64 `query:"from_seq" default:"1" minimum:"1" doc:"First seq to export."`
 }
+
+// Inputs of the Domain operations carry the path's Domain id; the platform
+// operations use the bare query and body types.
+type (
+	domainList struct {
+		domainPath
+		listQuery
+	}
+	domainGet struct {
+		domainPath
+		seqPath
+	}
+	domainVerify struct {
+		domainPath
+		verifyBody
+	}
+	domainExport struct {
+		domainPath
+		exportQuery
+	}
+)
 
 type listOutput struct{ Body apiv1.AuditList }
 type getOutput struct{ Body apiv1.AuditEntryWithProof }
@@ -64,22 +85,50 @@ type verifyOutput struct{ Body apiv1.AuditVerifyResult }
 
 // Register adds the Domain and platform audit operations.
 func (a *API) Register(api huma.API) {
-	for _, scope := range []struct{ prefix, id, tag string }{
-		{"/v1/domains/{domainId}/audit", "Domain", "domain"},
-		{"/v1/platform/audit", "Platform", "platform"},
-	} {
-		huma.Register(api, route.Op(http.MethodGet, scope.prefix+"/entries", "list"+scope.id+"AuditEntries", "audit.list",
-			route.Operator, "List chain entries in seq order", "Audit"), a.list)
-		huma.Register(api, route.Op(http.MethodGet, scope.prefix+"/entries/{seq}", "get"+scope.id+"AuditEntry", "audit.read",
-			route.Operator, "Read one entry with its hash proof", "Audit"), a.get)
-		huma.Register(api, route.Op(http.MethodPost, scope.prefix+"/verify", "verify"+scope.id+"AuditChain", "audit.verify",
-			route.Operator, "Recompute the chain or a segment; tampering is reported as data", "Audit"), a.verify)
-		op := route.Op(http.MethodGet, scope.prefix+"/entries:export", "export"+scope.id+"AuditEntries", "audit.export",
+	const dp, pp = "/v1/domains/{domainId}/audit", "/v1/platform/audit"
+	list := func(prefix, id string) huma.Operation {
+		return route.Op(http.MethodGet, prefix+"/entries", "list"+id+"AuditEntries", "audit.list",
+			route.Operator, "List chain entries in seq order", "Audit")
+	}
+	get := func(prefix, id string) huma.Operation {
+		return route.Op(http.MethodGet, prefix+"/entries/{seq}", "get"+id+"AuditEntry", "audit.read",
+			route.Operator, "Read one entry with its hash proof", "Audit")
+	}
+	verify := func(prefix, id string) huma.Operation {
+		return route.Op(http.MethodPost, prefix+"/verify", "verify"+id+"AuditChain", "audit.verify",
+			route.Operator, "Recompute the chain or a segment; tampering is reported as data", "Audit")
+	}
+	export := func(prefix, id string) huma.Operation {
+		op := route.Op(http.MethodGet, prefix+"/entries:export", "export"+id+"AuditEntries", "audit.export",
 			route.Operator, "Stream entries as JSON Lines for SIEM ingestion, resumable from a seq", "Audit")
 		op.Responses = map[string]*huma.Response{"200": {Description: "One AuditEntry per line.",
 			Content: map[string]*huma.MediaType{"application/x-ndjson": {}}}}
-		huma.Register(api, op, a.export)
+		return op
 	}
+	huma.Register(api, list(dp, "Domain"), func(ctx context.Context, in *domainList) (*listOutput, error) {
+		return a.list(ctx, in.DomainID, &in.listQuery)
+	})
+	huma.Register(api, list(pp, "Platform"), func(ctx context.Context, in *listQuery) (*listOutput, error) {
+		return a.list(ctx, "", in)
+	})
+	huma.Register(api, get(dp, "Domain"), func(ctx context.Context, in *domainGet) (*getOutput, error) {
+		return a.get(ctx, in.DomainID, in.Seq)
+	})
+	huma.Register(api, get(pp, "Platform"), func(ctx context.Context, in *seqPath) (*getOutput, error) {
+		return a.get(ctx, "", in.Seq)
+	})
+	huma.Register(api, verify(dp, "Domain"), func(ctx context.Context, in *domainVerify) (*verifyOutput, error) {
+		return a.verify(ctx, in.DomainID, in.Body)
+	})
+	huma.Register(api, verify(pp, "Platform"), func(ctx context.Context, in *verifyBody) (*verifyOutput, error) {
+		return a.verify(ctx, "", in.Body)
+	})
+	huma.Register(api, export(dp, "Domain"), func(ctx context.Context, in *domainExport) (*huma.StreamResponse, error) {
+		return a.export(ctx, in.DomainID, in.FromSeq)
+	})
+	huma.Register(api, export(pp, "Platform"), func(ctx context.Context, in *exportQuery) (*huma.StreamResponse, error) {
+		return a.export(ctx, "", in.FromSeq)
+	})
 }
 
 // chain resolves the path to a chain id and checks auditor on it.
@@ -94,8 +143,8 @@ func (a *API) chain(ctx context.Context, domainID string) (string, error) {
 	return u.String(), a.Authz.Check(ctx, "auditor", "domain:"+u.String())
 }
 
-func (a *API) list(ctx context.Context, in *listInput) (*listOutput, error) {
-	chain, err := a.chain(ctx, in.DomainID)
+func (a *API) list(ctx context.Context, domainID string, in *listQuery) (*listOutput, error) {
+	chain, err := a.chain(ctx, domainID)
 	if err != nil {
 		return nil, err
 	}
@@ -126,9 +175,9 @@ func (a *API) list(ctx context.Context, in *listInput) (*listOutput, error) {
 	return out, nil
 }
 
-func (a *API) get(ctx context.Context, in *getInput) (*getOutput, error) {
+func (a *API) get(ctx context.Context, domainID string, seq int64) (*getOutput, error) {
 	notFound := problem.NotFound("audit_entry_not_found", "No such audit entry.")
-	chain, err := a.chain(ctx, in.DomainID)
+	chain, err := a.chain(ctx, domainID)
 	var p *problem.Problem
 	if errors.As(err, &p) && p.Status == http.StatusForbidden {
 		return nil, notFound // deliberate: sequence numbers stay hidden (api.md §2.4)
@@ -136,7 +185,7 @@ func (a *API) get(ctx context.Context, in *getInput) (*getOutput, error) {
 	if err != nil {
 		return nil, err
 	}
-	e, err := a.Log.Get(ctx, chain, in.Seq)
+	e, err := a.Log.Get(ctx, chain, seq)
 	if errors.Is(err, ErrNotFound) {
 		return nil, notFound
 	}
@@ -148,20 +197,20 @@ func (a *API) get(ctx context.Context, in *getInput) (*getOutput, error) {
 		PrevHash: api.PrevHash, EntryHash: api.EntryHash, CanonicalBytes: e.Canonical(nil)}}}, nil
 }
 
-func (a *API) verify(ctx context.Context, in *verifyInput) (*verifyOutput, error) {
-	chain, err := a.chain(ctx, in.DomainID)
+func (a *API) verify(ctx context.Context, domainID string, body apiv1.AuditVerifyRequest) (*verifyOutput, error) {
+	chain, err := a.chain(ctx, domainID)
 	if err != nil {
 		return nil, err
 	}
-	res, err := Verify(ctx, a.Log.db, chain, in.Body.FromSeq, in.Body.ToSeq)
+	res, err := Verify(ctx, a.Log.db, chain, body.FromSeq, body.ToSeq)
 	if err != nil {
 		return nil, problem.Internal(err)
 	}
 	return &verifyOutput{Body: res}, nil
 }
 
-func (a *API) export(ctx context.Context, in *exportInput) (*huma.StreamResponse, error) {
-	chain, err := a.chain(ctx, in.DomainID)
+func (a *API) export(ctx context.Context, domainID string, fromSeq int64) (*huma.StreamResponse, error) {
+	chain, err := a.chain(ctx, domainID)
 	if err != nil {
 		return nil, err
 	}
@@ -172,7 +221,7 @@ func (a *API) export(ctx context.Context, in *exportInput) (*huma.StreamResponse
 		enc := json.NewEncoder(w)
 		flusher, _ := w.(http.Flusher)
 		n := 0
-		_ = a.Log.Export(hctx.Context(), chain, in.FromSeq, func(e *Entry) error {
+		_ = a.Log.Export(hctx.Context(), chain, fromSeq, func(e *Entry) error {
 			if err := enc.Encode(e.API()); err != nil {
 				return err
 			}

@@ -1,0 +1,174 @@
+// Package app is the control plane's composition root: one struct that names
+// every subsystem, built from a validated config, plus the HTTP server's
+// lifecycle (TLS, graceful shutdown) and the first-start bootstrap.
+package app
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/plexsphere/plexsphere/internal/api"
+	"github.com/plexsphere/plexsphere/internal/apiv1"
+	"github.com/plexsphere/plexsphere/internal/audit"
+	"github.com/plexsphere/plexsphere/internal/config"
+	"github.com/plexsphere/plexsphere/internal/guard"
+	"github.com/plexsphere/plexsphere/internal/identity"
+	"github.com/plexsphere/plexsphere/internal/keyring"
+	"github.com/plexsphere/plexsphere/internal/page"
+	"github.com/plexsphere/plexsphere/internal/store"
+	"github.com/plexsphere/plexsphere/internal/tenancy"
+	"github.com/plexsphere/plexsphere/internal/version"
+)
+
+// Server is the assembled control plane.
+type Server struct {
+	Config   config.Config
+	Log      *slog.Logger
+	DB       *store.DB
+	Keyring  *keyring.Keyring
+	Audit    *audit.Log
+	Guard    *guard.Guard
+	Identity *identity.Service
+	Tenancy  *tenancy.Service
+	API      *api.Server
+}
+
+// Open connects, migrates and assembles the control plane.
+func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, error) {
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("app: data dir: %w", err)
+	}
+	db, err := store.Open(ctx, store.Config{URL: cfg.DatabaseURL, SQLitePath: cfg.SQLitePath()})
+	if err != nil {
+		return nil, err
+	}
+	s, err := assemble(ctx, cfg, log, db)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func assemble(ctx context.Context, cfg config.Config, log *slog.Logger, db *store.DB) (*Server, error) {
+	if err := db.Migrate(ctx, log); err != nil {
+		return nil, err
+	}
+	kr, err := keyring.LoadOrCreate(cfg.MasterKeyFile)
+	if err != nil {
+		return nil, err
+	}
+	pepper, err := kr.ServerKey(ctx, db, "audit-pseudonym-pepper")
+	if err != nil {
+		return nil, err
+	}
+	cursorKey, err := kr.ServerKey(ctx, db, "cursor-hmac")
+	if err != nil {
+		return nil, err
+	}
+	pages, err := page.NewCodec(cursorKey)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{Config: cfg, Log: log, DB: db, Keyring: kr}
+	if s.Audit, err = audit.New(audit.Config{DB: db, Pepper: pepper}); err != nil {
+		return nil, err
+	}
+	s.Guard = guard.New(guard.PlatformAdmins{DB: db})
+	if s.Identity, err = identity.NewService(identity.Config{DB: db, Audit: s.Audit, Pages: pages}); err != nil {
+		return nil, err
+	}
+	if s.Tenancy, err = tenancy.NewService(tenancy.Config{DB: db, Audit: s.Audit, Authz: s.Guard, Pages: pages}); err != nil {
+		return nil, err
+	}
+	v, c, d := version.Info()
+	s.API, err = api.New(api.Config{
+		Logger: log, Audit: s.Audit, Authenticator: s.Identity, TrustProxyHeaders: cfg.TrustProxyHeaders,
+		Version: apiv1.Version{Version: v, Commit: c, Date: d},
+		Checks:  []api.Check{{Name: "database", Run: func(ctx context.Context) error { return db.PingContext(ctx) }}},
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.Identity.Register(s.API.API)
+	s.Tenancy.Register(s.API.API)
+	(&audit.API{Log: s.Audit, Authz: s.Guard, Pages: pages}).Register(s.API.API)
+	return s, nil
+}
+
+// Close releases the database.
+func (s *Server) Close() error { return s.DB.Close() }
+
+// Handler is the root HTTP handler.
+func (s *Server) Handler() http.Handler { return s.API.Handler() }
+
+// Bootstrap creates the Platform and the first admin token on an empty
+// database; the token is written to <data-dir>/admin-token (0600) and
+// returned so the caller can print it once.
+func (s *Server) Bootstrap(ctx context.Context) (string, error) {
+	tok, err := s.Identity.Bootstrap(ctx)
+	if err != nil || tok == "" {
+		return "", err
+	}
+	path := s.Config.AdminTokenPath()
+	if err := os.WriteFile(path, []byte(tok+"\n"), 0o600); err != nil {
+		return tok, fmt.Errorf("app: write %s: %w", path, err)
+	}
+	return tok, nil
+}
+
+// Serve listens and serves until ctx ends, then drains within the shutdown
+// timeout. ready, when non-nil, receives the bound address.
+func (s *Server) Serve(ctx context.Context, ready func(addr string)) error {
+	ln, err := net.Listen("tcp", s.Config.Listen)
+	if err != nil {
+		return fmt.Errorf("app: listen %s: %w", s.Config.Listen, err)
+	}
+	tlsCfg, err := s.tlsConfig()
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	if tlsCfg != nil {
+		ln = tls.NewListener(ln, tlsCfg)
+	}
+	hs := &http.Server{
+		Handler:           s.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(s.Log.Handler(), slog.LevelWarn),
+	}
+	scheme := "http"
+	if tlsCfg != nil {
+		scheme = "https"
+	}
+	s.Log.InfoContext(ctx, "plexsphere listening", "url", scheme+"://"+ln.Addr().String(), "database", string(s.DB.Dialect()))
+	if ready != nil {
+		ready(ln.Addr().String())
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	s.Log.Info("shutting down", "timeout", s.Config.ShutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.Background(), s.Config.ShutdownTimeout)
+	defer cancel()
+	if err := hs.Shutdown(sctx); err != nil {
+		return fmt.Errorf("app: shutdown: %w", err)
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}

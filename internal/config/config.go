@@ -1,0 +1,188 @@
+// Package config is the control plane's typed configuration: decoded once
+// from flags > PLEXSPHERE_* environment > an optional YAML file > defaults,
+// validated with errors that name the offending key, then passed down.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+	"gopkg.in/yaml.v3"
+)
+
+// Config is everything `plexsphere serve` needs.
+type Config struct {
+	Listen            string        `yaml:"listen"`
+	DataDir           string        `yaml:"data_dir"`
+	DatabaseURL       string        `yaml:"database_url"`
+	MasterKeyFile     string        `yaml:"master_key_file"`
+	TLSCertFile       string        `yaml:"tls_cert_file"`
+	TLSKeyFile        string        `yaml:"tls_key_file"`
+	TLSSelfSigned     bool          `yaml:"tls_self_signed"`
+	LogLevel          string        `yaml:"log_level"`
+	LogFormat         string        `yaml:"log_format"`
+	TrustProxyHeaders bool          `yaml:"trust_proxy_headers"`
+	ShutdownTimeout   time.Duration `yaml:"shutdown_timeout"`
+}
+
+// Defaults work with zero setup: loopback, a data directory in the working
+// directory, SQLite inside it.
+func Defaults() Config {
+	return Config{
+		Listen:          "127.0.0.1:8080",
+		DataDir:         "plexsphere-data",
+		LogLevel:        "info",
+		LogFormat:       "text",
+		ShutdownTimeout: 15 * time.Second,
+	}
+}
+
+// field binds one key to its flag, env var and target.
+type field struct {
+	key  string // yaml key; flag is the same with '-' for '_'
+	help string
+	ptr  any
+}
+
+func (c *Config) fields() []field {
+	return []field{
+		{"listen", "address to listen on (host:port)", &c.Listen},
+		{"data_dir", "directory for the SQLite database, master key and admin token", &c.DataDir},
+		{"database_url", "postgres://… URL; empty means SQLite in the data directory", &c.DatabaseURL},
+		{"master_key_file", "master key file (default <data-dir>/master.key); replicas must share it", &c.MasterKeyFile},
+		{"tls_cert_file", "TLS certificate (PEM)", &c.TLSCertFile},
+		{"tls_key_file", "TLS private key (PEM)", &c.TLSKeyFile},
+		{"tls_self_signed", "serve TLS with a generated self-signed certificate (labs only)", &c.TLSSelfSigned},
+		{"log_level", "debug, info, warn or error", &c.LogLevel},
+		{"log_format", "text or json", &c.LogFormat},
+		{"trust_proxy_headers", "take the client address from X-Forwarded-For", &c.TrustProxyHeaders},
+		{"shutdown_timeout", "how long to drain requests on SIGTERM", &c.ShutdownTimeout},
+	}
+}
+
+// BindFlags registers one flag per key, with the defaults as shown values.
+func BindFlags(fs *pflag.FlagSet) {
+	d := Defaults()
+	fs.String("config", "", "YAML configuration file (env PLEXSPHERE_CONFIG)")
+	for _, f := range d.fields() {
+		name, help := strings.ReplaceAll(f.key, "_", "-"), f.help+" (env PLEXSPHERE_"+strings.ToUpper(f.key)+")"
+		switch p := f.ptr.(type) {
+		case *string:
+			fs.String(name, *p, help)
+		case *bool:
+			fs.Bool(name, *p, help)
+		case *time.Duration:
+			fs.Duration(name, *p, help)
+		}
+	}
+}
+
+// Load decodes the configuration: defaults, then the YAML file, then the
+// environment, then flags the user set.
+func Load(fs *pflag.FlagSet, env func(string) string) (Config, error) {
+	c := Defaults()
+	path, _ := fs.GetString("config")
+	if !fs.Changed("config") && env("PLEXSPHERE_CONFIG") != "" {
+		path = env("PLEXSPHERE_CONFIG")
+	}
+	if path != "" {
+		if err := c.loadFile(path); err != nil {
+			return c, err
+		}
+	}
+	for _, f := range c.fields() {
+		name, envName := strings.ReplaceAll(f.key, "_", "-"), "PLEXSPHERE_"+strings.ToUpper(f.key)
+		if fs.Changed(name) {
+			if err := set(f.ptr, fs.Lookup(name).Value.String()); err != nil {
+				return c, fmt.Errorf("config: flag --%s: %w", name, err)
+			}
+		} else if v := env(envName); v != "" {
+			if err := set(f.ptr, v); err != nil {
+				return c, fmt.Errorf("config: %s: %w", envName, err)
+			}
+		}
+	}
+	return c, c.Validate()
+}
+
+func (c *Config) loadFile(path string) error {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(raw))
+	dec.KnownFields(true)
+	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("config: %s: %w", path, err)
+	}
+	return nil
+}
+
+func set(ptr any, v string) error {
+	switch p := ptr.(type) {
+	case *string:
+		*p = v
+	case *bool:
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("want true or false, got %q", v)
+		}
+		*p = b
+	case *time.Duration:
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return fmt.Errorf("want a duration such as 15s, got %q", v)
+		}
+		*p = d
+	}
+	return nil
+}
+
+// Validate checks every key and fills derived defaults.
+func (c *Config) Validate() error {
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		return fmt.Errorf("config: listen: want host:port, got %q", c.Listen)
+	}
+	if c.DataDir == "" {
+		return errors.New("config: data_dir must not be empty")
+	}
+	if c.DatabaseURL != "" && !strings.HasPrefix(c.DatabaseURL, "postgres://") && !strings.HasPrefix(c.DatabaseURL, "postgresql://") {
+		return errors.New("config: database_url must start with postgres:// or postgresql://")
+	}
+	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
+		return errors.New("config: tls_cert_file and tls_key_file go together")
+	}
+	if c.TLSSelfSigned && c.TLSCertFile != "" {
+		return errors.New("config: tls_self_signed excludes tls_cert_file/tls_key_file")
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		return fmt.Errorf("config: log_level: want debug, info, warn or error, got %q", c.LogLevel)
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		return fmt.Errorf("config: log_format: want text or json, got %q", c.LogFormat)
+	}
+	if c.ShutdownTimeout <= 0 {
+		return errors.New("config: shutdown_timeout must be positive")
+	}
+	if c.MasterKeyFile == "" {
+		c.MasterKeyFile = filepath.Join(c.DataDir, "master.key")
+	}
+	return nil
+}
+
+// SQLitePath is where the embedded database lives.
+func (c *Config) SQLitePath() string { return filepath.Join(c.DataDir, "plexsphere.db") }
+
+// AdminTokenPath is where the first-start admin token is written.
+func (c *Config) AdminTokenPath() string { return filepath.Join(c.DataDir, "admin-token") }
