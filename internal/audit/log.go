@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/plexsphere/plexsphere/internal/store"
@@ -32,6 +33,37 @@ type Log struct {
 	db     *store.DB
 	pepper []byte
 	now    func() time.Time
+
+	// prepared holds the append statements, prepared once per pool.
+	prepared struct {
+		once                          sync.Once
+		err                           error
+		advance, create, insert, head *sql.Stmt
+	}
+}
+
+const (
+	sqlAdvance = `UPDATE audit_chains SET last_seq = last_seq + 1 WHERE chain_id = $1 RETURNING last_seq, last_hash`
+	sqlCreate  = `INSERT INTO audit_chains (chain_id, last_seq, last_hash) VALUES ($1, 0, $2) ON CONFLICT (chain_id) DO NOTHING`
+	sqlInsert  = `INSERT INTO audit_entries (` + entryColumns + `)
+		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18)`
+	sqlHead = `UPDATE audit_chains SET last_hash = $2 WHERE chain_id = $1`
+)
+
+// stmts prepares the append statements on first use.
+func (l *Log) stmts(ctx context.Context) error {
+	p := &l.prepared
+	p.once.Do(func() {
+		for _, s := range []struct {
+			dst **sql.Stmt
+			q   string
+		}{{&p.advance, sqlAdvance}, {&p.create, sqlCreate}, {&p.insert, sqlInsert}, {&p.head, sqlHead}} {
+			if *s.dst, p.err = l.db.PrepareContext(ctx, s.q); p.err != nil {
+				return
+			}
+		}
+	})
+	return p.err
 }
 
 // New validates cfg and returns a Log.
@@ -64,7 +96,10 @@ const entryColumns = `chain_id, seq, occurred_at, action, outcome, reason, subje
 // Append adds e to the end of its chain inside tx, filling Seq, OccurredAt
 // (when zero), the pseudonym (when empty) and both hashes. Concurrent appends
 // to one chain serialise on the chain's head row.
-func (l *Log) Append(ctx context.Context, tx store.Querier, e Entry) (Entry, error) {
+func (l *Log) Append(ctx context.Context, tx *sql.Tx, e Entry) (Entry, error) {
+	if err := l.stmts(ctx); err != nil {
+		return e, fmt.Errorf("audit: prepare: %w", err)
+	}
 	if e.ChainID == "" {
 		return e, errors.New("audit: entry without chain")
 	}
@@ -85,16 +120,14 @@ func (l *Log) Append(ctx context.Context, tx store.Querier, e Entry) (Entry, err
 	e.Seq, e.PrevHash = seq, prev
 	e.EntryHash = chainHash(prev, e.Canonical(make([]byte, 0, 512)))
 	names, _ := json.Marshal(nonNil(e.CaveatNames))
-	_, err = tx.ExecContext(ctx, `INSERT INTO audit_entries (`+entryColumns+`)
-		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18)`,
+	_, err = tx.StmtContext(ctx, l.prepared.insert).ExecContext(ctx,
 		e.ChainID, e.Seq, store.Micros(e.OccurredAt), e.Action, e.Outcome, e.Reason, e.Pseudonym, e.IdentityRef,
 		e.Relation, e.ObjectType, e.ObjectID, e.DecisionResult, string(names), e.CorrelationID, e.IP, e.UserAgent,
 		hex.EncodeToString(e.PrevHash[:]), hex.EncodeToString(e.EntryHash[:]))
 	if err != nil {
 		return e, fmt.Errorf("audit: insert: %w", err)
 	}
-	_, err = tx.ExecContext(ctx, `UPDATE audit_chains SET last_hash = $2 WHERE chain_id = $1`,
-		e.ChainID, hex.EncodeToString(e.EntryHash[:]))
+	_, err = tx.StmtContext(ctx, l.prepared.head).ExecContext(ctx, e.ChainID, hex.EncodeToString(e.EntryHash[:]))
 	if err != nil {
 		return e, fmt.Errorf("audit: update head: %w", err)
 	}
@@ -103,19 +136,16 @@ func (l *Log) Append(ctx context.Context, tx store.Querier, e Entry) (Entry, err
 
 // advance bumps the chain head (locking it until the transaction ends) and
 // returns the new seq and the previous entry hash.
-func (l *Log) advance(ctx context.Context, tx store.Querier, chain string) (int64, [32]byte, error) {
+func (l *Log) advance(ctx context.Context, tx *sql.Tx, chain string) (int64, [32]byte, error) {
 	var (
 		seq  int64
 		last string
 		prev [32]byte
 	)
 	for range 2 {
-		err := tx.QueryRowContext(ctx,
-			`UPDATE audit_chains SET last_seq = last_seq + 1 WHERE chain_id = $1 RETURNING last_seq, last_hash`,
-			chain).Scan(&seq, &last)
+		err := tx.StmtContext(ctx, l.prepared.advance).QueryRowContext(ctx, chain).Scan(&seq, &last)
 		if errors.Is(err, sql.ErrNoRows) {
-			_, err = tx.ExecContext(ctx, `INSERT INTO audit_chains (chain_id, last_seq, last_hash)
-				VALUES ($1, 0, $2) ON CONFLICT (chain_id) DO NOTHING`, chain, hex.EncodeToString(prev[:]))
+			_, err = tx.StmtContext(ctx, l.prepared.create).ExecContext(ctx, chain, hex.EncodeToString(prev[:]))
 			if err != nil {
 				return 0, prev, fmt.Errorf("audit: create chain: %w", err)
 			}

@@ -8,7 +8,6 @@ import (
 	"sync"
 
 	"github.com/plexsphere/plexsphere/internal/principal"
-	"github.com/plexsphere/plexsphere/internal/store"
 )
 
 // Request is what the audit trail knows about one API request: set up by the
@@ -100,7 +99,7 @@ func (r *Request) entry(ctx context.Context, outcome, reason string) Entry {
 
 // Commit appends the request's success entry inside tx, the transaction that
 // makes its change.
-func (l *Log) Commit(ctx context.Context, tx store.Querier) error {
+func (l *Log) Commit(ctx context.Context, tx *sql.Tx) error {
 	r := RequestFrom(ctx)
 	if _, err := l.Append(ctx, tx, r.entry(ctx, Succeeded, "granted")); err != nil {
 		return err
