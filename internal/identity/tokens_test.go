@@ -1,0 +1,78 @@
+package identity_test
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/plexsphere/plexsphere/internal/apiv1"
+	"github.com/plexsphere/plexsphere/internal/apptest"
+)
+
+func TestTokenLifecycle(t *testing.T) {
+	for _, b := range apptest.Backends(t) {
+		t.Run(string(b), func(t *testing.T) {
+			t.Parallel()
+			e := apptest.Start(t, b)
+			var who apiv1.Whoami
+			if st, raw := e.Do(t, "GET", "/v1/auth/whoami", nil, &who); st != 200 || who.PrincipalType != "user" {
+				t.Fatalf("whoami: %d %s", st, raw)
+			}
+			var issued apiv1.IssuedToken
+			st, raw := e.Do(t, "POST", "/v1/auth/tokens", apiv1.IssueToken{EnvPrefix: "dev", TTLSeconds: 3600}, &issued)
+			if st != 201 || !strings.HasPrefix(issued.Plaintext, "psk_dev_") || issued.ExpiresAt == nil {
+				t.Fatalf("issue: %d %s", st, raw)
+			}
+			if st, _ := e.DoAs(t, issued.Plaintext, "GET", "/v1/domains", nil, nil); st != 200 {
+				t.Fatalf("new token rejected: %d", st)
+			}
+			var list apiv1.List[apiv1.APIToken]
+			e.Do(t, "GET", "/v1/auth/tokens", nil, &list)
+			if len(list.Items) != 2 || strings.Contains(mustJSON(list), issued.Plaintext) {
+				t.Fatalf("list: %+v", list)
+			}
+			for _, it := range list.Items {
+				if it.ID == issued.ID && (it.LastUsedAt == nil || it.Prefix != issued.Plaintext[:12]) {
+					t.Fatalf("list entry: %+v", it)
+				}
+			}
+			st, raw = e.Do(t, "POST", "/v1/auth/tokens", apiv1.IssueToken{EnvPrefix: "dev", IdentityRef: "user:someone-else"}, nil)
+			if st != 403 {
+				t.Fatalf("issue for another identity: %d %s", st, raw)
+			}
+
+			var rotated apiv1.IssuedToken
+			if st, raw = e.DoAs(t, issued.Plaintext, "POST", "/v1/auth/tokens/"+issued.ID+"/rotate", nil, &rotated); st != 200 ||
+				rotated.RotationDeadline == nil || rotated.Plaintext == issued.Plaintext {
+				t.Fatalf("rotate: %d %s", st, raw)
+			}
+			for _, tok := range []string{issued.Plaintext, rotated.Plaintext} {
+				if st, _ := e.DoAs(t, tok, "GET", "/v1/auth/whoami", nil, nil); st != 200 {
+					t.Fatalf("token rejected during the rotation grace: %d", st)
+				}
+			}
+			if st, raw = e.Do(t, "DELETE", "/v1/auth/tokens/"+issued.ID, nil, nil); st != 204 {
+				t.Fatalf("revoke: %d %s", st, raw)
+			}
+			for _, tok := range []string{issued.Plaintext, rotated.Plaintext} {
+				if st, _ := e.DoAs(t, tok, "GET", "/v1/auth/whoami", nil, nil); st != 401 {
+					t.Fatalf("revoked token still works: %d", st)
+				}
+			}
+			if st, _ = e.Do(t, "DELETE", "/v1/auth/tokens/"+issued.ID, nil, nil); st != 404 {
+				t.Fatalf("second revoke: %d", st)
+			}
+			// Only hashes are stored.
+			var n int
+			e.Server.DB.QueryRow(`SELECT COUNT(*) FROM api_tokens WHERE secret_hash = $1 OR prev_hash = $1`, rotated.Plaintext).Scan(&n)
+			if n != 0 {
+				t.Fatal("a plaintext token is stored")
+			}
+		})
+	}
+}
+
+func mustJSON(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}
