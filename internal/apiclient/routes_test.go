@@ -40,7 +40,7 @@ type routeCase struct {
 
 func routeCases() []routeCase {
 	var all []routeCase
-	for _, f := range []func() []routeCase{metaRoutes, tenancyRoutes, labelRoutes, auditRoutes} {
+	for _, f := range []func() []routeCase{metaRoutes, domainRoutes, projectRoutes, labelRoutes, auditRoutes} {
 		all = append(all, f()...)
 	}
 	return all
@@ -99,7 +99,7 @@ func metaRoutes() []routeCase {
 	}
 }
 
-func tenancyRoutes() []routeCase {
+func domainRoutes() []routeCase {
 	dom := apiv1.Domain{ID: "d1", Slug: "acme", MeshCIDR: "100.64.0.0/16"}
 	return []routeCase{
 		{name: "domains list", pattern: "GET /v1/domains", reply: apiv1.List[apiv1.Domain]{Items: []apiv1.Domain{dom}},
@@ -126,6 +126,11 @@ func tenancyRoutes() []routeCase {
 		{name: "domains delete", pattern: "DELETE /v1/domains/{id}", status: 204,
 			call: func(ctx context.Context, c *Client) (any, error) { return nil, c.DeleteDomain(ctx, "d1") },
 			want: "DELETE /v1/domains/d1"},
+	}
+}
+
+func projectRoutes() []routeCase {
+	return []routeCase{
 		{name: "projects list", pattern: "GET /v1/projects", reply: apiv1.List[apiv1.Project]{},
 			call: func(ctx context.Context, c *Client) (any, error) {
 				return c.ListProjects(ctx, "d1", ListOptions{Limit: 10})

@@ -1,0 +1,286 @@
+package plexctl
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/plexsphere/plexsphere/internal/apiclient"
+	"github.com/plexsphere/plexsphere/internal/apiv1"
+)
+
+// chainFlags select the audit chain: --domain ID or --platform.
+type chainFlags struct {
+	domain   string
+	platform bool
+}
+
+func (f chainFlags) chain() apiclient.Chain {
+	if f.platform {
+		return apiclient.PlatformChain()
+	}
+	return apiclient.DomainChain(f.domain)
+}
+
+var auditColumns = []column[apiv1.AuditEntry]{
+	{"SEQ", func(e apiv1.AuditEntry) string { return strconv.FormatInt(e.Seq, 10) }},
+	{"OCCURRED", func(e apiv1.AuditEntry) string { return ts(e.OccurredAt) }},
+	{"ACTION", func(e apiv1.AuditEntry) string { return e.Action }},
+	{"OUTCOME", func(e apiv1.AuditEntry) string { return e.Outcome }},
+	{"SUBJECT", func(e apiv1.AuditEntry) string { return short(e.Subject.Pseudonym, 12) }},
+	{"OBJECT", func(e apiv1.AuditEntry) string { return objectRef(e.Object) }},
+	{"DECISION", func(e apiv1.AuditEntry) string { return e.Decision.Result }},
+	{"CORRELATION", func(e apiv1.AuditEntry) string { return e.CorrelationID }},
+}
+
+func short(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+func objectRef(o apiv1.AuditObject) string {
+	if o.Type == "" && o.ID == "" {
+		return ""
+	}
+	return o.Type + ":" + o.ID
+}
+
+func (a *app) auditCommand() *cobra.Command {
+	var cf chainFlags
+	cmd := a.group(&cobra.Command{
+		Use:   "audit",
+		Short: "Read, verify and export a tamper-evident audit chain",
+		Long: `Read, verify and export an audit hash chain: a Domain's (--domain ID) or the
+platform's (--platform). Every subcommand needs exactly one of the two.`,
+		Example: `  plexctl audit list --domain 0190c0de-… --action domain.create --from 24h
+  plexctl audit verify --platform
+  plexctl audit export --domain 0190c0de-… --file audit.jsonl --resume`,
+	})
+	pf := cmd.PersistentFlags()
+	pf.StringVar(&cf.domain, "domain", "", "the audit chain of this Domain id")
+	pf.BoolVar(&cf.platform, "platform", false, "the platform audit chain")
+	cmd.MarkFlagsMutuallyExclusive("domain", "platform")
+	cmd.AddCommand(a.auditListCommand(&cf), a.auditGetCommand(&cf), a.auditVerifyCommand(&cf),
+		a.auditExportCommand(&cf))
+	return cmd
+}
+
+// require checks that exactly one chain was selected.
+func (f chainFlags) require() error {
+	if f.domain == "" && !f.platform {
+		return usagef("select an audit chain with --domain ID or --platform")
+	}
+	if f.domain != "" && f.platform {
+		return usagef("--domain and --platform are mutually exclusive")
+	}
+	return nil
+}
+
+// auditFilterFlags are the filters of "audit list".
+type auditFilterFlags struct {
+	f        apiclient.AuditFilter
+	from, to string
+}
+
+func (a *app) auditListCommand(cf *chainFlags) *cobra.Command {
+	var pf pageFlags
+	var ff auditFilterFlags
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List chain entries in seq order, with filters",
+		Long: `List chain entries in seq order. --from and --to take an RFC 3339 instant or a
+duration meaning that long ago (e.g. 24h).`,
+		Example: `  plexctl audit list --platform
+  plexctl audit list --domain 0190c0de-… --outcome denied --from 2025-06-01T00:00:00Z --to 1h
+  plexctl audit list --domain 0190c0de-… --correlation-id 0190… -o json`,
+		Args: exactArgs(),
+	}
+	addPageFlags(cmd, &pf)
+	addAuditFilterFlags(cmd, &ff)
+	cmd.RunE = a.action(func(cmd *cobra.Command, _ []string) error {
+		if err := cf.require(); err != nil {
+			return err
+		}
+		filter, err := ff.resolve(a.now())
+		if err != nil {
+			return err
+		}
+		c, err := a.client()
+		if err != nil {
+			return err
+		}
+		l, err := fetchList(cmd.Context(), pf, c.AuditPages(cf.chain(), filter))
+		if err != nil {
+			return err
+		}
+		return printList(a, l, auditColumns)
+	})
+	return cmd
+}
+
+func addAuditFilterFlags(cmd *cobra.Command, ff *auditFilterFlags) {
+	f := cmd.Flags()
+	f.StringVar(&ff.f.Action, "action", "", "only this action, e.g. domain.create")
+	f.StringVar(&ff.f.Outcome, "outcome", "", "only this outcome: succeeded, denied or failed")
+	f.StringVar(&ff.f.CorrelationID, "correlation-id", "", "only entries of this correlation id")
+	f.StringVar(&ff.f.Subject, "subject", "", "only this subject pseudonym")
+	f.StringVar(&ff.f.Relation, "relation", "", "only this relation")
+	f.StringVar(&ff.f.ObjectType, "object-type", "", "only objects of this type")
+	f.StringVar(&ff.f.ObjectID, "object-id", "", "only this object id")
+	f.StringVar(&ff.f.Reason, "reason", "", "only this reason")
+	f.StringVar(&ff.from, "from", "", "entries at or after this instant (RFC 3339, or a duration ago)")
+	f.StringVar(&ff.to, "to", "", "entries before this instant (RFC 3339, or a duration ago)")
+	_ = cmd.RegisterFlagCompletionFunc("outcome", cobra.FixedCompletions(
+		[]string{"succeeded", "denied", "failed"}, cobra.ShellCompDirectiveNoFileComp))
+}
+
+func (ff auditFilterFlags) resolve(now time.Time) (apiclient.AuditFilter, error) {
+	f := ff.f
+	var err error
+	if f.From, err = parseInstant("--from", ff.from, now); err != nil {
+		return f, err
+	}
+	if f.To, err = parseInstant("--to", ff.to, now); err != nil {
+		return f, err
+	}
+	return f, nil
+}
+
+// parseInstant reads an RFC 3339 instant, or a duration before now.
+func parseInstant(flag, v string, now time.Time) (time.Time, error) {
+	if v == "" {
+		return time.Time{}, nil
+	}
+	if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
+		return t, nil
+	}
+	if d, err := time.ParseDuration(v); err == nil && d >= 0 {
+		return now.Add(-d), nil
+	}
+	return time.Time{}, usagef("%s %q: want an RFC 3339 instant or a duration such as 24h", flag, v)
+}
+
+func (a *app) auditGetCommand(cf *chainFlags) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "get SEQ",
+		Short: "Show one chain entry and check its hash proof locally",
+		Long: `Show one chain entry with its proof, and recompute entry_hash =
+SHA-256(prev_hash ‖ SHA-256(canonical_bytes)) locally. A proof that does not
+match exits with status 1.`,
+		Example: `  plexctl audit get 42 --domain 0190c0de-…
+  plexctl audit get 7 --platform -o json`,
+		Args: exactArgs("SEQ"),
+	}
+	cmd.RunE = a.action(func(cmd *cobra.Command, args []string) error {
+		if err := cf.require(); err != nil {
+			return err
+		}
+		seq, err := strconv.ParseInt(args[0], 10, 64)
+		if err != nil || seq < 1 {
+			return usagef("SEQ %q: want a sequence number from 1", args[0])
+		}
+		c, err := a.client()
+		if err != nil {
+			return err
+		}
+		e, err := c.GetAuditEntry(cmd.Context(), cf.chain(), seq)
+		if err != nil {
+			return err
+		}
+		proofErr := apiclient.CheckProof(e.Proof)
+		if err := printFields(a, e, entryFields(e, proofErr)); err != nil {
+			return err
+		}
+		if proofErr != nil {
+			return fmt.Errorf("entry %d: %w", seq, proofErr)
+		}
+		return nil
+	})
+	return cmd
+}
+
+func entryFields(e *apiv1.AuditEntryWithProof, proofErr error) []field {
+	x := e.Entry
+	proof := "ok (recomputed locally)"
+	if errors.Is(proofErr, apiclient.ErrProofMismatch) {
+		proof = "MISMATCH"
+	} else if proofErr != nil {
+		proof = "invalid"
+	}
+	return []field{
+		{"Seq", strconv.FormatInt(x.Seq, 10)},
+		{"Occurred", ts(x.OccurredAt)},
+		{"Action", x.Action},
+		{"Outcome", x.Outcome},
+		{"Reason", x.Reason},
+		{"Subject", x.Subject.Pseudonym},
+		{"Identity", x.Subject.IdentityIDRef},
+		{"Relation", x.Relation},
+		{"Object", objectRef(x.Object)},
+		{"Decision", x.Decision.Result},
+		{"Caveat context", strings.Join(x.Decision.CaveatContext, ", ")},
+		{"Correlation id", x.CorrelationID},
+		{"Client IP", x.RequestContext.IP},
+		{"User agent", x.RequestContext.UserAgent},
+		{"Prev hash", e.Proof.PrevHash},
+		{"Entry hash", e.Proof.EntryHash},
+		{"Proof", proof},
+	}
+}
+
+func (a *app) auditVerifyCommand(cf *chainFlags) *cobra.Command {
+	var in apiv1.AuditVerifyRequest
+	cmd := &cobra.Command{
+		Use:   "verify",
+		Short: "Have the server recompute the chain, or a segment of it",
+		Long:  "Have the server recompute the chain or a segment. A divergence exits with status 1.",
+		Example: `  plexctl audit verify --domain 0190c0de-…
+  plexctl audit verify --platform --from-seq 1000 --to-seq 2000 -o json`,
+		Args: exactArgs(),
+	}
+	cmd.RunE = a.action(func(cmd *cobra.Command, _ []string) error {
+		if err := cf.require(); err != nil {
+			return err
+		}
+		c, err := a.client()
+		if err != nil {
+			return err
+		}
+		r, err := c.VerifyAudit(cmd.Context(), cf.chain(), in)
+		if err != nil {
+			return err
+		}
+		if err := printFields(a, r, verifyFields(r)); err != nil {
+			return err
+		}
+		if !r.OK {
+			return fmt.Errorf("audit chain %s diverges at seq %d", cf.chain(), r.DivergentSeq)
+		}
+		return nil
+	})
+	cmd.Flags().Int64Var(&in.FromSeq, "from-seq", 0, "first seq of the segment (default: the start)")
+	cmd.Flags().Int64Var(&in.ToSeq, "to-seq", 0, "last seq of the segment (default: the end)")
+	return cmd
+}
+
+func verifyFields(r *apiv1.AuditVerifyResult) []field {
+	fs := []field{
+		{"OK", strconv.FormatBool(r.OK)},
+		{"Segment", fmt.Sprintf("%d..%d", r.SegmentFrom, r.SegmentTo)},
+		{"Entries checked", strconv.FormatInt(r.EntriesLooked, 10)},
+	}
+	if !r.OK {
+		fs = append(fs,
+			field{"Divergent seq", strconv.FormatInt(r.DivergentSeq, 10)},
+			field{"Expected hash", r.ExpectedHash},
+			field{"Observed hash", r.ObservedHash},
+			field{"Reason", r.Reason})
+	}
+	return fs
+}

@@ -1,0 +1,151 @@
+package plexctl
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/plexsphere/plexsphere/internal/apiclient"
+	"github.com/plexsphere/plexsphere/internal/apiv1"
+)
+
+var tokenColumns = []column[apiv1.APIToken]{
+	{"ID", func(t apiv1.APIToken) string { return t.ID }},
+	{"ENV", func(t apiv1.APIToken) string { return t.EnvPrefix }},
+	{"PREFIX", func(t apiv1.APIToken) string { return t.Prefix }},
+	{"CREATED", func(t apiv1.APIToken) string { return ts(t.CreatedAt) }},
+	{"EXPIRES", func(t apiv1.APIToken) string { return tsp(t.ExpiresAt) }},
+	{"LAST USED", func(t apiv1.APIToken) string { return tsp(t.LastUsedAt) }},
+	{"ROTATED", func(t apiv1.APIToken) string { return tsp(t.RotatedAt) }},
+}
+
+func (a *app) tokensCommand() *cobra.Command {
+	cmd := a.group(&cobra.Command{
+		Use:     "tokens",
+		Aliases: []string{"token"},
+		Short:   "Manage your API tokens (psk_…)",
+		Example: `  plexctl tokens list
+  plexctl tokens issue --env prod --ttl 720h
+  plexctl tokens rotate 0190c0de-…`,
+	})
+	var pf pageFlags
+	list := &cobra.Command{
+		Use:     "list",
+		Short:   "List your API tokens (metadata only, never the plaintext)",
+		Example: `  plexctl tokens list -o json`,
+		Args:    exactArgs(),
+	}
+	listCommand(a, list, &pf, tokenColumns, func(c *apiclient.Client) apiclient.PageFunc[apiv1.APIToken] {
+		return c.ListTokens
+	})
+	cmd.AddCommand(list, a.tokensIssueCommand(), a.tokensRotateCommand(),
+		a.deleteCommand(deleteSpec{use: "revoke ID", short: "Revoke one of your API tokens, effective immediately",
+			example: `  plexctl tokens revoke 0190c0de-0000-7000-8000-000000000009`,
+			kind:    "token", done: "revoked", del: (*apiclient.Client).RevokeToken}))
+	return cmd
+}
+
+func (a *app) tokensIssueCommand() *cobra.Command {
+	var in apiv1.IssueToken
+	var ttl time.Duration
+	cmd := &cobra.Command{
+		Use:   "issue",
+		Short: "Issue a new API token for yourself; the plaintext is shown once",
+		Example: `  plexctl tokens issue --env dev
+  plexctl tokens issue --env prod --ttl 720h -o json > token.json`,
+		Args: exactArgs(),
+	}
+	cmd.RunE = a.action(func(cmd *cobra.Command, _ []string) error {
+		if ttl < 0 || ttl%time.Second != 0 {
+			return usagef("--ttl must be a positive whole number of seconds, e.g. 24h")
+		}
+		in.TTLSeconds = int64(ttl / time.Second)
+		c, err := a.client()
+		if err != nil {
+			return err
+		}
+		t, err := c.IssueToken(cmd.Context(), in)
+		if err != nil {
+			return err
+		}
+		return a.printIssued(t)
+	})
+	f := cmd.Flags()
+	f.StringVar(&in.EnvPrefix, "env", "", "environment: dev, stage or prod (required)")
+	f.DurationVar(&ttl, "ttl", 0, "lifetime, e.g. 720h (server default when unset)")
+	f.StringVar(&in.IdentityRef, "identity", "", "identity ref; must name yourself (default)")
+	_ = cmd.MarkFlagRequired("env")
+	_ = cmd.RegisterFlagCompletionFunc("env", cobra.FixedCompletions(
+		[]string{"dev", "stage", "prod"}, cobra.ShellCompDirectiveNoFileComp))
+	return cmd
+}
+
+func (a *app) tokensRotateCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "rotate ID",
+		Short: "Replace a token's plaintext; the old one works until the rotation deadline",
+		Example: `  plexctl tokens rotate 0190c0de-0000-7000-8000-000000000009
+  plexctl tokens rotate 0190c0de-… -o json | jq -r .plaintext > ~/.plexsphere/prod.psk`,
+		Args: exactArgs("ID"),
+	}
+	cmd.RunE = a.action(func(cmd *cobra.Command, args []string) error {
+		c, err := a.client()
+		if err != nil {
+			return err
+		}
+		t, err := c.RotateToken(cmd.Context(), args[0])
+		if err != nil {
+			return err
+		}
+		return a.printIssued(t)
+	})
+	return cmd
+}
+
+// printIssued shows a token plaintext, with a reminder on stderr that it
+// is not shown again.
+func (a *app) printIssued(t *apiv1.IssuedToken) error {
+	err := printFields(a, t, []field{
+		{"ID", t.ID},
+		{"Token", t.Plaintext},
+		{"Env", t.EnvPrefix},
+		{"Expires", tsp(t.ExpiresAt)},
+		{"Old token valid until", tsp(t.RotationDeadline)},
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(a.stderr, "Store this token now: it is not shown again.")
+	return nil
+}
+
+func (a *app) whoamiCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "whoami",
+		Short: "Show who the server thinks you are",
+		Example: `  plexctl whoami
+  plexctl --context prod whoami -o json`,
+		Args: exactArgs(),
+	}
+	cmd.RunE = a.action(func(cmd *cobra.Command, _ []string) error {
+		c, err := a.client()
+		if err != nil {
+			return err
+		}
+		w, err := c.Whoami(cmd.Context())
+		if err != nil {
+			return err
+		}
+		return printFields(a, w, []field{
+			{"Principal type", w.PrincipalType},
+			{"Subject", w.Subject},
+			{"Domain", w.DomainID},
+			{"Email", w.Email},
+			{"ACR", w.ACR},
+			{"AMR", strings.Join(w.AMR, ", ")},
+		})
+	})
+	return cmd
+}
