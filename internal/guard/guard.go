@@ -27,6 +27,12 @@ type Decider interface {
 	Decide(ctx context.Context, p *principal.Principal, permission, object string) (allowed bool, path []string, err error)
 }
 
+// BulkDecider is an optional Decider extension that answers a whole list
+// page at once.
+type BulkDecider interface {
+	DecideMany(ctx context.Context, p *principal.Principal, permission string, objects []string) ([]bool, error)
+}
+
 // Guard enforces a Decider's answers.
 type Guard struct {
 	decider Decider
@@ -71,6 +77,13 @@ func (g *Guard) Visible(ctx context.Context, permission string, objects []string
 	if p == nil {
 		return out, nil
 	}
+	if bd, ok := g.decider.(BulkDecider); ok {
+		out, err := bd.DecideMany(ctx, p, permission, objects)
+		if err != nil {
+			return nil, problem.Unavailable("authz_unavailable", err)
+		}
+		return out, nil
+	}
 	for i, o := range objects {
 		ok, _, err := g.decider.Decide(ctx, p, permission, o)
 		if err != nil {
@@ -99,4 +112,17 @@ func (d PlatformAdmins) Decide(ctx context.Context, p *principal.Principal, _, _
 		return false, nil, nil
 	}
 	return false, nil, err
+}
+
+// DecideMany implements BulkDecider with one query.
+func (d PlatformAdmins) DecideMany(ctx context.Context, p *principal.Principal, permission string, objects []string) ([]bool, error) {
+	out := make([]bool, len(objects))
+	if len(objects) == 0 {
+		return out, nil
+	}
+	ok, _, err := d.Decide(ctx, p, permission, "")
+	for i := range out {
+		out[i] = ok
+	}
+	return out, err
 }
