@@ -11,7 +11,7 @@ import (
 func TestAPIErrorRendering(t *testing.T) {
 	h := newHarness(t)
 	h.srv.Problem("DELETE /v1/domains/{id}", apiv1.Problem{Status: 409, Code: "domain_not_empty",
-		Title: "Conflict", Detail: "the domain still has 2 projects"})
+		Title: "Conflict", Detail: "the domain still has 2 projects", ChildCounts: &apiv1.ChildCounts{Projects: 2, Nodes: 1}})
 	h.srv.Problem("GET /v1/projects/{id}", apiv1.Problem{Status: 403, Code: "permission_denied",
 		Title: "Forbidden", Detail: "missing project#read", Reason: "insufficient_relation", CorrelationID: "corr-9"})
 	h.srv.Problem("POST /v1/domains", apiv1.Problem{Status: 400, Code: "invalid_body", Title: "Bad Request",
@@ -22,7 +22,7 @@ func TestAPIErrorRendering(t *testing.T) {
 		want string
 	}{
 		{[]string{"domains", "delete", "d1"},
-			"Error: Conflict: the domain still has 2 projects (code domain_not_empty)\n"},
+			"Error: Conflict: the domain still has 2 projects (code domain_not_empty)\n  children: projects 2, nodes 1\n"},
 		{[]string{"projects", "get", "p1"},
 			"Error: Forbidden: missing project#read (code permission_denied)\n  reason: insufficient_relation\n  correlation id: corr-9\n"},
 		{[]string{"domains", "create", "--name", "A", "--slug", "a", "--mesh-cidr", "x"},

@@ -62,7 +62,7 @@ func (a *app) runExport(cmd *cobra.Command, c *apiclient.Client, ch apiclient.Ch
 			if err = w.Flush(); err != nil {
 				break
 			}
-			fmt.Fprintf(a.stderr, "Exported %d entries (through seq %d).\n", n, check.next-1)
+			fmt.Fprintf(a.stderr, "Exported %s (through seq %d).\n", entries(n), check.next-1)
 		}
 	}
 	if ferr := w.Flush(); err == nil {
@@ -82,11 +82,18 @@ func (a *app) exportSummary(ef exportFlags, n int, first, last int64, err error)
 	}
 	switch {
 	case n > 0:
-		fmt.Fprintf(a.stderr, "Exported %d entries (seq %d..%d) to %s.\n", n, first, last, dest)
+		fmt.Fprintf(a.stderr, "Exported %s (seq %d..%d) to %s.\n", entries(n), first, last, dest)
 	case err == nil:
 		fmt.Fprintf(a.stderr, "No entries from seq %d.\n", first)
 	}
 	if err != nil && ef.file != "" {
 		fmt.Fprintf(a.stderr, "Continue with: plexctl audit export --file %s --resume (and the same chain flag)\n", ef.file)
 	}
+}
+
+func entries(n int) string {
+	if n == 1 {
+		return "1 entry"
+	}
+	return fmt.Sprintf("%d entries", n)
 }

@@ -126,6 +126,9 @@ func renderError(err error) string {
 		}
 		b.WriteString(d.Message)
 	}
+	if c := childCounts(e); c != "" {
+		b.WriteString("\n  children: " + c)
+	}
 	if e.Reason != "" {
 		b.WriteString("\n  reason: " + e.Reason)
 	}
@@ -136,4 +139,27 @@ func renderError(err error) string {
 		b.WriteString("\n  retry after: " + e.RetryAfter.String())
 	}
 	return sanitize(b.String(), true)
+}
+
+// childCounts lists the non-zero delete-guard counts of a problem.
+func childCounts(e *apiclient.Error) string {
+	var parts []string
+	add := func(name string, n int) {
+		if n > 0 {
+			parts = append(parts, fmt.Sprintf("%s %d", name, n))
+		}
+	}
+	if c := e.ChildCounts; c != nil {
+		add("projects", c.Projects)
+		add("groups", c.Groups)
+		add("identities", c.Identities)
+		add("idp_bindings", c.IdPBindings)
+		add("nodes", c.Nodes)
+	}
+	if c := e.ProjectCounts; c != nil {
+		add("resources", c.Resources)
+		add("nodes", c.Nodes)
+		add("relation_tuples", c.RelationTuples)
+	}
+	return strings.Join(parts, ", ")
 }
