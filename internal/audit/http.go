@@ -28,11 +28,16 @@ type API struct {
 	Pages *page.Codec
 }
 
-type domainPath struct {
+// The operations' inputs. huma binds only exported embedded structs, so
+// these parts are exported; they are not meant for other packages.
+
+// DomainPath is the Domain chain's path parameter.
+type DomainPath struct {
 	DomainID string `path:"domainId" doc:"Domain id (UUID)."`
 }
 
-type listQuery struct {
+// ListQuery holds the list filters and page parameters.
+type ListQuery struct {
 	page.Params
 	Action        string    `query:"action" doc:"Only this action, e.g. domain.create."`
 	Outcome       string    `query:"outcome" enum:"succeeded,denied,failed,"`
@@ -46,15 +51,18 @@ type listQuery struct {
 	To            time.Time `query:"to" doc:"Only entries before this instant."`
 }
 
-type seqPath struct {
+// SeqPath is the entry path parameter.
+type SeqPath struct {
 	Seq int64 `path:"seq" minimum:"1"`
 }
 
-type verifyBody struct {
+// VerifyBody is the verify request body.
+type VerifyBody struct {
 	Body apiv1.AuditVerifyRequest
 }
 
-type exportQuery struct {
+// ExportQuery is the export start.
+type ExportQuery struct {
 	FromSeq int64 `query:"from_seq" default:"1" minimum:"1" doc:"First seq to export."`
 }
 
@@ -62,20 +70,20 @@ type exportQuery struct {
 // operations use the bare query and body types.
 type (
 	domainList struct {
-		domainPath
-		listQuery
+		DomainPath
+		ListQuery
 	}
 	domainGet struct {
-		domainPath
-		seqPath
+		DomainPath
+		SeqPath
 	}
 	domainVerify struct {
-		domainPath
-		verifyBody
+		DomainPath
+		VerifyBody
 	}
 	domainExport struct {
-		domainPath
-		exportQuery
+		DomainPath
+		ExportQuery
 	}
 )
 
@@ -106,27 +114,27 @@ func (a *API) Register(api huma.API) {
 		return op
 	}
 	huma.Register(api, list(dp, "Domain"), func(ctx context.Context, in *domainList) (*listOutput, error) {
-		return a.list(ctx, in.DomainID, &in.listQuery)
+		return a.list(ctx, in.DomainID, &in.ListQuery)
 	})
-	huma.Register(api, list(pp, "Platform"), func(ctx context.Context, in *listQuery) (*listOutput, error) {
+	huma.Register(api, list(pp, "Platform"), func(ctx context.Context, in *ListQuery) (*listOutput, error) {
 		return a.list(ctx, "", in)
 	})
 	huma.Register(api, get(dp, "Domain"), func(ctx context.Context, in *domainGet) (*getOutput, error) {
 		return a.get(ctx, in.DomainID, in.Seq)
 	})
-	huma.Register(api, get(pp, "Platform"), func(ctx context.Context, in *seqPath) (*getOutput, error) {
+	huma.Register(api, get(pp, "Platform"), func(ctx context.Context, in *SeqPath) (*getOutput, error) {
 		return a.get(ctx, "", in.Seq)
 	})
 	huma.Register(api, verify(dp, "Domain"), func(ctx context.Context, in *domainVerify) (*verifyOutput, error) {
 		return a.verify(ctx, in.DomainID, in.Body)
 	})
-	huma.Register(api, verify(pp, "Platform"), func(ctx context.Context, in *verifyBody) (*verifyOutput, error) {
+	huma.Register(api, verify(pp, "Platform"), func(ctx context.Context, in *VerifyBody) (*verifyOutput, error) {
 		return a.verify(ctx, "", in.Body)
 	})
 	huma.Register(api, export(dp, "Domain"), func(ctx context.Context, in *domainExport) (*huma.StreamResponse, error) {
 		return a.export(ctx, in.DomainID, in.FromSeq)
 	})
-	huma.Register(api, export(pp, "Platform"), func(ctx context.Context, in *exportQuery) (*huma.StreamResponse, error) {
+	huma.Register(api, export(pp, "Platform"), func(ctx context.Context, in *ExportQuery) (*huma.StreamResponse, error) {
 		return a.export(ctx, "", in.FromSeq)
 	})
 }
@@ -143,7 +151,7 @@ func (a *API) chain(ctx context.Context, domainID string) (string, error) {
 	return u.String(), a.Authz.Check(ctx, "auditor", "domain:"+u.String())
 }
 
-func (a *API) list(ctx context.Context, domainID string, in *listQuery) (*listOutput, error) {
+func (a *API) list(ctx context.Context, domainID string, in *ListQuery) (*listOutput, error) {
 	chain, err := a.chain(ctx, domainID)
 	if err != nil {
 		return nil, err
