@@ -1,0 +1,65 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/spf13/pflag"
+)
+
+func flags(t *testing.T, args ...string) *pflag.FlagSet {
+	t.Helper()
+	fs := pflag.NewFlagSet("t", pflag.ContinueOnError)
+	BindFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		t.Fatal(err)
+	}
+	return fs
+}
+
+func envOf(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func TestPrecedenceFlagsEnvFileDefaults(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "c.yaml")
+	os.WriteFile(file, []byte("listen: 127.0.0.1:7000\ndata_dir: /from/file\nlog_level: warn\nshutdown_timeout: 3s\n"), 0o600)
+	env := envOf(map[string]string{"PLEXSPHERE_CONFIG": file, "PLEXSPHERE_DATA_DIR": "/from/env", "PLEXSPHERE_LOG_LEVEL": "debug"})
+	c, err := Load(flags(t, "--log-level", "error"), env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Config{Listen: "127.0.0.1:7000", DataDir: "/from/env", LogLevel: "error", LogFormat: "text",
+		ShutdownTimeout: 3 * time.Second, MasterKeyFile: "/from/env/master.key"}
+	if c != want {
+		t.Fatalf("got %+v\nwant %+v", c, want)
+	}
+	d, err := Load(flags(t), envOf(nil))
+	if err != nil || d.Listen != "127.0.0.1:8080" || d.SQLitePath() != filepath.Join("plexsphere-data", "plexsphere.db") {
+		t.Fatalf("defaults: %+v %v", d, err)
+	}
+}
+
+func TestErrorsNameTheKey(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "bad.yaml")
+	os.WriteFile(file, []byte("listen: 127.0.0.1:1\nlisten_addr: x\n"), 0o600)
+	cases := []struct {
+		fs   *pflag.FlagSet
+		env  map[string]string
+		want string
+	}{
+		{flags(t, "--config", file), nil, "listen_addr"},
+		{flags(t, "--listen", "nope"), nil, "listen"},
+		{flags(t), map[string]string{"PLEXSPHERE_TLS_SELF_SIGNED": "maybe"}, "PLEXSPHERE_TLS_SELF_SIGNED"},
+		{flags(t, "--database-url", "mysql://x"), nil, "database_url"},
+		{flags(t, "--tls-cert-file", "c.pem"), nil, "tls_cert_file"},
+		{flags(t, "--log-format", "xml"), nil, "log_format"},
+	}
+	for _, c := range cases {
+		_, err := Load(c.fs, envOf(c.env))
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("want an error naming %q, got %v", c.want, err)
+		}
+	}
+}
