@@ -1,6 +1,8 @@
 package audit
 
 import (
+	"bytes"
+	"encoding/json"
 	"crypto/sha256"
 	"encoding/hex"
 	"time"
@@ -39,6 +41,41 @@ type Entry struct {
 	UserAgent      string
 	PrevHash       [32]byte
 	EntryHash      [32]byte
+
+	// caveatJSON is CaveatNames as stored: its canonical JSON array. Rows
+	// read from the database keep it instead of parsing it, so verification
+	// hashes exactly the stored bytes.
+	caveatJSON []byte
+}
+
+// appendCaveats appends the canonical JSON array of names.
+func appendCaveats(dst []byte, names []string) []byte {
+	dst = append(dst, '[')
+	for i, n := range names {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = canonjson.AppendString(dst, n)
+	}
+	return append(dst, ']')
+}
+
+// clone detaches e from any buffer a scan reuses.
+func (e Entry) clone() Entry {
+	e.caveatJSON = bytes.Clone(e.caveatJSON)
+	return e
+}
+
+// caveats returns the caveat names, parsing the stored form when needed.
+func (e *Entry) caveats() []string {
+	if e.CaveatNames != nil || len(e.caveatJSON) == 0 {
+		return e.CaveatNames
+	}
+	var names []string
+	if err := json.Unmarshal(e.caveatJSON, &names); err != nil {
+		return []string{"<unreadable>"}
+	}
+	return names
 }
 
 // Canonical appends the RFC 8785 canonical bytes of e (without its hashes and
@@ -50,14 +87,13 @@ func (e *Entry) Canonical(dst []byte) []byte {
 	dst = canonjson.AppendString(dst, e.Action)
 	dst = append(dst, `,"correlation_id":`...)
 	dst = canonjson.AppendString(dst, e.CorrelationID)
-	dst = append(dst, `,"decision":{"caveat_context":[`...)
-	for i, n := range e.CaveatNames {
-		if i > 0 {
-			dst = append(dst, ',')
-		}
-		dst = canonjson.AppendString(dst, n)
+	dst = append(dst, `,"decision":{"caveat_context":`...)
+	if e.caveatJSON != nil {
+		dst = append(dst, e.caveatJSON...)
+	} else {
+		dst = appendCaveats(dst, e.CaveatNames)
 	}
-	dst = append(dst, `],"result":`...)
+	dst = append(dst, `,"result":`...)
 	dst = canonjson.AppendString(dst, e.DecisionResult)
 	dst = append(dst, `},"domain_id":`...)
 	dst = canonjson.AppendString(dst, e.ChainID)
@@ -103,7 +139,7 @@ func chainHash(prev [32]byte, canonical []byte) [32]byte {
 
 // API renders e as the wire type.
 func (e *Entry) API() apiv1.AuditEntry {
-	names := e.CaveatNames
+	names := e.caveats()
 	if names == nil {
 		names = []string{}
 	}

@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"database/sql"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -118,11 +117,11 @@ func (l *Log) Append(ctx context.Context, tx *sql.Tx, e Entry) (Entry, error) {
 		return e, err
 	}
 	e.Seq, e.PrevHash = seq, prev
+	e.caveatJSON = appendCaveats(nil, e.CaveatNames)
 	e.EntryHash = chainHash(prev, e.Canonical(make([]byte, 0, 512)))
-	names, _ := json.Marshal(nonNil(e.CaveatNames))
 	_, err = tx.StmtContext(ctx, l.prepared.insert).ExecContext(ctx,
 		e.ChainID, e.Seq, store.Micros(e.OccurredAt), e.Action, e.Outcome, e.Reason, e.Pseudonym, e.IdentityRef,
-		e.Relation, e.ObjectType, e.ObjectID, e.DecisionResult, string(names), e.CorrelationID, e.IP, e.UserAgent,
+		e.Relation, e.ObjectType, e.ObjectID, e.DecisionResult, string(e.caveatJSON), e.CorrelationID, e.IP, e.UserAgent,
 		hex.EncodeToString(e.PrevHash[:]), hex.EncodeToString(e.EntryHash[:]))
 	if err != nil {
 		return e, fmt.Errorf("audit: insert: %w", err)
@@ -160,13 +159,6 @@ func (l *Log) advance(ctx context.Context, tx *sql.Tx, chain string) (int64, [32
 		return seq, prev, nil
 	}
 	return 0, prev, errors.New("audit: chain head could not be created")
-}
-
-func nonNil(s []string) []string {
-	if s == nil {
-		return []string{}
-	}
-	return s
 }
 
 // Filter narrows a listing; empty fields match everything.
@@ -218,7 +210,7 @@ func (l *Log) List(ctx context.Context, chain string, f Filter, afterSeq int64, 
 	}
 	defer rows.Close()
 	var out []Entry
-	err = scanEntries(rows, func(e *Entry) error { out = append(out, *e); return nil })
+	err = scanEntries(rows, func(e *Entry) error { out = append(out, e.clone()); return nil })
 	return out, err
 }
 
@@ -234,7 +226,7 @@ func (l *Log) Get(ctx context.Context, chain string, seq int64) (Entry, error) {
 		out   Entry
 		found bool
 	)
-	err = scanEntries(rows, func(e *Entry) error { out, found = *e, true; return nil })
+	err = scanEntries(rows, func(e *Entry) error { out, found = e.clone(), true; return nil })
 	if err == nil && !found {
 		err = ErrNotFound
 	}
@@ -268,12 +260,7 @@ func scanEntries(rows *sql.Rows, fn func(*Entry) error) error {
 			return fmt.Errorf("audit: scan: %w", err)
 		}
 		e.OccurredAt = store.Time(at)
-		e.CaveatNames = e.CaveatNames[:0]
-		if string(names) != "[]" {
-			if err := json.Unmarshal(names, &e.CaveatNames); err != nil {
-				e.CaveatNames = []string{"\x00corrupt"}
-			}
-		}
+		e.CaveatNames, e.caveatJSON = nil, append(e.caveatJSON[:0], names...)
 		e.PrevHash, e.EntryHash = decodeHash(prev), decodeHash(entry)
 		if err := fn(&e); err != nil {
 			return err
