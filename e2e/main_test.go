@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -57,7 +58,26 @@ func freePort(t *testing.T) string {
 type server struct {
 	url, dataDir, token string
 	cmd                 *exec.Cmd
-	stderr              *strings.Builder
+	stderr              *syncBuffer
+}
+
+// syncBuffer collects a child's output while the test reads it.
+type syncBuffer struct {
+	// mu guards b, written by os/exec's copying goroutine.
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 // startServer runs `plexsphere serve` and waits (≤ 5 s) for /v1/health.
@@ -73,7 +93,7 @@ func startServer(t *testing.T, extra ...string) *server {
 			scheme = "https://"
 		}
 	}
-	s := &server{url: scheme + addr, dataDir: dir, cmd: cmd, stderr: &strings.Builder{}}
+	s := &server{url: scheme + addr, dataDir: dir, cmd: cmd, stderr: &syncBuffer{}}
 	cmd.Stderr = s.stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
