@@ -92,24 +92,35 @@ type result struct {
 	low  int
 }
 
-// checker evaluates one subject depth-first, detecting cycles with the set
+// checker evaluates one subject depth-first, detecting cycles with the stack
 // of in-progress nodes and memoising final results in the Request.
 type checker struct {
 	ctx      context.Context
 	e        *Engine
 	req      *Request
+	memo     subjectMemo
 	subject  SubjectRef
 	subjType SubjectType
-	onStack  map[nodeKey]int
-	depth    int
+	stack    []nodeKey // in-progress evaluations; the index is the depth
 	visits   int
 }
 
 func (e *Engine) newChecker(ctx context.Context, req *Request, subject SubjectRef) *checker {
 	return &checker{
-		ctx: ctx, e: e, req: req, subject: subject, subjType: subject.Type(),
-		onStack: make(map[nodeKey]int),
+		ctx: ctx, e: e, req: req, memo: req.forSubject(subject), subject: subject, subjType: subject.Type(),
+		stack: make([]nodeKey, 0, 16),
 	}
+}
+
+// onStack returns the depth of an in-progress evaluation of k, or -1. The
+// stack is short (bounded by the depth limit), so a scan beats a map.
+func (c *checker) onStack(k nodeKey) int {
+	for i := len(c.stack) - 1; i >= 0; i-- {
+		if c.stack[i] == k {
+			return i
+		}
+	}
+	return -1
 }
 
 // check evaluates ri on obj: the unit of memoisation, cycle detection and
@@ -118,14 +129,14 @@ func (c *checker) check(obj ObjectRef, ri *relInfo) (result, error) {
 	if c.subject.Relation == ri.name && c.subject.Object == obj {
 		return result{ok: true, path: &pathNode{step: Step{obj, ri.name}}, low: noLow}, nil
 	}
-	key := nodeKey{obj, ri.name}
-	if m, ok := c.req.get(c.subject, key); ok {
+	key := nodeKey{obj, ri}
+	if m, ok := c.req.get(c.memo, key); ok {
 		return result{ok: m.ok, path: m.path, low: noLow}, nil
 	}
-	if idx, ok := c.onStack[key]; ok {
+	if idx := c.onStack(key); idx >= 0 {
 		return result{low: idx}, nil
 	}
-	if c.depth >= c.e.maxDepth {
+	if len(c.stack) >= c.e.maxDepth {
 		return result{}, fmt.Errorf("%w (%d) at %s#%s", ErrDepthExceeded, c.e.maxDepth, obj, ri.name)
 	}
 	if c.visits++; c.visits%64 == 0 {
@@ -133,12 +144,10 @@ func (c *checker) check(obj ObjectRef, ri *relInfo) (result, error) {
 			return result{}, err
 		}
 	}
-	idx := c.depth
-	c.onStack[key] = idx
-	c.depth++
+	idx := len(c.stack)
+	c.stack = append(c.stack, key)
 	r, err := c.eval(obj, ri.root)
-	c.depth--
-	delete(c.onStack, key)
+	c.stack = c.stack[:idx]
 	if err != nil {
 		return result{}, err
 	}
@@ -146,10 +155,10 @@ func (c *checker) check(obj ObjectRef, ri *relInfo) (result, error) {
 	case r.ok:
 		r.path = &pathNode{step: Step{obj, ri.name}, next: r.path}
 		r.low = noLow
-		c.req.put(c.subject, key, memoEntry{ok: true, path: r.path})
+		c.req.put(c.memo, key, memoEntry{ok: true, path: r.path})
 	case r.low >= idx:
 		r.low = noLow
-		c.req.put(c.subject, key, memoEntry{})
+		c.req.put(c.memo, key, memoEntry{})
 	}
 	return r, nil
 }

@@ -109,15 +109,16 @@ func (d Decision) RelationPath() []string {
 // the request it serves. A Request is safe for concurrent use.
 type Request struct {
 	engine *Engine
-	// mu guards memo and size.
+	// mu guards memo, the per-subject maps in it, and size.
 	mu   sync.Mutex
-	memo map[SubjectRef]map[nodeKey]memoEntry
+	memo map[SubjectRef]subjectMemo
 	size int
 }
 
+// nodeKey is one (object, relation) evaluation.
 type nodeKey struct {
 	obj ObjectRef
-	rel string
+	rel *relInfo
 }
 
 type memoEntry struct {
@@ -125,9 +126,12 @@ type memoEntry struct {
 	path *pathNode
 }
 
+// subjectMemo holds one subject's final results.
+type subjectMemo map[nodeKey]memoEntry
+
 // NewRequest returns an empty memo bound to e.
 func (e *Engine) NewRequest() *Request {
-	return &Request{engine: e, memo: make(map[SubjectRef]map[nodeKey]memoEntry)}
+	return &Request{engine: e, memo: make(map[SubjectRef]subjectMemo)}
 }
 
 type requestKey struct{}
@@ -146,23 +150,30 @@ func (e *Engine) request(ctx context.Context) *Request {
 	return e.NewRequest()
 }
 
-func (r *Request) get(s SubjectRef, k nodeKey) (memoEntry, bool) {
+// forSubject returns s's memo, creating it.
+func (r *Request) forSubject(s SubjectRef) subjectMemo {
 	r.mu.Lock()
-	v, ok := r.memo[s][k]
+	defer r.mu.Unlock()
+	m := r.memo[s]
+	if m == nil {
+		m = make(subjectMemo, 32)
+		r.memo[s] = m
+	}
+	return m
+}
+
+func (r *Request) get(m subjectMemo, k nodeKey) (memoEntry, bool) {
+	r.mu.Lock()
+	v, ok := m[k]
 	r.mu.Unlock()
 	return v, ok
 }
 
-func (r *Request) put(s SubjectRef, k nodeKey, v memoEntry) {
+func (r *Request) put(m subjectMemo, k nodeKey, v memoEntry) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.size >= maxMemoEntries {
 		return
-	}
-	m := r.memo[s]
-	if m == nil {
-		m = make(map[nodeKey]memoEntry)
-		r.memo[s] = m
 	}
 	if _, ok := m[k]; !ok {
 		r.size++

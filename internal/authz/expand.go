@@ -68,7 +68,7 @@ type expander struct {
 }
 
 func (x *expander) relation(obj ObjectRef, ri *relInfo, depth int) (*ExpandNode, error) {
-	key := nodeKey{obj, ri.name}
+	key := nodeKey{obj, ri}
 	if depth >= x.maxDepth || x.onPath[key] || x.budget <= 0 {
 		return &ExpandNode{Kind: ExpandLeaf, Relation: ri.name, Resource: obj, Truncated: true}, nil
 	}

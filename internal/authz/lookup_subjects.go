@@ -88,7 +88,7 @@ type walkItem struct {
 }
 
 func (w *subjectWalk) visit(obj ObjectRef, ri *relInfo) {
-	k := nodeKey{obj, ri.name}
+	k := nodeKey{obj, ri}
 	if w.seen[k] {
 		return
 	}
