@@ -21,6 +21,9 @@ var spineOperations = []string{
 	"GET /v1/resources/{id}", "DELETE /v1/resources/{id}",
 	"GET /v1/domains/{domainId}/audit/entries", "GET /v1/domains/{domainId}/audit/entries/{seq}",
 	"POST /v1/domains/{domainId}/audit/verify", "GET /v1/platform/audit/entries",
+	"GET /v1/label-definitions", "POST /v1/label-definitions", "GET /v1/label-definitions/{id}",
+	"POST /v1/labels/selectors/preview", "GET /v1/objects/{kind}/{id}/labels",
+	"PUT /v1/objects/{kind}/{id}/labels", "DELETE /v1/objects/{kind}/{id}/labels",
 }
 
 type document struct {

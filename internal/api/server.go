@@ -203,6 +203,7 @@ func (s *Server) authenticate(ctx huma.Context, next func(huma.Context)) {
 		s.writeProblem(ctx, problem.Unavailable("datastore_unavailable", err))
 		return
 	}
+	audit.RequestFrom(ctx.Context()).SetPrincipal(p)
 	next(huma.WithContext(ctx, principal.With(ctx.Context(), p)))
 }
 

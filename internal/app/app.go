@@ -21,6 +21,7 @@ import (
 	"github.com/plexsphere/plexsphere/internal/guard"
 	"github.com/plexsphere/plexsphere/internal/identity"
 	"github.com/plexsphere/plexsphere/internal/keyring"
+	"github.com/plexsphere/plexsphere/internal/labels"
 	"github.com/plexsphere/plexsphere/internal/page"
 	"github.com/plexsphere/plexsphere/internal/store"
 	"github.com/plexsphere/plexsphere/internal/tenancy"
@@ -37,6 +38,7 @@ type Server struct {
 	Guard    *guard.Guard
 	Identity *identity.Service
 	Tenancy  *tenancy.Service
+	Labels   *labels.Service
 	API      *api.Server
 }
 
@@ -88,6 +90,9 @@ func assemble(ctx context.Context, cfg config.Config, log *slog.Logger, db *stor
 	if s.Tenancy, err = tenancy.NewService(tenancy.Config{DB: db, Audit: s.Audit, Authz: s.Guard, Pages: pages}); err != nil {
 		return nil, err
 	}
+	if s.Labels, err = labels.NewService(labels.Config{DB: db, Audit: s.Audit, Authz: s.Guard, Pages: pages}); err != nil {
+		return nil, err
+	}
 	v, c, d := version.Info()
 	s.API, err = api.New(api.Config{
 		Logger: log, Audit: s.Audit, Authenticator: s.Identity, TrustProxyHeaders: cfg.TrustProxyHeaders,
@@ -99,6 +104,7 @@ func assemble(ctx context.Context, cfg config.Config, log *slog.Logger, db *stor
 	}
 	s.Identity.Register(s.API.API)
 	s.Tenancy.Register(s.API.API)
+	s.Labels.Register(s.API.API)
 	(&audit.API{Log: s.Audit, Authz: s.Guard, Pages: pages}).Register(s.API.API)
 	return s, nil
 }

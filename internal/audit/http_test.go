@@ -29,7 +29,8 @@ func TestDomainChainAPI(t *testing.T) {
 	}
 	var failed apiv1.AuditList
 	e.Do(t, "GET", base+"/entries?outcome=failed", nil, &failed)
-	if len(failed.Items) != 1 || failed.Items[0].Seq != 3 || failed.Items[0].Reason != "slug_conflict" {
+	if len(failed.Items) != 1 || failed.Items[0].Seq != 3 || failed.Items[0].Reason != "slug_conflict" ||
+		!strings.HasPrefix(failed.Items[0].Subject.IdentityIDRef, "user:") {
 		t.Fatalf("failed filter: %+v", failed.Items)
 	}
 	var got apiv1.AuditEntryWithProof

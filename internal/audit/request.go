@@ -27,6 +27,7 @@ type Request struct {
 	relation   string
 	decision   string
 	code       string
+	who        *principal.Principal
 	committed  bool
 	denyReason string
 }
@@ -70,6 +71,14 @@ func (r *Request) Decide(allowed bool, relation, objType, objID, reason string) 
 	}
 }
 
+// SetPrincipal records who the request authenticated as, so entries
+// appended after the handler name the caller.
+func (r *Request) SetPrincipal(p *principal.Principal) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.who = p
+}
+
 // SetCode records the problem code the request failed with.
 func (r *Request) SetCode(code string) {
 	r.mu.Lock()
@@ -89,7 +98,11 @@ func (r *Request) entry(ctx context.Context, outcome, reason string) Entry {
 		Relation: r.relation, ObjectType: r.objType, ObjectID: r.objID,
 		DecisionResult: r.decision, CorrelationID: r.CorrelationID, IP: r.IP, UserAgent: r.UserAgent,
 	}
-	if p := principal.From(ctx); p != nil {
+	p := r.who
+	if p == nil {
+		p = principal.From(ctx)
+	}
+	if p != nil {
 		e.IdentityRef = p.Ref()
 	} else {
 		e.IdentityRef = "anonymous"
