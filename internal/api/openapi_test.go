@@ -117,3 +117,21 @@ func assertServed(t *testing.T, e *apptest.Env, method, path string) {
 		t.Errorf("%s %s is in the document but not served: %d %s", method, path, st, raw)
 	}
 }
+
+func TestUnknownRoutesAndMethodsAreProblems(t *testing.T) {
+	e := apptest.Start(t, apptest.SQLite)
+	st, raw := e.Do(t, "GET", "/v1/nope", nil, nil)
+	if st != 404 || !strings.Contains(string(raw), `"code":"route_not_found"`) {
+		t.Fatalf("unknown path: %d %s", st, raw)
+	}
+	req, _ := http.NewRequest("PUT", e.URL+"/v1/domains", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 405 || resp.Header.Get("Content-Type") != "application/problem+json" ||
+		!strings.Contains(resp.Header.Get("Allow"), "GET") {
+		t.Fatalf("wrong method: %d %v", resp.StatusCode, resp.Header)
+	}
+}

@@ -104,6 +104,10 @@ func (s *Server) humaConfig() huma.Config {
 func (s *Server) Handler() http.Handler {
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		p := problem.NotFound("route_not_found", "No operation at "+r.Method+" "+r.URL.Path+".")
+		if allowed := s.allowedMethods(r); len(allowed) > 0 {
+			p = problem.New(http.StatusMethodNotAllowed, "method_not_allowed", r.Method+" is not served at "+r.URL.Path+".")
+			w.Header().Set("Allow", strings.Join(allowed, ", "))
+		}
 		p.Instance = r.URL.Path
 		w.Header().Set("Content-Type", "application/problem+json")
 		w.WriteHeader(p.Status)
@@ -123,6 +127,19 @@ func (s *Server) Handler() http.Handler {
 		}()
 		s.mux.ServeHTTP(w, r)
 	})
+}
+
+// allowedMethods lists the methods served at r's path, by asking the mux.
+func (s *Server) allowedMethods(r *http.Request) []string {
+	var allowed []string
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, pattern := s.mux.Handler(probe); pattern != "/" {
+			allowed = append(allowed, m)
+		}
+	}
+	return allowed
 }
 
 // setup gives every request a correlation id and its audit state, and logs

@@ -180,13 +180,13 @@ func (f Filter) where(args []any) (string, []any) {
 		args = append(args, v)
 		fmt.Fprintf(&b, " AND %s = $%d", col, len(args))
 	}
-	for col, v := range map[string]string{
-		"action": f.Action, "outcome": f.Outcome, "correlation_id": f.CorrelationID,
-		"subject_pseudonym": f.Subject, "relation": f.Relation, "object_type": f.ObjectType,
-		"object_id": f.ObjectID, "reason": f.Reason,
+	for _, c := range []struct{ col, v string }{
+		{"action", f.Action}, {"outcome", f.Outcome}, {"correlation_id", f.CorrelationID},
+		{"subject_pseudonym", f.Subject}, {"relation", f.Relation}, {"object_type", f.ObjectType},
+		{"object_id", f.ObjectID}, {"reason", f.Reason},
 	} {
-		if v != "" {
-			add(col, v)
+		if c.v != "" {
+			add(c.col, c.v)
 		}
 	}
 	if !f.From.IsZero() {
