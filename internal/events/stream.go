@@ -1,0 +1,230 @@
+package events
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+	"github.com/danielgtaylor/huma/v2/adapters/humago"
+
+	"github.com/plexsphere/plexsphere/internal/envelope"
+	"github.com/plexsphere/plexsphere/internal/nodeproto"
+	"github.com/plexsphere/plexsphere/internal/problem"
+	"github.com/plexsphere/plexsphere/internal/route"
+	"github.com/plexsphere/plexsphere/internal/store"
+)
+
+// readBatch is how many entries a stream reads from its log at a time.
+const readBatch = 128
+
+// writeTimeout bounds one write to a stream; a client that does not take
+// its bytes for this long is dropped and resumes with Last-Event-ID.
+const writeTimeout = 30 * time.Second
+
+// CallerFunc names the node whose NSK authenticated the request, if any.
+// The enrollment context provides it; the stream refuses another node's
+// path with 403 node_id_mismatch (§3.3).
+type CallerFunc func(ctx context.Context) (nodeID string, ok bool)
+
+type streamInput struct {
+	ID          string `path:"id" doc:"The node id."`
+	LastEventID string `header:"Last-Event-ID" doc:"Resume strictly after this log sequence number (§6.3)."`
+	Protocol    string `header:"X-Plexd-Protocol" doc:"The agent's highest protocol level (§1.3)."`
+}
+
+// StreamOperation is the OpenAPI operation of the event stream.
+func StreamOperation() huma.Operation {
+	op := route.Op(http.MethodGet, "/v1/nodes/{id}/events", "streamNodeEvents", "node.events.stream", route.Node,
+		"Signed SSE event stream", "Nodes")
+	op.Description = "Server-sent events per node-protocol §6: `id:` is the node's log sequence number, " +
+		"`event:` the event type, `data:` one SignedEnvelope (§7) signed at emission. A comment at least every 15 s. " +
+		"`Last-Event-ID` resumes strictly after that entry; an unusable one starts at the live head and makes the " +
+		"next heartbeat answer `reconcile: true`. 503 `event_stream_unavailable` while the stream cannot be served."
+	op.Responses = map[string]*huma.Response{
+		"200": {
+			Description: "The event stream.",
+			Headers: map[string]*huma.Param{
+				"X-Plexsphere-API-Version": {Schema: &huma.Schema{Type: "string"}, Description: "Always v1."},
+			},
+			Content: map[string]*huma.MediaType{
+				"text/event-stream": {Schema: &huma.Schema{Type: "string", Description: "SSE frames."}},
+			},
+		},
+	}
+	return op
+}
+
+// Register adds the event stream to api. caller may be nil when the API's
+// authentication middleware already binds the NSK to the path's node.
+func (s *Service) Register(api huma.API, caller CallerFunc) {
+	huma.Register(api, StreamOperation(), func(ctx context.Context, in *streamInput) (*huma.StreamResponse, error) {
+		return s.openStream(ctx, in, caller)
+	})
+}
+
+func (s *Service) openStream(ctx context.Context, in *streamInput, caller CallerFunc) (*huma.StreamResponse, error) {
+	if !nodeproto.ValidID(in.ID) {
+		return nil, problem.BadRequest("invalid_node_id", "The node id is not valid.")
+	}
+	if caller != nil {
+		if id, ok := caller(ctx); !ok || id != in.ID {
+			return nil, problem.New(http.StatusForbidden, "node_id_mismatch", "The credential belongs to another node.")
+		}
+	}
+	if !s.Ready() {
+		return nil, unavailable(errors.New("fan-out not ready"))
+	}
+	sub := s.hub.subscribe(in.ID)
+	from, err := s.resume(ctx, in.ID, in.LastEventID)
+	if err != nil {
+		s.hub.unsubscribe(sub)
+		return nil, unavailable(err)
+	}
+	level := 0
+	if in.Protocol != "" {
+		level = nodeproto.NegotiateLevel(nodeproto.ParseLevel(in.Protocol), nodeproto.MaxLevel)
+	}
+	return &huma.StreamResponse{Body: func(hctx huma.Context) {
+		defer s.hub.unsubscribe(sub)
+		_, w := humago.Unwrap(hctx)
+		rc := http.NewResponseController(w)
+		h := w.Header()
+		h.Set("Content-Type", "text/event-stream; charset=utf-8")
+		h.Set("Cache-Control", "no-cache")
+		h.Set("X-Plexsphere-API-Version", "v1")
+		h.Set("X-Accel-Buffering", "no")
+		if level > 0 {
+			h.Set(nodeproto.HeaderPlexsphereProtocol, strconv.Itoa(level))
+		}
+		hctx.SetStatus(http.StatusOK)
+		out := &streamWriter{w: w, rc: rc}
+		err := s.pump(hctx.Context(), sub, from, out)
+		if err != nil && hctx.Context().Err() == nil {
+			s.cfg.Logger.WarnContext(hctx.Context(), "event stream ended", "node_id", in.ID, "error", err)
+		}
+	}}, nil
+}
+
+func unavailable(cause error) error {
+	return problem.New(http.StatusServiceUnavailable, "event_stream_unavailable", "").
+		WithCause(cause).WithHeader(nodeproto.HeaderRetryAfter, "5")
+}
+
+// streamWriter writes to the client with a deadline per write and flushes.
+type streamWriter struct {
+	w  io.Writer
+	rc *http.ResponseController
+}
+
+func (sw *streamWriter) Write(p []byte) (int, error) {
+	_ = sw.rc.SetWriteDeadline(time.Now().Add(writeTimeout))
+	return sw.w.Write(p)
+}
+
+func (sw *streamWriter) Flush() error { return sw.rc.Flush() }
+
+// flushWriter is where a stream writes: frames, then a flush.
+type flushWriter interface {
+	io.Writer
+	Flush() error
+}
+
+// pump serves one stream: a comment at once, every entry after from, then
+// live entries as wake-ups arrive, a keepalive comment every Keepalive, and
+// an unprompted re-read every Sweep. It returns when ctx ends, a newer
+// stream of the node replaces this one, or a write or read fails.
+func (s *Service) pump(ctx context.Context, sub *subscriber, from int64, w flushWriter) error {
+	if err := envelope.WriteComment(w, "connected"); err != nil {
+		return err
+	}
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	keep := time.NewTicker(s.cfg.Keepalive)
+	defer keep.Stop()
+	sweep := time.NewTicker(s.cfg.Sweep)
+	defer sweep.Stop()
+	last := from
+	for {
+		var err error
+		if last, err = s.drain(ctx, sub.nodeID, last, w); err != nil {
+			return err
+		}
+		for waiting := true; waiting; {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-sub.done:
+				return nil
+			case <-sub.wake:
+				waiting = false
+			case <-sweep.C:
+				waiting = false
+			case <-keep.C:
+				if _, err := io.WriteString(w, envelope.KeepaliveComment); err != nil {
+					return err
+				}
+				if err := w.Flush(); err != nil {
+					return err
+				}
+			}
+		}
+	}
+}
+
+// drain writes every committed entry of nodeID after last, signed now, and
+// returns the new last sequence number.
+func (s *Service) drain(ctx context.Context, nodeID string, last int64, w flushWriter) (int64, error) {
+	for {
+		recs, err := s.read(ctx, nodeID, last, readBatch)
+		if err != nil {
+			return last, err
+		}
+		for _, r := range recs {
+			if err := s.emitOne(ctx, r, w); err != nil {
+				return last, err
+			}
+			last = r.seq
+		}
+		if len(recs) > 0 {
+			if err := w.Flush(); err != nil {
+				return last, err
+			}
+		}
+		if len(recs) < readBatch {
+			return last, nil
+		}
+	}
+}
+
+// emitOne signs r afresh (L4: new issued_at and nonce; id, event_id and
+// payload unchanged) with its entry key per K5 and writes its frame. A void
+// entry (L7) is skipped.
+func (s *Service) emitOne(ctx context.Context, r record, w io.Writer) error {
+	now := s.cfg.Now()
+	if r.voidAfter.Valid && store.Micros(now) > r.voidAfter.Int64 {
+		return nil
+	}
+	key, err := s.cfg.Keys.EmissionKey(ctx, r.domainID, r.keyID)
+	if err != nil {
+		return fmt.Errorf("events: emission key: %w", err)
+	}
+	signer, err := envelope.NewSigner(envelope.SignerOptions{Key: key, Now: s.cfg.Now})
+	if err != nil {
+		return err
+	}
+	env, err := signer.Sign(ctx, envelope.Event{Type: r.eventType, ID: r.eventID, Payload: r.payload})
+	if err != nil {
+		return err
+	}
+	f, err := envelope.EnvelopeFrame(uint64(r.seq), &env)
+	if err != nil {
+		return err
+	}
+	return envelope.WriteFrame(w, f)
+}
