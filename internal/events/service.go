@@ -65,6 +65,9 @@ type Service struct {
 	db    *store.DB
 	hub   *hub
 	sizer *envelope.Signer // checks F2 at append; never signs
+	// source reads a node's log after a sequence number (s.read; tests
+	// replace it).
+	source func(ctx context.Context, nodeID string, after int64, limit int) ([]record, error)
 
 	// mu guards the fields below.
 	mu      sync.Mutex
@@ -118,6 +121,7 @@ func New(cfg Config) (*Service, error) {
 		return nil, err
 	}
 	s := &Service{cfg: cfg, db: cfg.DB, sizer: sizer}
+	s.source = s.read
 	s.hub = newHub(cfg.DB, cfg.PostgresURL, cfg.Logger)
 	return s, nil
 }

@@ -181,7 +181,7 @@ func (s *Service) pump(ctx context.Context, sub *subscriber, from int64, w flush
 // returns the new last sequence number.
 func (s *Service) drain(ctx context.Context, nodeID string, last int64, w flushWriter) (int64, error) {
 	for {
-		recs, err := s.read(ctx, nodeID, last, readBatch)
+		recs, err := s.source(ctx, nodeID, last, readBatch)
 		if err != nil {
 			return last, err
 		}
