@@ -46,6 +46,14 @@ type Config struct {
 	Checks        []Check
 	// TrustProxyHeaders takes the client address from X-Forwarded-For.
 	TrustProxyHeaders bool
+	// Sessions authenticates the plexsphere_session cookie; nil accepts
+	// bearer credentials only.
+	Sessions SessionAuthenticator
+	// StepUp checks sensitive operations' callers; nil disables step-up.
+	StepUp StepUpChecker
+	// AllowedOrigins is the CSRF Origin allow-list (api.md §2.2.1); empty
+	// refuses every cookie-authenticated mutation (fail closed).
+	AllowedOrigins []string
 }
 
 // Server is the HTTP API: register operations on API, serve Handler.
@@ -206,21 +214,17 @@ func (s *Server) authenticate(ctx huma.Context, next func(huma.Context)) {
 		s.writeProblem(ctx, problem.New(http.StatusUnauthorized, "unauthorized", "A valid node secret key is required."))
 		return
 	}
-	token, ok := bearer(ctx.Header("Authorization"))
-	if !ok {
-		s.writeProblem(ctx, problem.Unauthenticated())
+	p, perr := s.credential(ctx)
+	if perr != nil {
+		s.writeProblem(ctx, perr)
 		return
 	}
-	p, err := s.cfg.Authenticator.AuthenticateBearer(ctx.Context(), token)
-	switch {
-	case errors.Is(err, principal.ErrBadCredential):
-		s.writeProblem(ctx, problem.Unauthenticated())
-		return
-	case err != nil:
-		s.writeProblem(ctx, problem.Unavailable("datastore_unavailable", err))
-		return
+	if route.IsSensitive(ctx.Operation()) && s.cfg.StepUp != nil {
+		if err := s.cfg.StepUp.RequireStepUp(ctx.Context(), p); err != nil {
+			s.writeProblem(ctx, problemOf(err))
+			return
+		}
 	}
-	audit.RequestFrom(ctx.Context()).SetPrincipal(p)
 	next(huma.WithContext(ctx, principal.With(ctx.Context(), p)))
 }
 

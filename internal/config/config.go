@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -32,6 +33,12 @@ type Config struct {
 	LogFormat         string        `yaml:"log_format"`
 	TrustProxyHeaders bool          `yaml:"trust_proxy_headers"`
 	ShutdownTimeout   time.Duration `yaml:"shutdown_timeout"`
+	// PublicURL is the external base URL browsers and IdPs reach this
+	// server at; the OIDC callback is <public_url>/v1/auth/callback.
+	PublicURL string `yaml:"public_url"`
+	// AllowedOrigins is the CSRF Origin allow-list for cookie-authenticated
+	// changes (api.md §2.2.1); empty refuses them all.
+	AllowedOrigins []string `yaml:"allowed_origins"`
 }
 
 // Defaults work with zero setup: loopback, a data directory in the working
@@ -66,6 +73,8 @@ func (c *Config) fields() []field {
 		{"log_format", "text or json", &c.LogFormat},
 		{"trust_proxy_headers", "take the client address from X-Forwarded-For", &c.TrustProxyHeaders},
 		{"shutdown_timeout", "how long to drain requests on SIGTERM", &c.ShutdownTimeout},
+		{"public_url", "external base URL (scheme://host[:port]) of this server, for OIDC redirects", &c.PublicURL},
+		{"allowed_origins", "comma-separated Origins allowed to make cookie-authenticated changes (CSRF)", &c.AllowedOrigins},
 	}
 }
 
@@ -82,6 +91,8 @@ func BindFlags(fs *pflag.FlagSet) {
 			fs.Bool(name, *p, help)
 		case *time.Duration:
 			fs.Duration(name, *p, help)
+		case *[]string:
+			fs.StringSlice(name, *p, help)
 		}
 	}
 }
@@ -143,6 +154,13 @@ func set(ptr any, v string) error {
 			return fmt.Errorf("want a duration such as 15s, got %q", v)
 		}
 		*p = d
+	case *[]string:
+		*p = nil
+		for _, o := range strings.Split(strings.Trim(v, "[]"), ",") {
+			if o = strings.TrimSpace(o); o != "" {
+				*p = append(*p, o)
+			}
+		}
 	}
 	return nil
 }
@@ -175,6 +193,19 @@ func (c *Config) Validate() error {
 	if c.ShutdownTimeout <= 0 {
 		return errors.New("config: shutdown_timeout must be positive")
 	}
+	if c.PublicURL != "" {
+		if err := checkOrigin(strings.TrimRight(c.PublicURL, "/")); err != nil {
+			return fmt.Errorf("config: public_url: %w", err)
+		}
+		c.PublicURL = strings.TrimRight(c.PublicURL, "/")
+	}
+	for i, o := range c.AllowedOrigins {
+		o = strings.TrimRight(o, "/")
+		if err := checkOrigin(o); err != nil {
+			return fmt.Errorf("config: allowed_origins: %w", err)
+		}
+		c.AllowedOrigins[i] = o
+	}
 	if c.MasterKeyFile == "" {
 		c.MasterKeyFile = filepath.Join(c.DataDir, "master.key")
 	}
@@ -186,3 +217,13 @@ func (c *Config) SQLitePath() string { return filepath.Join(c.DataDir, "plexsphe
 
 // AdminTokenPath is where the first-start admin token is written.
 func (c *Config) AdminTokenPath() string { return filepath.Join(c.DataDir, "admin-token") }
+
+// checkOrigin accepts scheme://host[:port] with an http or https scheme.
+func checkOrigin(o string) error {
+	u, err := url.Parse(o)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Path != "" ||
+		u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		return fmt.Errorf("want scheme://host[:port], got %q", o)
+	}
+	return nil
+}

@@ -3,6 +3,7 @@ package config
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -32,7 +33,7 @@ func TestPrecedenceFlagsEnvFileDefaults(t *testing.T) {
 	}
 	want := Config{Listen: "127.0.0.1:7000", DataDir: "/from/env", LogLevel: "error", LogFormat: "text",
 		ShutdownTimeout: 3 * time.Second, MasterKeyFile: "/from/env/master.key"}
-	if c != want {
+	if !reflect.DeepEqual(c, want) {
 		t.Fatalf("got %+v\nwant %+v", c, want)
 	}
 	d, err := Load(flags(t), envOf(nil))
@@ -60,6 +61,23 @@ func TestErrorsNameTheKey(t *testing.T) {
 		_, err := Load(c.fs, envOf(c.env))
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("want an error naming %q, got %v", c.want, err)
+		}
+	}
+}
+
+func TestAllowedOriginsAndPublicURL(t *testing.T) {
+	env := envOf(map[string]string{"PLEXSPHERE_ALLOWED_ORIGINS": "https://a.example, http://localhost:8080/",
+		"PLEXSPHERE_PUBLIC_URL": "https://ps.example/"})
+	c, err := Load(flags(t), env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(c.AllowedOrigins, []string{"https://a.example", "http://localhost:8080"}) || c.PublicURL != "https://ps.example" {
+		t.Fatalf("got %q %q", c.AllowedOrigins, c.PublicURL)
+	}
+	for _, bad := range []string{"ftp://x", "https://a.example/path", "a.example"} {
+		if _, err := Load(flags(t, "--allowed-origins", bad), envOf(nil)); err == nil || !strings.Contains(err.Error(), "allowed_origins") {
+			t.Errorf("%q: %v", bad, err)
 		}
 	}
 }

@@ -43,8 +43,10 @@ func (s *Service) Register(api huma.API) {
 		"Describe the caller", "Auth"), s.whoami)
 	huma.Register(api, route.Op(http.MethodGet, "/v1/auth/tokens", "listTokens", "token.list", route.Operator,
 		"List the caller's API tokens (metadata only)", "Auth"), s.listTokens)
-	op := route.Op(http.MethodPost, "/v1/auth/tokens", "issueToken", "token.issue", route.Operator,
-		"Issue an API token for the caller; the plaintext is returned once", "Auth")
+	// Issuing and rotating a token mint a long-lived credential: sensitive,
+	// so a browser session must meet its binding's step-up requirements.
+	op := route.Sensitive(route.Op(http.MethodPost, "/v1/auth/tokens", "issueToken", "token.issue", route.Operator,
+		"Issue an API token for the caller; the plaintext is returned once", "Auth"))
 	op.DefaultStatus = http.StatusCreated
 	op.Extensions = map[string]any{"x-plexsphere-once": true}
 	huma.Register(api, op, s.issueToken)
@@ -52,16 +54,20 @@ func (s *Service) Register(api huma.API) {
 		"Revoke one of the caller's tokens, effective immediately", "Auth")
 	op.DefaultStatus = http.StatusNoContent
 	huma.Register(api, op, s.revokeToken)
-	op = route.Op(http.MethodPost, "/v1/auth/tokens/{id}/rotate", "rotateToken", "token.rotate", route.Operator,
-		"Replace a token's plaintext; the old one works until rotation_deadline", "Auth")
+	op = route.Sensitive(route.Op(http.MethodPost, "/v1/auth/tokens/{id}/rotate", "rotateToken", "token.rotate", route.Operator,
+		"Replace a token's plaintext; the old one works until rotation_deadline", "Auth"))
 	op.Extensions = map[string]any{"x-plexsphere-once": true}
 	huma.Register(api, op, s.rotateToken)
 }
 
 func (s *Service) whoami(ctx context.Context, _ *struct{}) (*whoamiOutput, error) {
 	p := principal.From(ctx)
+	amr := p.AMR
+	if amr == nil {
+		amr = []string{}
+	}
 	return &whoamiOutput{Body: apiv1.Whoami{
-		PrincipalType: string(p.Kind), Subject: p.Ref(), DomainID: p.DomainID, AMR: []string{},
+		PrincipalType: string(p.Kind), Subject: p.Ref(), DomainID: p.DomainID, ACR: p.ACR, AMR: amr,
 	}}, nil
 }
 

@@ -33,7 +33,19 @@ type Principal struct {
 	Credential string
 	// CredentialID is the id of the token or session used.
 	CredentialID string
+	// ACR and AMR are the authentication context class and methods the IdP
+	// asserted at sign-in; set for browser sessions only.
+	ACR string
+	AMR []string
+	// IdPBindingID is the IdP binding a session signed in through.
+	IdPBindingID string
 }
+
+// Credential kinds.
+const (
+	CredentialAPIToken = "api_token"
+	CredentialSession  = "session"
+)
 
 // Ref is the ReBAC subject form `user:<uuid>`.
 func (p *Principal) Ref() string { return string(p.Kind) + ":" + p.IdentityID }

@@ -25,8 +25,9 @@ const (
 
 // Metadata keys on huma.Operation.
 const (
-	MetaAction = "plexsphere-action"
-	MetaClass  = "plexsphere-class"
+	MetaAction    = "plexsphere-action"
+	MetaClass     = "plexsphere-class"
+	MetaSensitive = "plexsphere-sensitive"
 )
 
 // DefaultBodyLimit is the ceiling of operator JSON bodies (api.md §2.10).
@@ -75,6 +76,23 @@ func ClassOf(op *huma.Operation) Class {
 		return c
 	}
 	return Operator
+}
+
+// Sensitive marks op as sensitive and returns it: a caller signed in with a
+// browser session must meet its IdP binding's required_acr/required_amr
+// (step-up, api.md §2.2), else 401 step_up_required.
+func Sensitive(op huma.Operation) huma.Operation {
+	if op.Metadata == nil {
+		op.Metadata = map[string]any{}
+	}
+	op.Metadata[MetaSensitive] = true
+	return op
+}
+
+// IsSensitive reports whether op demands step-up.
+func IsSensitive(op *huma.Operation) bool {
+	b, _ := op.Metadata[MetaSensitive].(bool)
+	return b
 }
 
 // SecuritySchemes are the schemes every document declares.
