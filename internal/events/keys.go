@@ -25,8 +25,8 @@ type Directory interface {
 // at emission.
 type Keys interface {
 	// CurrentKeyID names the key that signs domainID's new events; Emit
-	// records it with every entry (L1).
-	CurrentKeyID(ctx context.Context, domainID string) (string, error)
+	// records it with every entry (L1). q is the emitting transaction.
+	CurrentKeyID(ctx context.Context, q store.Querier, domainID string) (string, error)
 	// EmissionKey returns the signer for an entry recorded with keyID (K5):
 	// that key while it is current, or previous before its transition
 	// deadline; otherwise the Domain's current key.
@@ -56,7 +56,9 @@ func NewStaticKeys(id string, priv ed25519.PrivateKey) (*StaticKeys, error) {
 }
 
 // CurrentKeyID implements Keys.
-func (s *StaticKeys) CurrentKeyID(context.Context, string) (string, error) { return s.ID, nil }
+func (s *StaticKeys) CurrentKeyID(context.Context, store.Querier, string) (string, error) {
+	return s.ID, nil
+}
 
 // EmissionKey implements Keys.
 func (s *StaticKeys) EmissionKey(context.Context, string, string) (envelope.KeySigner, error) {

@@ -76,7 +76,7 @@ func (s *Service) Append(ctx context.Context, tx *sql.Tx, nodeIDs []string, e En
 		}
 		k := e.KeyID
 		if k == "" {
-			if k, err = s.cfg.Keys.CurrentKeyID(ctx, d); err != nil {
+			if k, err = s.cfg.Keys.CurrentKeyID(ctx, tx, d); err != nil {
 				return "", fmt.Errorf("events: signing key of domain %s: %w", d, err)
 			}
 		}

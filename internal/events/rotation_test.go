@@ -13,6 +13,7 @@ import (
 	"github.com/plexsphere/plexsphere/internal/envelope"
 	"github.com/plexsphere/plexsphere/internal/events"
 	"github.com/plexsphere/plexsphere/internal/nodeproto"
+	"github.com/plexsphere/plexsphere/internal/store"
 )
 
 // rotatingKeys is a signing context with one Domain whose key rotates:
@@ -40,7 +41,7 @@ func newLocalKey(t testing.TB, priv ed25519.PrivateKey) *envelope.LocalKey {
 	return k
 }
 
-func (r *rotatingKeys) CurrentKeyID(context.Context, string) (string, error) {
+func (r *rotatingKeys) CurrentKeyID(context.Context, store.Querier, string) (string, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.cur, nil
