@@ -288,11 +288,31 @@ func (s *Stream) Consume(ctx context.Context, r io.Reader) error {
 		f, err := fr.Next()
 		if err != nil {
 			if errors.Is(err, envelope.ErrLineTooLong) {
-				s.log.LogAttrs(ctx, slog.LevelWarn, "event stream line over the limit; reconnecting")
+				s.skipOversized(ctx, fr.LastEventID())
 			}
 			return err
 		}
 		s.HandleFrame(ctx, f)
+	}
+}
+
+// skipOversized handles a line over the limit (F2). The existing agent
+// reconnects with the same Last-Event-ID and loops on the event forever;
+// ours advances past the id the frame announced, so the next connection
+// resumes after it, and pulls state, which carries everything lasting.
+func (s *Stream) skipOversized(ctx context.Context, frameID string) {
+	s.count(false)
+	attrs := []slog.Attr{slog.String("reason", "oversized_line"), slog.String("sse_id", frameID)}
+	if frameID != "" && frameID != s.LastEventID() {
+		s.advance(ctx, frameID)
+		s.log.LogAttrs(ctx, slog.LevelWarn, "event rejected; skipping it and resyncing through state", attrs...)
+	} else {
+		s.log.LogAttrs(ctx, slog.LevelWarn, "event stream line over the limit; reconnecting", attrs...)
+	}
+	if s.opts.Poll != nil {
+		if err := s.opts.Poll(ctx); err != nil && ctx.Err() == nil {
+			s.log.LogAttrs(ctx, slog.LevelWarn, "state poll failed", slog.String("error", err.Error()))
+		}
 	}
 }
 
