@@ -2,6 +2,7 @@ package events_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
@@ -260,6 +261,12 @@ func (c *client) read(r io.Reader) {
 		c.mu.Unlock()
 		if err != nil {
 			c.errc <- fmt.Errorf("frame %s: %w", f.ID, err)
+			return
+		}
+		// §7.3: the wire carries the canonical renderings, so the data
+		// line is the canonical bytes plus the signature member.
+		if canon, cerr := env.CanonicalBytes(); cerr != nil || !bytes.HasPrefix(f.Data, canon[:len(canon)-1]) {
+			c.errc <- fmt.Errorf("frame %s: data is not the canonical form: %s", f.ID, f.Data)
 			return
 		}
 		if f.Event != env.EventType {

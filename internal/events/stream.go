@@ -2,6 +2,9 @@ package events
 
 import (
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -205,6 +208,11 @@ func (s *Service) drain(ctx context.Context, nodeID string, last int64, w flushW
 // emitOne signs r afresh (L4: new issued_at and nonce; id, event_id and
 // payload unchanged) with its entry key per K5 and writes its frame. A void
 // entry (L7) is skipped.
+//
+// The envelope is written as §7.3 prescribes: the canonical bytes are
+// already the wire form of the five signed members (every value is stored
+// and rendered canonically), so the data line is those bytes with the
+// signature member added before the closing brace; no second marshal.
 func (s *Service) emitOne(ctx context.Context, r record, w io.Writer) error {
 	now := s.cfg.Now()
 	if r.voidAfter.Valid && store.Micros(now) > r.voidAfter.Int64 {
@@ -214,17 +222,39 @@ func (s *Service) emitOne(ctx context.Context, r record, w io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("events: emission key: %w", err)
 	}
-	signer, err := envelope.NewSigner(envelope.SignerOptions{Key: key, Now: s.cfg.Now})
+	var raw [envelope.NonceBytes]byte
+	if _, err := rand.Read(raw[:]); err != nil {
+		return fmt.Errorf("events: nonce: %w", err)
+	}
+	var nonce [24]byte
+	base64.RawURLEncoding.Encode(nonce[:], raw[:])
+	issued := now.UTC().Truncate(time.Millisecond)
+	msg, err := envelope.CanonicalBytes(r.eventType, r.eventID, issued, string(nonce[:base64.RawURLEncoding.EncodedLen(len(raw))]), r.payload)
 	if err != nil {
 		return err
 	}
-	env, err := signer.Sign(ctx, envelope.Event{Type: r.eventType, ID: r.eventID, Payload: r.payload})
+	sig, err := key.Sign(ctx, msg)
 	if err != nil {
-		return err
+		return fmt.Errorf("events: sign: %w", err)
 	}
-	f, err := envelope.EnvelopeFrame(uint64(r.seq), &env)
-	if err != nil {
-		return err
+	if len(sig) != ed25519.SignatureSize {
+		return fmt.Errorf("events: signer returned %d bytes", len(sig))
 	}
-	return envelope.WriteFrame(w, f)
+	buf := make([]byte, 0, len(msg)+len(r.eventType)+160)
+	buf = append(buf, "id: "...)
+	buf = strconv.AppendInt(buf, r.seq, 10)
+	buf = append(buf, "\nevent: "...)
+	buf = append(buf, r.eventType...)
+	buf = append(buf, "\ndata: "...)
+	dataStart := len(buf) - len("data: ")
+	buf = append(buf, msg[:len(msg)-1]...)
+	buf = append(buf, `,"signature":"`...)
+	buf = base64.StdEncoding.AppendEncode(buf, sig)
+	buf = append(buf, `"}`...)
+	if n := len(buf) - dataStart; n > envelope.MaxLineBytes {
+		return fmt.Errorf("events: entry %d: %w", r.seq, envelope.ErrTooLarge)
+	}
+	buf = append(buf, "\n\n"...)
+	_, err = w.Write(buf)
+	return err
 }
