@@ -240,14 +240,15 @@ func (s *Stream) connect(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	defer body.Close()
+	closeBody := sync.OnceFunc(func() { body.Close() })
+	defer closeBody()
 	s.setState(StateConnected)
 	s.log.LogAttrs(ctx, slog.LevelInfo, "event stream connected", slog.String("last_event_id", s.LastEventID()))
-	return s.Consume(ctx, s.watchIdle(ctx, cancel, body))
+	return s.Consume(ctx, s.watchIdle(ctx, cancel, body, closeBody))
 }
 
 // watchIdle cancels the connection when no byte arrives for IdleTimeout.
-func (s *Stream) watchIdle(ctx context.Context, cancel context.CancelFunc, body io.Reader) io.Reader {
+func (s *Stream) watchIdle(ctx context.Context, cancel context.CancelFunc, body io.Reader, closeBody func()) io.Reader {
 	kick := make(chan struct{}, 1)
 	go func() {
 		for {
@@ -259,6 +260,7 @@ func (s *Stream) watchIdle(ctx context.Context, cancel context.CancelFunc, body 
 				s.log.LogAttrs(ctx, slog.LevelWarn, "event stream idle; reconnecting",
 					slog.Duration("idle_timeout", s.opts.IdleTimeout))
 				cancel()
+				closeBody() // unblocks a Read that ignores the context
 				return
 			}
 		}
