@@ -89,8 +89,8 @@ func start(t *testing.T, cp *cptest.Server) *harness {
 		Identity: id, Store: store, ControlPlane: cl, Mesh: h.mesh, Mode: "node",
 		Logger:            slog.New(slog.NewJSONHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		HeartbeatInterval: time.Hour, ReconcileInterval: time.Hour,
-		BinaryChecksum:    func() (string, error) { return strings.Repeat("ab", 32), nil },
-		Stream:            stream.Options{MinBackoff: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond},
+		BinaryChecksum: func() (string, error) { return strings.Repeat("ab", 32), nil },
+		Stream:         stream.Options{MinBackoff: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond},
 	})
 	if err != nil {
 		t.Fatal(err)

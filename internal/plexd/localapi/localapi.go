@@ -123,24 +123,36 @@ func (s *Server) Serve(ctx context.Context, path string) error {
 	return err
 }
 
-// Listen creates the socket with SocketMode.
+// Listen creates the socket with SocketMode. It binds in a fresh 0700
+// directory next to path, narrows the mode, then renames the socket into
+// place, so the socket is never reachable with wider permissions.
 func Listen(path string) (net.Listener, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("localapi: socket directory: %w", err)
 	}
-	if fi, err := os.Lstat(path); err == nil {
-		if fi.Mode()&fs.ModeSocket == 0 {
-			return nil, fmt.Errorf("localapi: %s exists and is not a socket", path)
-		}
-		os.Remove(path)
+	if fi, err := os.Lstat(path); err == nil && fi.Mode()&fs.ModeSocket == 0 {
+		return nil, fmt.Errorf("localapi: %s exists and is not a socket", path)
 	}
-	ln, err := net.Listen("unix", path)
+	tmp, err := os.MkdirTemp(dir, ".plexd-sock-")
+	if err != nil {
+		return nil, fmt.Errorf("localapi: socket directory: %w", err)
+	}
+	defer os.RemoveAll(tmp)
+	staging := filepath.Join(tmp, "s")
+	ln, err := net.Listen("unix", staging)
 	if err != nil {
 		return nil, fmt.Errorf("localapi: listen: %w", err)
 	}
-	if err := os.Chmod(path, SocketMode); err != nil {
+	ul := ln.(*net.UnixListener)
+	ul.SetUnlinkOnClose(false) // the path changes below; Serve removes it
+	if err := os.Chmod(staging, SocketMode); err != nil {
 		ln.Close()
 		return nil, fmt.Errorf("localapi: socket mode: %w", err)
+	}
+	if err := os.Rename(staging, path); err != nil { // replaces a stale socket atomically
+		ln.Close()
+		return nil, fmt.Errorf("localapi: socket: %w", err)
 	}
 	return ln, nil
 }
