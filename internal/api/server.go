@@ -54,6 +54,8 @@ type Config struct {
 	// AllowedOrigins is the CSRF Origin allow-list (api.md §2.2.1); empty
 	// refuses every cookie-authenticated mutation (fail closed).
 	AllowedOrigins []string
+	// Nodes authenticates NSKs for node operations; nil refuses them all.
+	Nodes NodeAuthenticator
 }
 
 // Server is the HTTP API: register operations on API, serve Handler.
@@ -211,7 +213,7 @@ func (s *Server) authenticate(ctx huma.Context, next func(huma.Context)) {
 		next(ctx)
 		return
 	case route.Node:
-		s.writeProblem(ctx, problem.New(http.StatusUnauthorized, "unauthorized", "A valid node secret key is required."))
+		s.authenticateNode(ctx, next)
 		return
 	}
 	p, perr := s.credential(ctx)

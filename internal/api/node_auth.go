@@ -1,0 +1,65 @@
+package api
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/plexsphere/plexsphere/internal/audit"
+	"github.com/plexsphere/plexsphere/internal/principal"
+	"github.com/plexsphere/plexsphere/internal/problem"
+)
+
+// NodeKind is the principal kind of a caller authenticated by its NSK; the
+// principal's IdentityID is the node id.
+const NodeKind principal.Kind = "node"
+
+// NodeAuthenticator resolves a node secret key (node-protocol.md §3.3):
+// nodeID is "" for an unknown NSK, revoked is true for a decommissioned
+// node, and err reports an outage of the credential store.
+type NodeAuthenticator interface {
+	AuthenticateNSK(ctx context.Context, nsk string) (nodeID string, revoked bool, err error)
+}
+
+// nodePathParams are the path parameters that name the addressed node.
+var nodePathParams = []string{"id", "node_id"}
+
+// authenticateNode enforces the Node class: a Bearer NSK of a live node
+// (401 unauthenticated without one, 401 unauthorized when unknown, 401
+// nsk_revoked when revoked, 503 unavailable on an outage) that must belong
+// to the node the path names (403 node_id_mismatch). The node becomes the
+// request's principal.
+func (s *Server) authenticateNode(ctx huma.Context, next func(huma.Context)) {
+	tok, ok := bearer(ctx.Header("Authorization"))
+	if !ok {
+		s.writeProblem(ctx, problem.Unauthenticated())
+		return
+	}
+	if s.cfg.Nodes == nil {
+		s.writeProblem(ctx, problem.New(http.StatusUnauthorized, "unauthorized", "A valid node secret key is required."))
+		return
+	}
+	id, revoked, err := s.cfg.Nodes.AuthenticateNSK(ctx.Context(), tok)
+	switch {
+	case err != nil:
+		s.writeProblem(ctx, problem.Unavailable("unavailable", err))
+		return
+	case id == "":
+		s.writeProblem(ctx, problem.New(http.StatusUnauthorized, "unauthorized", "The node secret key is not known."))
+		return
+	case revoked:
+		s.writeProblem(ctx, problem.New(http.StatusUnauthorized, "nsk_revoked", "The node was deregistered or revoked."))
+		return
+	}
+	for _, name := range nodePathParams {
+		if v := ctx.Param(name); v != "" && v != id {
+			s.writeProblem(ctx, problem.New(http.StatusForbidden, "node_id_mismatch",
+				"The node secret key belongs to another node than the path names."))
+			return
+		}
+	}
+	p := &principal.Principal{IdentityID: id, Kind: NodeKind, Credential: "nsk", CredentialID: id}
+	audit.RequestFrom(ctx.Context()).SetPrincipal(p)
+	next(huma.WithContext(ctx, principal.With(ctx.Context(), p)))
+}

@@ -1,0 +1,302 @@
+package enroll
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"reflect"
+
+	"github.com/google/uuid"
+
+	"github.com/plexsphere/plexsphere/internal/audit"
+	"github.com/plexsphere/plexsphere/internal/nodeproto"
+	"github.com/plexsphere/plexsphere/internal/principal"
+	"github.com/plexsphere/plexsphere/internal/problem"
+	"github.com/plexsphere/plexsphere/internal/store"
+)
+
+func typeOf[T any]() reflect.Type { return reflect.TypeFor[T]() }
+
+// nskDigest is the stored one-way form of an NSK: hex HMAC-SHA-256 under
+// the server's NSK digest key (node-protocol.md §3.2).
+func (s *Service) nskDigest(nsk string) string {
+	m := hmac.New(sha256.New, s.nskKey)
+	m.Write([]byte(nsk))
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+func nskSealName(nodeID string) string { return "nsk:" + nodeID }
+
+// sealNSK encrypts an NSK under the master key, bound to its node.
+func (s *Service) sealNSK(nodeID, nsk string) string {
+	return base64.StdEncoding.EncodeToString(s.kr.Seal(nskSealName(nodeID), []byte(nsk)))
+}
+
+// OpenNSK decrypts a node's sealed NSK, in memory only, for level-1 secret
+// delivery (node-protocol.md §11.1). The caller must not log or keep it.
+func (s *Service) OpenNSK(ctx context.Context, nodeID string) (string, error) {
+	var sealed string
+	err := s.db.QueryRowContext(ctx, `SELECT nsk_sealed FROM nodes WHERE id = $1 AND revoked_at IS NULL`, nodeID).Scan(&sealed)
+	if err != nil {
+		return "", err
+	}
+	return s.openNSK(nodeID, sealed)
+}
+
+func (s *Service) openNSK(nodeID, sealed string) (string, error) {
+	raw, err := base64.StdEncoding.DecodeString(sealed)
+	if err != nil {
+		return "", errors.New("enroll: sealed NSK is not base64")
+	}
+	pt, err := s.kr.Open(nskSealName(nodeID), raw)
+	return string(pt), err
+}
+
+// replay answers a second redemption of the same token with the same public
+// key within replayWindow with the first answer (node-protocol.md §4.3).
+func (s *Service) replay(ctx context.Context, tok tokenRow, publicKey string) (nodeproto.RegisterResponse, bool, error) {
+	var (
+		resp                     nodeproto.RegisterResponse
+		domainID, sealed, meshIP string
+	)
+	since := store.Micros(s.now().Add(-replayWindow))
+	err := s.db.QueryRowContext(ctx, `SELECT id, domain_id, mesh_ip, nsk_sealed FROM nodes
+		WHERE token_id = $1 AND public_key = $2 AND revoked_at IS NULL AND created_at > $3`,
+		tok.ID, publicKey, since).Scan(&resp.NodeID, &domainID, &meshIP, &sealed)
+	if errors.Is(err, sql.ErrNoRows) {
+		return resp, false, nil
+	}
+	if err != nil {
+		return resp, false, err
+	}
+	audit.RequestFrom(ctx).Target(domainID, "node", resp.NodeID)
+	if resp.NodeSecretKey, err = s.openNSK(resp.NodeID, sealed); err != nil {
+		return resp, false, err
+	}
+	resp.MeshIP = meshIP
+	err = s.fillDomain(ctx, s.db, domainID, &resp)
+	return resp, err == nil, err
+}
+
+// fillDomain adds the Domain's current signing key, mesh pool and peers.
+func (s *Service) fillDomain(ctx context.Context, q store.Querier, domainID string, resp *nodeproto.RegisterResponse) error {
+	key, err := s.signing.ActiveKey(ctx, q, domainID)
+	if err != nil {
+		return err
+	}
+	resp.SigningPublicKey, resp.SigningKeyID = key.PublicBase64(), key.KID
+	if err := q.QueryRowContext(ctx, `SELECT mesh_cidr FROM domains WHERE id = $1`, domainID).Scan(&resp.DomainMeshCIDR); err != nil {
+		return err
+	}
+	resp.Peers, err = peersOf(ctx, q, domainID, resp.NodeID)
+	return err
+}
+
+// peersOf lists the active nodes of a Domain other than self, sorted by id
+// (full mesh per Domain, api.md §3.6).
+func peersOf(ctx context.Context, q store.Querier, domainID, self string) ([]nodeproto.Peer, error) {
+	rows, err := q.QueryContext(ctx, `SELECT id, public_key, mesh_ip FROM nodes
+		WHERE domain_id = $1 AND revoked_at IS NULL AND id <> $2 AND mesh_ip IS NOT NULL ORDER BY id`, domainID, self)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	peers := []nodeproto.Peer{}
+	for rows.Next() {
+		var p nodeproto.Peer
+		if err := rows.Scan(&p.ID, &p.PublicKey, &p.MeshIP); err != nil {
+			return nil, err
+		}
+		p.AllowedIPs = []string{p.MeshIP + "/32"}
+		peers = append(peers, p)
+	}
+	return peers, rows.Err()
+}
+
+// checkContract applies the contract form's checks (api.md §3.5): the
+// Project must be the token's (403 project_mismatch), a named Resource must
+// exist in it (404) with the token's kind (403 kind_mismatch), and a nonce
+// must be new in the Project (403 nonce_collision).
+func (s *Service) checkContract(ctx context.Context, r *redemption) error {
+	req, tok := r.req, r.tok
+	if req.ProjectID != "" && req.ProjectID != tok.ProjectID {
+		return problem.New(http.StatusForbidden, "project_mismatch", "The token belongs to another Project.")
+	}
+	handle := req.ResourceID
+	if handle == "" {
+		handle = req.RequestedResourceID
+	}
+	if handle != "" {
+		var kind string
+		query := `SELECT id, kind FROM resources WHERE project_id = $1 AND external_ref = $2 ORDER BY id LIMIT 1`
+		if u, err := uuid.Parse(handle); err == nil && len(handle) == 36 {
+			handle, query = u.String(), `SELECT id, kind FROM resources WHERE project_id = $1 AND id = $2`
+		}
+		err := s.db.QueryRowContext(ctx, query, tok.ProjectID, handle).Scan(&r.resourceID, &kind)
+		if errors.Is(err, sql.ErrNoRows) {
+			return problem.NotFound("resource_not_found", "No such Resource in the token's Project.")
+		}
+		if err != nil {
+			return problem.Unavailable(nodeproto.CodeUnavailable, err)
+		}
+		if kind != tok.Kind {
+			return problem.New(http.StatusForbidden, "kind_mismatch", "The Resource's kind differs from the token's.")
+		}
+	}
+	if req.Nonce != "" {
+		var one int
+		err := s.db.QueryRowContext(ctx, `SELECT 1 FROM nodes WHERE project_id = $1 AND nonce = $2`, tok.ProjectID, req.Nonce).Scan(&one)
+		if err == nil {
+			return problem.New(http.StatusForbidden, "nonce_collision", "The nonce was already used in this Project.")
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return problem.Unavailable(nodeproto.CodeUnavailable, err)
+		}
+	}
+	return nil
+}
+
+// checkPublicKey refuses a WireGuard key held by another live node.
+func (s *Service) checkPublicKey(ctx context.Context, key string) error {
+	var one int
+	err := s.db.QueryRowContext(ctx, `SELECT 1 FROM nodes WHERE public_key = $1 AND revoked_at IS NULL`, key).Scan(&one)
+	switch {
+	case err == nil:
+		return problem.Conflict(nodeproto.CodePublicKeyConflict, "The public key belongs to another node.")
+	case errors.Is(err, sql.ErrNoRows):
+		return nil
+	}
+	return problem.Unavailable(nodeproto.CodeUnavailable, err)
+}
+
+// errTokenLost reports that the conditional consume matched no row.
+var errTokenLost = errors.New("enroll: token no longer redeemable")
+
+// enrol is the one transaction that consumes the token and writes the node:
+// consume (conditional update: only one of N racing redemptions of a
+// one-shot token matches), allocate the mesh IP under the Domain's lock,
+// create the Resource, mint the NSK, write the node and its tuples, take the
+// Domain's signing key, emit peer events and the audit entry. Any failure
+// rolls everything back, leaving the token unconsumed.
+func (s *Service) enrol(ctx context.Context, r *redemption) (nodeproto.RegisterResponse, error) {
+	var resp nodeproto.RegisterResponse
+	tok, req := r.tok, r.req
+	nodeID := uuid.Must(uuid.NewV7()).String()
+	nsk, err := nodeproto.NewNSK(nil)
+	if err != nil {
+		return resp, problem.From(err)
+	}
+	labels := map[string]string{}
+	for k, v := range req.Metadata {
+		labels[k] = v
+	}
+	for k, v := range tok.Labels {
+		labels[k] = v // the operator's token wins over the agent's configuration
+	}
+	labelJSON, _ := json.Marshal(labels)
+	name := req.Hostname
+	if len(name) > maxNameLen {
+		name = name[:maxNameLen]
+	}
+	resp.NodeID, resp.NodeSecretKey = nodeID, nsk
+	ar := audit.RequestFrom(ctx)
+	ar.Target(tok.domainID, "node", nodeID)
+	err = s.db.Tx(ctx, func(tx *sql.Tx) error {
+		now := s.stamp()
+		res, err := tx.ExecContext(ctx, `UPDATE bootstrap_tokens SET uses = uses + 1,
+			consumed_at = CASE WHEN uses + 1 >= max_uses THEN $2 ELSE NULL END
+			WHERE id = $1 AND revoked_at IS NULL AND expires_at > $2 AND uses < max_uses`, tok.ID, store.Micros(now))
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n != 1 {
+			return errTokenLost
+		}
+		ip, _, err := s.allocateIP(ctx, tx, tok.domainID, tok.ProjectID)
+		if err != nil {
+			return err
+		}
+		resp.MeshIP = ip.String()
+		resourceID := r.resourceID
+		if resourceID == "" {
+			resourceID = uuid.Must(uuid.NewV7()).String()
+			if _, err := tx.ExecContext(ctx, `INSERT INTO resources (id, project_id, domain_id, kind, external_ref, origin,
+				created_at, updated_at) VALUES ($1, $2, $3, $4, '', 'adopted', $5, $5)`,
+				resourceID, tok.ProjectID, tok.domainID, tok.Kind, store.Micros(now)); err != nil {
+				return err
+			}
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO nodes (id, domain_id, project_id, resource_id, token_id, nonce, kind,
+			name, public_key, mesh_ip, nsk_digest, nsk_sealed, labels, created_at, updated_at)
+			VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$14)`,
+			nodeID, tok.domainID, tok.ProjectID, resourceID, tok.ID, req.Nonce, tok.Kind, name, req.PublicKey,
+			resp.MeshIP, s.nskDigest(nsk), s.sealNSK(nodeID, nsk), string(labelJSON), store.Micros(now)); err != nil {
+			return err
+		}
+		ref := NodeRef{ID: nodeID, DomainID: tok.domainID, ProjectID: tok.ProjectID, MeshIP: resp.MeshIP, PublicKey: req.PublicKey}
+		add := nodeTuples(ref, resourceID)
+		if r.resourceID == "" {
+			add = append(add, resourceTuples(resourceID, ref)...)
+		}
+		if _, err := s.tuples.WriteRows(ctx, tx, add, nil, false); err != nil {
+			return err
+		}
+		if err := s.fillDomain(ctx, tx, tok.domainID, &resp); err != nil {
+			return err
+		}
+		if err := s.nodeAdded(ctx, tx, ref); err != nil {
+			return err
+		}
+		ar.SetPrincipal(&principal.Principal{IdentityID: nodeID, Kind: KindNode, DomainID: tok.domainID, Credential: "bootstrap_token", CredentialID: tok.ID})
+		return s.audit.Commit(ctx, tx)
+	})
+	if err == nil {
+		s.sync(ctx)
+		return resp, nil
+	}
+	return resp, s.enrolError(ctx, r, err)
+}
+
+// enrolError explains a rolled-back enrolment: a lost consume race or a
+// unique violation is re-read to give the precise code; anything else is
+// transient (503), never a 4xx for a valid request (node-protocol.md §4.3).
+func (s *Service) enrolError(ctx context.Context, r *redemption, err error) error {
+	var p *problem.Problem
+	if errors.As(err, &p) {
+		return p
+	}
+	if errors.Is(err, errTokenLost) {
+		tok, lerr := scanToken(s.db.QueryRowContext(ctx, `SELECT `+tokenColumns+` FROM bootstrap_tokens WHERE id = $1`, r.tok.ID))
+		if lerr != nil {
+			return problem.Unavailable(nodeproto.CodeUnavailable, lerr)
+		}
+		if serr := tokenState(tok.BootstrapToken, s.now()); serr != nil {
+			return serr
+		}
+		return problem.Unavailable("allocator_contention", err)
+	}
+	if store.IsUniqueViolation(err) {
+		if perr := s.checkPublicKey(ctx, r.req.PublicKey); perr != nil {
+			return perr
+		}
+		if cerr := s.checkContract(ctx, r); cerr != nil {
+			return cerr
+		}
+		return problem.Unavailable("allocator_contention", err)
+	}
+	return problem.Unavailable(nodeproto.CodeUnavailable, err)
+}
+
+// sync makes committed tuple changes visible on this replica now; the
+// change-log follower catches up anyway, so a failure is only logged.
+func (s *Service) sync(ctx context.Context) {
+	if err := s.tuples.Sync(ctx); err != nil {
+		s.log.WarnContext(ctx, "tuple sync failed", "error", err)
+	}
+}

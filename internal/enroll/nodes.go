@@ -1,0 +1,250 @@
+package enroll
+
+import (
+	"context"
+	"crypto/subtle"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/plexsphere/plexsphere/internal/apiv1"
+	"github.com/plexsphere/plexsphere/internal/audit"
+	"github.com/plexsphere/plexsphere/internal/nodeproto"
+	"github.com/plexsphere/plexsphere/internal/page"
+	"github.com/plexsphere/plexsphere/internal/principal"
+	"github.com/plexsphere/plexsphere/internal/problem"
+	"github.com/plexsphere/plexsphere/internal/route"
+	"github.com/plexsphere/plexsphere/internal/store"
+)
+
+// AuthenticateNSK resolves a presented NSK to its node (the API middleware's
+// node authenticator, node-protocol.md §3.3): nodeID is "" for an unknown
+// NSK, revoked is true for a decommissioned node, and err is an outage.
+func (s *Service) AuthenticateNSK(ctx context.Context, nsk string) (nodeID string, revoked bool, err error) {
+	if !nodeproto.ValidNSK(nsk) {
+		return "", false, nil
+	}
+	digest := s.nskDigest(nsk)
+	var (
+		stored    string
+		revokedAt *int64
+	)
+	err = s.db.QueryRowContext(ctx, `SELECT id, nsk_digest, revoked_at FROM nodes WHERE nsk_digest = $1`, digest).
+		Scan(&nodeID, &stored, &revokedAt)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, err
+	}
+	if subtle.ConstantTimeCompare([]byte(stored), []byte(digest)) != 1 {
+		return "", false, nil
+	}
+	return nodeID, revokedAt != nil, nil
+}
+
+type nodeIDInput struct {
+	ID string `path:"id" doc:"Node id (UUID)."`
+}
+type listNodesInput struct {
+	DomainID string `query:"domain_id" doc:"Only nodes of this Domain."`
+	page.Params
+}
+type nodeOutput struct{ Body apiv1.Node }
+type nodesOutput struct {
+	Body apiv1.List[apiv1.NodeSummary]
+}
+
+func (s *Service) registerNodes(api huma.API) {
+	huma.Register(api, route.Op(http.MethodGet, "/v1/nodes", "listNodes", "node.list", route.Operator,
+		"List enrolled nodes (creation order)", "Nodes"), s.listNodes)
+	huma.Register(api, route.Op(http.MethodGet, "/v1/nodes/{id}", "getNode", "node.read", route.Operator,
+		"Read one node", "Nodes"), s.getNode)
+	op := route.Op(http.MethodDelete, "/v1/nodes/{id}", "deleteNode", "node.delete", route.Operator,
+		"Decommission a node: revoke its NSK and free its mesh IP", "Nodes")
+	op.DefaultStatus = http.StatusNoContent
+	huma.Register(api, op, s.deleteNode)
+}
+
+func (s *Service) listNodes(ctx context.Context, in *listNodesInput) (*nodesOutput, error) {
+	domainID := ""
+	if in.DomainID != "" {
+		var err error
+		if domainID, err = parseID("domain", in.DomainID); err != nil {
+			return nil, err
+		}
+	}
+	scope := "nodes.list?domain_id=" + domainID
+	var after string
+	limit, err := s.pages.Start(ctx, in.Params, scope, &after)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT id, domain_id, name, kind, created_at FROM nodes
+		WHERE revoked_at IS NULL AND ($1 = '' OR domain_id = $1) AND id > $2 ORDER BY id LIMIT $3`,
+		domainID, after, limit+1)
+	if err != nil {
+		return nil, problem.Internal(err)
+	}
+	defer rows.Close()
+	out := &nodesOutput{Body: apiv1.List[apiv1.NodeSummary]{Items: []apiv1.NodeSummary{}}}
+	for rows.Next() {
+		var (
+			n       apiv1.NodeSummary
+			created int64
+		)
+		if err := rows.Scan(&n.ID, &n.DomainID, &n.Name, &n.Kind, &created); err != nil {
+			return nil, problem.Internal(err)
+		}
+		n.CreatedAt = store.Time(created)
+		out.Body.Items = append(out.Body.Items, n)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, problem.Internal(err)
+	}
+	var next string
+	if len(out.Body.Items) > limit {
+		out.Body.Items = out.Body.Items[:limit]
+		next = out.Body.Items[limit-1].ID
+	}
+	if out.Body.Items, err = visibleRows(ctx, s.authz, "read", out.Body.Items,
+		func(n apiv1.NodeSummary) string { return "node:" + n.ID }); err != nil {
+		return nil, err
+	}
+	if next != "" {
+		if out.Body.NextCursor, err = s.pages.Next(ctx, scope, next); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+const nodeColumns = `id, domain_id, project_id, resource_id, name, kind, COALESCE(mesh_ip, ''), public_key, labels,
+	binary_version, architecture, last_heartbeat_at, created_at, updated_at`
+
+func scanNode(row interface{ Scan(...any) error }) (apiv1.Node, error) {
+	var (
+		n                apiv1.Node
+		labels           string
+		heartbeat        *int64
+		created, updated int64
+	)
+	err := row.Scan(&n.ID, &n.DomainID, &n.ProjectID, &n.ResourceID, &n.Name, &n.Kind, &n.MeshIP, &n.PublicKey,
+		&labels, &n.BinaryVersion, &n.Architecture, &heartbeat, &created, &updated)
+	if err != nil {
+		return n, err
+	}
+	if err := json.Unmarshal([]byte(labels), &n.Labels); err != nil {
+		return n, err
+	}
+	if len(n.Labels) == 0 {
+		n.Labels = nil
+	}
+	n.CreatedAt, n.UpdatedAt = store.Time(created), store.Time(updated)
+	n.Reachability = apiv1.NodeReachability{State: "unreachable", ChangedAt: n.CreatedAt, LastHeartbeatAt: store.NullTime(heartbeat)}
+	return n, nil
+}
+
+// reachability projects the last heartbeat against the Domain's policy.
+func reachability(last *time.Time, created, now time.Time, stale, unreachable time.Duration) apiv1.NodeReachability {
+	if last == nil {
+		return apiv1.NodeReachability{State: "unreachable", ChangedAt: created}
+	}
+	age := now.Sub(*last)
+	switch {
+	case age < stale:
+		return apiv1.NodeReachability{State: "healthy", LastHeartbeatAt: last, ChangedAt: *last}
+	case age < unreachable:
+		return apiv1.NodeReachability{State: "stale", LastHeartbeatAt: last, ChangedAt: last.Add(stale)}
+	}
+	return apiv1.NodeReachability{State: "unreachable", LastHeartbeatAt: last, ChangedAt: last.Add(unreachable)}
+}
+
+func (s *Service) getNode(ctx context.Context, in *nodeIDInput) (*nodeOutput, error) {
+	id, err := parseID("node", in.ID)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.authz.Check(ctx, "read", "node:"+id); err != nil {
+		return nil, err
+	}
+	n, err := scanNode(s.db.QueryRowContext(ctx, `SELECT `+nodeColumns+` FROM nodes WHERE id = $1 AND revoked_at IS NULL`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, problem.NotFound("node_not_found", "No such node.")
+	}
+	if err != nil {
+		return nil, problem.Internal(err)
+	}
+	var staleS, unreachS string
+	if err := s.db.QueryRowContext(ctx, `SELECT stale_after, unreachable_after FROM domains WHERE id = $1`, n.DomainID).
+		Scan(&staleS, &unreachS); err == nil {
+		stale, err1 := time.ParseDuration(staleS)
+		unreach, err2 := time.ParseDuration(unreachS)
+		if err1 == nil && err2 == nil {
+			n.Reachability = reachability(n.Reachability.LastHeartbeatAt, n.CreatedAt, s.now(), stale, unreach)
+		}
+	}
+	return &nodeOutput{Body: n}, nil
+}
+
+// deleteNode decommissions a node: the NSK is revoked (later calls get 401
+// nsk_revoked), the mesh IP is freed, the structural tuples go, and the
+// event plane's hook tells the peers, all in one transaction.
+func (s *Service) deleteNode(ctx context.Context, in *nodeIDInput) (*struct{}, error) {
+	id, err := parseID("node", in.ID)
+	if err != nil {
+		return nil, err
+	}
+	audit.RequestFrom(ctx).Target("", "node", id)
+	// api.md: project#deploy. The node's Project is not known before the
+	// check, so check node#operator, which every project#deploy holder has
+	// (deploy = project operator ⊆ node operator).
+	if err := s.authz.Check(ctx, "operator", "node:"+id); err != nil {
+		return nil, err
+	}
+	err = s.db.Tx(ctx, func(tx *sql.Tx) error {
+		var ref NodeRef
+		var resourceID string
+		err := tx.QueryRowContext(ctx, `SELECT id, domain_id, project_id, resource_id, COALESCE(mesh_ip, ''), public_key
+			FROM nodes WHERE id = $1 AND revoked_at IS NULL`+s.db.ForUpdate(), id).
+			Scan(&ref.ID, &ref.DomainID, &ref.ProjectID, &resourceID, &ref.MeshIP, &ref.PublicKey)
+		if errors.Is(err, sql.ErrNoRows) {
+			return problem.NotFound("node_not_found", "No such node.")
+		}
+		if err != nil {
+			return err
+		}
+		audit.RequestFrom(ctx).Target(ref.DomainID, "node", id)
+		now := store.Micros(s.stamp())
+		if _, err := tx.ExecContext(ctx, `UPDATE nodes SET revoked_at = $2, mesh_ip = NULL, updated_at = $2 WHERE id = $1`,
+			id, now); err != nil {
+			return err
+		}
+		if _, err := s.tuples.WriteRows(ctx, tx, nil, tuplesOf(nodeTuples(ref, resourceID)), false); err != nil {
+			return err
+		}
+		if err := s.nodeRemoved(ctx, tx, ref); err != nil {
+			return err
+		}
+		return s.audit.Commit(ctx, tx)
+	})
+	if err == nil {
+		s.sync(ctx)
+	}
+	return nil, problem.From(err)
+}
+
+// NodeFrom names the node whose NSK authenticated the request (the API
+// middleware makes it the principal, kind "node"); the event stream's
+// CallerFunc.
+func NodeFrom(ctx context.Context) (string, bool) {
+	p := principal.From(ctx)
+	if p == nil || p.Kind != KindNode {
+		return "", false
+	}
+	return p.IdentityID, true
+}

@@ -1,0 +1,221 @@
+package enroll_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/plexsphere/plexsphere/internal/apiv1"
+	"github.com/plexsphere/plexsphere/internal/apptest"
+	"github.com/plexsphere/plexsphere/internal/enroll"
+	"github.com/plexsphere/plexsphere/internal/route"
+)
+
+// probeOutput answers the test-only node route.
+type probeOutput struct {
+	Body struct {
+		Caller string `json:"caller"`
+	}
+}
+
+// addProbe registers a test-only node-class operation, so NSK
+// authentication is checked independently of the node endpoints' own
+// handlers.
+func addProbe(e *env) {
+	huma.Register(e.Server.API.API, route.Op(http.MethodPost, "/v1/nodes/{id}/probe-test", "probeNodeTest", "node.probe",
+		route.Node, "test only"), func(ctx context.Context, in *struct {
+		ID string `path:"id"`
+	}) (*probeOutput, error) {
+		out := &probeOutput{}
+		out.Body.Caller, _ = enroll.NodeFrom(ctx)
+		return out, nil
+	})
+}
+
+// TestNodeAuthAndLifecycle checks NSK authentication bound to the path
+// (§3.3, C3, C14's "later calls get 401"), the operator node list, read and
+// decommission (NSK revoked, IP freed, tuples gone), on both databases.
+func TestNodeAuthAndLifecycle(t *testing.T) {
+	for _, b := range apptest.Backends(t) {
+		t.Run(string(b), func(t *testing.T) {
+			t.Parallel()
+			e := start(t, b)
+			addProbe(e)
+			testNodeLifecycle(t, e)
+		})
+	}
+}
+
+func testNodeLifecycle(t *testing.T, e *env) {
+	f := e.fixture(t, "life", "100.80.0.0/24", "")
+	g := e.fixture(t, "life-other", "100.81.0.0/24", "")
+	tok := e.issue(t, f.project.ID, apiv1.IssueBootstrapToken{Kind: "node", EnvPrefix: "prod", MaxUses: 5}).Token
+	var a, b registered
+	for _, r := range []*registered{&a, &b} {
+		resp, raw := e.registerAgent(t, tok, newKey(), "n")
+		if resp.StatusCode != 201 {
+			t.Fatalf("register: %d %s", resp.StatusCode, raw)
+		}
+		*r = decodeRegistered(t, raw)
+	}
+	resp, raw := e.registerAgent(t, e.issue(t, g.project.ID, apiv1.IssueBootstrapToken{Kind: "node", EnvPrefix: "prod"}).Token, newKey(), "x")
+	c := decodeRegistered(t, raw)
+	if resp.StatusCode != 201 {
+		t.Fatalf("register c: %d %s", resp.StatusCode, raw)
+	}
+
+	probe := func(nsk, id string) (int, []byte) {
+		h := agentHeaders("")
+		if nsk != "" {
+			h["Authorization"] = "Bearer " + nsk
+		}
+		resp, raw := e.raw(t, "POST", "/v1/nodes/"+id+"/probe-test", h, []byte(`{}`))
+		return resp.StatusCode, raw
+	}
+	if st, raw := probe(a.NodeSecretKey, a.NodeID); st != 200 || !strings.Contains(string(raw), a.NodeID) {
+		t.Fatalf("own NSK: %d %s", st, raw)
+	}
+	st, raw := probe(b.NodeSecretKey, a.NodeID)
+	wantProblem(t, st, raw, 403, "node_id_mismatch")
+	st, raw = probe("", a.NodeID)
+	wantProblem(t, st, raw, 401, "unauthenticated")
+	st, raw = probe(strings.Repeat("A", 32), a.NodeID)
+	wantProblem(t, st, raw, 401, "unauthorized")
+	st, raw = probe(e.Token, a.NodeID) // an operator token is not an NSK
+	wantProblem(t, st, raw, 401, "unauthorized")
+	// The NSK is rejected on operator routes too.
+	st, raw = e.DoAs(t, a.NodeSecretKey, "GET", "/v1/nodes", nil, nil)
+	wantProblem(t, st, raw, 401, "unauthenticated")
+
+	// The event stream (a real node route) accepts the node's own NSK.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	req, _ := http.NewRequestWithContext(ctx, "GET", e.URL+"/v1/nodes/"+a.NodeID+"/events", nil)
+	req.Header.Set("Authorization", "Bearer "+a.NodeSecretKey)
+	req.Header.Set("Accept", "text/event-stream")
+	if sresp, err := http.DefaultClient.Do(req); err != nil {
+		t.Fatalf("events: %v", err)
+	} else {
+		if sresp.StatusCode != 200 || !strings.HasPrefix(sresp.Header.Get("Content-Type"), "text/event-stream") {
+			t.Fatalf("C3 events with own NSK: %d %v", sresp.StatusCode, sresp.Header)
+		}
+		sresp.Body.Close()
+	}
+	cancel()
+	st, raw = e.raw2(t, "GET", "/v1/nodes/"+a.NodeID+"/events", b.NodeSecretKey)
+	wantProblem(t, st, raw, 403, "node_id_mismatch")
+
+	// Operator list, filter, read.
+	var list apiv1.List[apiv1.NodeSummary]
+	if st, raw := e.Do(t, "GET", "/v1/nodes?domain_id="+f.domain.ID, nil, &list); st != 200 || len(list.Items) != 2 ||
+		list.Items[0].ID != a.NodeID || list.Items[1].ID != b.NodeID {
+		t.Fatalf("list by domain: %d %s", st, raw)
+	}
+	if st, raw := e.Do(t, "GET", "/v1/nodes?limit=1", nil, &list); st != 200 || len(list.Items) != 1 || list.NextCursor == "" {
+		t.Fatalf("list page: %d %s", st, raw)
+	}
+	st, raw = e.Do(t, "GET", "/v1/nodes?domain_id=nope", nil, nil)
+	wantProblem(t, st, raw, 400, "invalid_domain_id")
+	st, raw = e.Do(t, "GET", "/v1/nodes/nope", nil, nil)
+	wantProblem(t, st, raw, 400, "invalid_node_id")
+
+	// Registration told the earlier node about the later one (§4.2).
+	var added int
+	e.Server.DB.QueryRow(`SELECT COUNT(*) FROM event_log WHERE node_id = $1 AND event_type = 'peer_added'`, a.NodeID).Scan(&added)
+	if added != 1 {
+		t.Errorf("peer_added entries for the first node: %d, want 1", added)
+	}
+
+	// Decommission: 204, then the NSK is revoked, the node is gone for
+	// operators, its IP is reused and its tuples are removed.
+	if st, raw := e.Do(t, "DELETE", "/v1/nodes/"+a.NodeID, nil, nil); st != 204 {
+		t.Fatalf("delete: %d %s", st, raw)
+	}
+	st, raw = probe(a.NodeSecretKey, a.NodeID)
+	wantProblem(t, st, raw, 401, "nsk_revoked")
+	st, raw = e.Do(t, "GET", "/v1/nodes/"+a.NodeID, nil, nil)
+	wantProblem(t, st, raw, 404, "node_not_found")
+	if st, _ := e.Do(t, "DELETE", "/v1/nodes/"+a.NodeID, nil, nil); st != 404 {
+		t.Fatalf("second delete: %d", st)
+	}
+	var n int
+	e.Server.DB.QueryRow(`SELECT COUNT(*) FROM relation_tuples WHERE resource_type = 'node' AND resource_id = $1`, a.NodeID).Scan(&n)
+	if n != 0 {
+		t.Fatalf("%d tuples left for a decommissioned node", n)
+	}
+	e.Server.DB.QueryRow(`SELECT COUNT(*) FROM relation_tuples WHERE resource_type = 'node' AND resource_id = $1`, b.NodeID).Scan(&n)
+	if n != 3 {
+		t.Fatalf("a live node has %d structural tuples, want 3", n)
+	}
+	resp, raw = e.registerAgent(t, tok, newKey(), "again")
+	if again := decodeRegistered(t, raw); resp.StatusCode != 201 || again.MeshIP != a.MeshIP {
+		t.Fatalf("freed IP not reused: %d %s (had %s)", resp.StatusCode, raw, a.MeshIP)
+	}
+	// The peer heard of the removal: its log holds peer_removed.
+	var removed int
+	e.Server.DB.QueryRow(`SELECT COUNT(*) FROM event_log WHERE node_id = $1 AND event_type = 'peer_removed'`, b.NodeID).Scan(&removed)
+	if removed != 1 {
+		t.Errorf("peer_removed entries for the peer: %d", removed)
+	}
+	_ = c
+}
+
+// raw2 sends a bodiless request with a bearer and returns status and body
+// without waiting for a stream to end.
+func (e *env) raw2(t *testing.T, method, path, bearer string) (int, []byte) {
+	t.Helper()
+	resp, raw := e.raw(t, method, path, map[string]string{"Authorization": "Bearer " + bearer}, nil)
+	return resp.StatusCode, raw
+}
+
+// TestConcurrentRedemption races 100 redemptions of a one-shot token, each
+// with its own key: exactly one node is enrolled, every other request gets
+// 401 token_consumed, and the token counts one use (both databases).
+func TestConcurrentRedemption(t *testing.T) {
+	for _, b := range apptest.Backends(t) {
+		t.Run(string(b), func(t *testing.T) {
+			t.Parallel()
+			e := start(t, b)
+			f := e.fixture(t, "race", "100.90.0.0/16", "")
+			issued := e.issue(t, f.project.ID, apiv1.IssueBootstrapToken{Kind: "node", EnvPrefix: "prod"})
+			const n = 100
+			statuses := make([]int, n)
+			bodies := make([][]byte, n)
+			var wg sync.WaitGroup
+			startGate := make(chan struct{})
+			for i := range n {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					<-startGate
+					resp, raw := e.registerAgent(t, issued.Token, newKey(), fmt.Sprintf("racer-%d", i))
+					statuses[i], bodies[i] = resp.StatusCode, raw
+				}()
+			}
+			close(startGate)
+			wg.Wait()
+			created := 0
+			for i, st := range statuses {
+				switch st {
+				case 201:
+					created++
+				case 401:
+					wantProblem(t, st, bodies[i], 401, "token_consumed")
+				default:
+					t.Errorf("racer %d: %d %s", i, st, bodies[i])
+				}
+			}
+			var nodes, uses int
+			e.Server.DB.QueryRow(`SELECT COUNT(*) FROM nodes WHERE token_id = $1`, issued.TokenID).Scan(&nodes)
+			e.Server.DB.QueryRow(`SELECT uses FROM bootstrap_tokens WHERE id = $1`, issued.TokenID).Scan(&uses)
+			if created != 1 || nodes != 1 || uses != 1 {
+				t.Fatalf("created %d, nodes %d, uses %d; want exactly one", created, nodes, uses)
+			}
+		})
+	}
+}
