@@ -155,6 +155,10 @@ func (s *Service) exchange(ctx context.Context, b *Binding, f *flow, code string
 		return nil, problem.New(http.StatusBadGateway, "id_token_missing", "The identity provider returned no ID token.")
 	}
 	idt, err := p.VerifierContext(gooidc.ClientContext(ctx, s.http), &gooidc.Config{ClientID: b.ClientID, Now: s.now}).Verify(ctx, raw)
+	var expired *gooidc.TokenExpiredError
+	if errors.As(err, &expired) {
+		return nil, signInError(http.StatusBadRequest, "id_token_expired", "The ID token has expired.").WithCause(err)
+	}
 	if err != nil {
 		return nil, signInError(http.StatusBadRequest, "id_token_invalid",
 			"The ID token failed verification (signature, issuer, audience or expiry).").WithCause(err)

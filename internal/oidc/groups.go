@@ -171,3 +171,19 @@ func (sqlTuples) Write(ctx context.Context, tx *sql.Tx, add, remove []authz.Tupl
 	}
 	return nil
 }
+
+// EnsureIdPGroup creates (or finds) the IdP-synced group that the claim
+// value names under a binding, ahead of any sign-in, so that grants can
+// name it (`plexsphere dev` seeds its demo roles this way).
+func (s *Service) EnsureIdPGroup(ctx context.Context, bindingID, value string) (string, error) {
+	var id string
+	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
+		b, err := s.binding(ctx, tx, bindingID)
+		if err != nil {
+			return err
+		}
+		id, err = s.ensureGroup(ctx, tx, b, b.DomainID, value, store.Micros(s.now()))
+		return err
+	})
+	return id, err
+}

@@ -241,6 +241,10 @@ func (s *Service) callback(ctx context.Context, in *callbackInput) (*callbackOut
 	s.auditFailure(ctx, b, p)
 	clear := http.Cookie{Name: FlowCookieName, Value: "", Path: callbackPath, MaxAge: -1, HttpOnly: true,
 		Secure: s.sessions.Secure(in.TLS, in.ForwardedProto), SameSite: http.SameSiteLaxMode}
+	if p.Status < 500 && p.Cause() != nil {
+		s.log.InfoContext(ctx, "sign-in refused", "code", p.Code, "correlation_id",
+			audit.RequestFrom(ctx).CorrelationID, "error", p.Cause())
+	}
 	if wantsJSON(in.Accept) {
 		return nil, p.WithHeader("Set-Cookie", clear.String())
 	}
