@@ -115,9 +115,24 @@ func (d database) open(t testing.TB) *store.DB {
 
 // plane is one control-plane replica's event plane served over loopback.
 type plane struct {
-	svc *events.Service
-	db  *store.DB
-	hs  *httptest.Server
+	svc   *events.Service
+	db    *store.DB
+	hs    *httptest.Server
+	dereg *fakeDeregister
+}
+
+// fakeDeregister records deregistrations (the enrollment context's job).
+type fakeDeregister struct {
+	// mu guards ids.
+	mu  sync.Mutex
+	ids []string
+}
+
+func (f *fakeDeregister) Deregister(_ context.Context, id string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.ids = append(f.ids, id)
+	return nil
 }
 
 type callerKey struct{}
@@ -151,7 +166,9 @@ func startPlane(t testing.TB, d database, keys events.Keys, tune func(*events.Co
 		t.Fatal(err)
 	}
 	mux := http.NewServeMux()
-	api := humago.New(mux, huma.DefaultConfig("events test", "v1"))
+	hc := huma.DefaultConfig("events test", "v1")
+	hc.CreateHooks = nil // no $schema member in bodies, as in internal/api
+	api := humago.New(mux, hc)
 	api.UseMiddleware(func(ctx huma.Context, next func(huma.Context)) {
 		if id, ok := strings.CutPrefix(ctx.Header("Authorization"), "Bearer node:"); ok {
 			ctx = huma.WithValue(ctx, callerKey{}, id)
@@ -159,8 +176,10 @@ func startPlane(t testing.TB, d database, keys events.Keys, tune func(*events.Co
 		next(ctx)
 	})
 	svc.Register(api, testCaller)
+	dereg := &fakeDeregister{}
+	svc.RegisterAgent(api, events.AgentOptions{Deregister: dereg, Caller: testCaller, Keys: stateKeys{}})
 	hs := httptest.NewServer(mux)
-	p := &plane{svc: svc, db: db, hs: hs}
+	p := &plane{svc: svc, db: db, hs: hs, dereg: dereg}
 	t.Cleanup(p.stop)
 	waitFor(t, svc.Ready)
 	return p

@@ -1,0 +1,412 @@
+package events
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"reflect"
+	"strconv"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/plexsphere/plexsphere/internal/nodeproto"
+	"github.com/plexsphere/plexsphere/internal/problem"
+	"github.com/plexsphere/plexsphere/internal/route"
+	"github.com/plexsphere/plexsphere/internal/store"
+)
+
+// NodeBodyLimit bounds a node request body after decompression (C1: at
+// least 10 MiB).
+const NodeBodyLimit = 10 << 20
+
+// StateKeys renders a Domain's signing_keys for state (DomainKeys).
+type StateKeys interface {
+	WireKeys(ctx context.Context, domainID string) (*nodeproto.SigningKeys, error)
+}
+
+// Deregisterer decommissions a node at its own request (§5.2): revoke the
+// NSK, release the mesh IP, drop it from its peers' state and append
+// peer_removed for them, in one transaction. The enrollment context owns it.
+type Deregisterer interface {
+	Deregister(ctx context.Context, nodeID string) error
+}
+
+// AgentOptions wires the node-facing endpoints other than the stream.
+type AgentOptions struct {
+	// Keys fills state.signing_keys; nil omits it (K1).
+	Keys StateKeys
+	// Deregister serves POST …/deregister; nil answers 503.
+	Deregister Deregisterer
+	// Caller binds the NSK to the path (nil when the API middleware does).
+	Caller CallerFunc
+}
+
+type nodeInput struct {
+	ID string `path:"id" doc:"The node id."`
+}
+
+type bodyInput struct {
+	ID       string `path:"id" doc:"The node id."`
+	Protocol string `header:"X-Plexd-Protocol" doc:"The agent's highest protocol level (§1.3)."`
+	RawBody  []byte
+}
+
+type secretInput struct {
+	ID  string `path:"id" doc:"The node id."`
+	Key string `path:"key" doc:"The secret's key."`
+}
+
+type stateOutput struct {
+	Body nodeproto.StateResponse
+}
+
+type heartbeatOutput struct {
+	Body nodeproto.HeartbeatResponse
+}
+
+// RegisterAgent adds the node-facing endpoints of §5 that belong to the
+// agent plane: state, heartbeat, drift, capabilities, report, deregister,
+// the secrets placeholder and the telemetry ingest placeholders.
+func (s *Service) RegisterAgent(api huma.API, opts AgentOptions) {
+	a := &agent{s: s, opts: opts}
+	reg := api.OpenAPI().Components.Schemas
+	var bodies []*huma.Operation
+	nodeOp := func(method, path, id, action, summary string, body any) huma.Operation {
+		op := route.Op(method, path, id, action, route.Node, summary, "Nodes")
+		if body != nil {
+			op.MaxBodyBytes = NodeBodyLimit + 1
+			op.Middlewares = huma.Middlewares{gunzip}
+			// The schema documents the body; decoding stays lenient (J4,
+			// R6), so huma does not validate it.
+			op.SkipValidateBody = true
+			op.RequestBody = &huma.RequestBody{Content: map[string]*huma.MediaType{
+				"application/json": {Schema: reg.Schema(reflect.TypeOf(body), true, "")},
+			}}
+			bodies = append(bodies, &op)
+		}
+		return op
+	}
+	huma.Register(api, nodeOp(http.MethodGet, "/v1/nodes/{id}/state", "getNodeState", "node.state.read",
+		"Reconciliation snapshot (node-protocol §9.1)", nil), a.state)
+	huma.Register(api, nodeOp(http.MethodPost, "/v1/nodes/{id}/heartbeat", "postNodeHeartbeat", "node.heartbeat",
+		"Liveness; any JSON body is accepted (§5.2)", nodeproto.Heartbeat{}), a.heartbeat)
+	huma.Register(api, nodeOp(http.MethodPost, "/v1/nodes/{id}/drift", "postNodeDrift", "node.drift.report",
+		"Report applied state changes (§9.4)", nodeproto.DriftReport{}), a.drift)
+	huma.Register(api, nodeOp(http.MethodPut, "/v1/nodes/{id}/capabilities", "putNodeCapabilities",
+		"node.capabilities.update", "Replace the capability manifest (§5.2)", nodeproto.Capabilities{}), a.capabilities)
+	huma.Register(api, nodeOp(http.MethodPost, "/v1/nodes/{id}/report", "postNodeReport", "node.report",
+		"Sync node-reported entries (§5.2)", nodeproto.ReportSync{}), a.report)
+	huma.Register(api, nodeOp(http.MethodPost, "/v1/nodes/{id}/deregister", "postNodeDeregister", "node.deregister",
+		"Decommission this node (§5.2)", nil), a.deregister)
+	huma.Register(api, nodeOp(http.MethodGet, "/v1/nodes/{id}/secrets/{key}", "getNodeSecret", "node.secret.read",
+		"A secret sealed to the node (§11); no secret backend is provisioned yet", nil), a.secret)
+	for _, kind := range []string{"metrics", "logs", "audit"} {
+		huma.Register(api, nodeOp(http.MethodPost, "/v1/nodes/{id}/"+kind, "postNode"+titleCase(kind), "node.ingest."+kind,
+			"Telemetry batch, a JSON array (§12.7); accepted and not yet stored", []json.RawMessage{}), a.ingest)
+	}
+	// huma documents a RawBody as a required octet stream; these bodies are
+	// optional JSON (an empty heartbeat is {}). The registered operation
+	// shares the RequestBody, so this also lifts the runtime requirement.
+	for _, op := range bodies {
+		if rb := registered(api, op.Method, op.Path); rb != nil {
+			rb.Required = false
+			rb.Content = op.RequestBody.Content
+			delete(rb.Content, "application/octet-stream")
+		}
+	}
+}
+
+// registered returns the RequestBody huma keeps for method and path.
+func registered(api huma.API, method, path string) *huma.RequestBody {
+	item := api.OpenAPI().Paths[path]
+	if item == nil {
+		return nil
+	}
+	var op *huma.Operation
+	switch method {
+	case http.MethodPost:
+		op = item.Post
+	case http.MethodPut:
+		op = item.Put
+	}
+	if op == nil {
+		return nil
+	}
+	return op.RequestBody
+}
+
+func titleCase(s string) string { return string(s[0]-'a'+'A') + s[1:] }
+
+// agent serves the endpoints registered by RegisterAgent.
+type agent struct {
+	s    *Service
+	opts AgentOptions
+}
+
+// node checks the path id and, when configured, that the NSK names it.
+func (a *agent) node(ctx context.Context, id string) error {
+	if !nodeproto.ValidID(id) {
+		return problem.BadRequest("invalid_node_id", "The node id is not valid.")
+	}
+	if a.opts.Caller != nil {
+		if caller, ok := a.opts.Caller(ctx); !ok || caller != id {
+			return problem.New(http.StatusForbidden, nodeproto.CodeNodeIDMismatch, "The credential belongs to another node.")
+		}
+	}
+	return nil
+}
+
+// state serves one consistent snapshot (§9.1), checked against the schema
+// before it leaves (C9): invalid peers and metadata entries are dropped,
+// never served.
+func (a *agent) state(ctx context.Context, in *nodeInput) (*stateOutput, error) {
+	if err := a.node(ctx, in.ID); err != nil {
+		return nil, err
+	}
+	doc := nodeproto.StateResponse{Policies: []nodeproto.Policy{}, Data: []nodeproto.DataEntry{},
+		SecretRefs: []nodeproto.SecretRef{}}
+	var n node
+	err := a.s.db.Tx(ctx, func(tx *sql.Tx) error {
+		var ok bool
+		var err error
+		if n, ok, err = (NodeTable{}).lookup(ctx, tx, in.ID); err != nil {
+			return err
+		} else if !ok {
+			return problem.NotFound("node_not_found", "No such node.")
+		}
+		peers, err := (NodeTable{}).peers(ctx, tx, n.DomainID, n.ID)
+		for _, p := range peers {
+			if p.Validate() == nil {
+				doc.Peers = append(doc.Peers, p)
+			}
+		}
+		return err
+	})
+	if err != nil {
+		return nil, agentError(err)
+	}
+	doc.Metadata = metadataOf(n.Labels)
+	if a.opts.Keys != nil {
+		if doc.SigningKeys, err = a.opts.Keys.WireKeys(ctx, n.DomainID); err != nil {
+			return nil, unavailableNode(err)
+		}
+	}
+	if err := doc.Validate(a.s.cfg.Now()); err != nil {
+		return nil, problem.Internal(fmt.Errorf("events: state of %s: %w", in.ID, err))
+	}
+	return &stateOutput{Body: doc}, nil
+}
+
+// metadataOf turns the node's labels into state metadata: string values
+// under safe keys only (S4, S5).
+func metadataOf(labels string) map[string]string {
+	var raw map[string]any
+	if json.Unmarshal([]byte(labels), &raw) != nil || len(raw) == 0 {
+		return nil
+	}
+	m := map[string]string{}
+	for k, v := range raw {
+		if sv, ok := v.(string); ok && nodeproto.ValidDataKey(k) {
+			m[k] = sv
+		}
+	}
+	if len(m) == 0 {
+		return nil
+	}
+	return m
+}
+
+// heartbeat takes liveness from the arrival time only and accepts any JSON
+// body, the existing agent's zero value included (§5.2, C8). reconcile is
+// true once after a stream could not resume (L5).
+func (a *agent) heartbeat(ctx context.Context, in *bodyInput) (*heartbeatOutput, error) {
+	if err := a.node(ctx, in.ID); err != nil {
+		return nil, err
+	}
+	body, err := jsonBody(in.RawBody)
+	if err != nil {
+		return nil, err
+	}
+	level := max(nodeproto.ParseLevel(in.Protocol), 1)
+	now := store.Micros(a.s.cfg.Now())
+	if _, err := a.s.db.ExecContext(ctx, `INSERT INTO node_agents (node_id, last_heartbeat_at, heartbeat, protocol_level)
+		VALUES ($1, $2, $3, $4) ON CONFLICT (node_id) DO UPDATE SET last_heartbeat_at = $2, heartbeat = $3,
+		protocol_level = CASE WHEN node_agents.protocol_level > $4 THEN node_agents.protocol_level ELSE $4 END`,
+		in.ID, now, string(body), level); err != nil {
+		return nil, unavailableNode(err)
+	}
+	rec, err := a.s.ConsumeReconcile(ctx, in.ID)
+	if err != nil {
+		return nil, unavailableNode(err)
+	}
+	return &heartbeatOutput{Body: nodeproto.HeartbeatResponse{Reconcile: rec}}, nil
+}
+
+// drift records the report as information, never as a fault (§9.4);
+// corrections that do not decode are dropped (R6).
+func (a *agent) drift(ctx context.Context, in *bodyInput) (*struct{}, error) {
+	if err := a.node(ctx, in.ID); err != nil {
+		return nil, err
+	}
+	body, err := jsonBody(in.RawBody)
+	if err != nil {
+		return nil, err
+	}
+	var rep nodeproto.DriftReport
+	if json.Unmarshal(body, &rep) != nil {
+		rep = nodeproto.DriftReport{}
+	}
+	kept := []nodeproto.DriftCorrection{}
+	for _, c := range rep.Corrections {
+		if c.Type != "" {
+			kept = append(kept, c)
+		}
+	}
+	rep.Corrections = kept
+	doc, _ := json.Marshal(rep)
+	now := store.Micros(a.s.cfg.Now())
+	if _, err := a.s.db.ExecContext(ctx, `INSERT INTO node_agents (node_id, drift, drift_at) VALUES ($1, $2, $3)
+		ON CONFLICT (node_id) DO UPDATE SET drift = $2, drift_at = $3`, in.ID, string(doc), now); err != nil {
+		return nil, unavailableNode(err)
+	}
+	return nil, nil
+}
+
+// capabilities replaces the stored manifest (§5.2).
+func (a *agent) capabilities(ctx context.Context, in *bodyInput) (*struct{}, error) {
+	if err := a.node(ctx, in.ID); err != nil {
+		return nil, err
+	}
+	body, err := jsonBody(in.RawBody)
+	if err != nil {
+		return nil, err
+	}
+	var c nodeproto.Capabilities
+	if err := json.Unmarshal(body, &c); err != nil {
+		return nil, problem.BadRequest(nodeproto.CodeInvalidRequest, "The body is not a capability manifest.")
+	}
+	doc, _ := json.Marshal(c)
+	now := store.Micros(a.s.cfg.Now())
+	if _, err := a.s.db.ExecContext(ctx, `INSERT INTO node_agents (node_id, capabilities, capabilities_at) VALUES ($1, $2, $3)
+		ON CONFLICT (node_id) DO UPDATE SET capabilities = $2, capabilities_at = $3`, in.ID, string(doc), now); err != nil {
+		return nil, unavailableNode(err)
+	}
+	return nil, nil
+}
+
+// report stores entries per node, last writer wins, and answers 2xx to
+// every well-formed body, stale versions and null members included (§5.2,
+// C14); invalid entries are dropped (R6).
+func (a *agent) report(ctx context.Context, in *bodyInput) (*struct{}, error) {
+	if err := a.node(ctx, in.ID); err != nil {
+		return nil, err
+	}
+	body, err := jsonBody(in.RawBody)
+	if err != nil {
+		return nil, err
+	}
+	var rs nodeproto.ReportSync
+	if err := json.Unmarshal(body, &rs); err != nil {
+		return nil, problem.BadRequest(nodeproto.CodeInvalidRequest, "The body is not a report.")
+	}
+	now := store.Micros(a.s.cfg.Now())
+	err = a.s.db.Tx(ctx, func(tx *sql.Tx) error {
+		for _, e := range rs.Entries {
+			if e.Validate() != nil {
+				continue
+			}
+			payload := e.Payload
+			if payload == nil {
+				payload = json.RawMessage("null")
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO node_reports (node_id, report_key, content_type, payload, version,
+				updated_at, received_at) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (node_id, report_key) DO UPDATE
+				SET content_type = $3, payload = $4, version = $5, updated_at = $6, received_at = $7`,
+				in.ID, e.Key, e.ContentType, string(payload), e.Version, store.Micros(e.UpdatedAt), now); err != nil {
+				return err
+			}
+		}
+		for _, k := range rs.Deleted {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM node_reports WHERE node_id = $1 AND report_key = $2`, in.ID, k); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, unavailableNode(err)
+	}
+	return nil, nil
+}
+
+// deregister decommissions the node through the enrollment context.
+func (a *agent) deregister(ctx context.Context, in *nodeInput) (*struct{}, error) {
+	if err := a.node(ctx, in.ID); err != nil {
+		return nil, err
+	}
+	if a.opts.Deregister == nil {
+		return nil, unavailableNode(errors.New("no deregistration backend"))
+	}
+	if err := a.opts.Deregister.Deregister(ctx, in.ID); err != nil {
+		return nil, agentError(err)
+	}
+	return nil, nil
+}
+
+// secret is the placeholder of §11 until the secrets context exists: no
+// secret is granted to any node, so every key is 404 secret_not_found.
+func (a *agent) secret(ctx context.Context, in *secretInput) (*struct{}, error) {
+	if err := a.node(ctx, in.ID); err != nil {
+		return nil, err
+	}
+	return nil, problem.NotFound(nodeproto.CodeSecretNotFound, "No such secret for this node.").
+		WithHeader("Cache-Control", "no-store")
+}
+
+// ingest accepts a telemetry batch, a JSON array or null (§12.7, J4), so
+// that agents do not resend it forever; it is not stored yet.
+func (a *agent) ingest(ctx context.Context, in *bodyInput) (*struct{}, error) {
+	if err := a.node(ctx, in.ID); err != nil {
+		return nil, err
+	}
+	body, err := jsonBody(in.RawBody)
+	if err != nil {
+		return nil, err
+	}
+	if t := bytes.TrimSpace(body); len(t) == 0 || (t[0] != '[' && !bytes.Equal(t, []byte("null"))) {
+		return nil, problem.BadRequest(nodeproto.CodeInvalidRequest, "The body must be a JSON array.")
+	}
+	return nil, nil
+}
+
+// jsonBody returns a request body that must be JSON; an empty body counts
+// as {}.
+func jsonBody(b []byte) ([]byte, error) {
+	if len(bytes.TrimSpace(b)) == 0 {
+		return []byte("{}"), nil
+	}
+	if !json.Valid(b) {
+		return nil, problem.BadRequest(nodeproto.CodeInvalidRequest, "The body is not JSON.")
+	}
+	return b, nil
+}
+
+func agentError(err error) error {
+	var p *problem.Problem
+	if errors.As(err, &p) {
+		return p
+	}
+	return unavailableNode(err)
+}
+
+// unavailableNode is the 503 of a transient failure: never 401/403/404 for
+// one (R5).
+func unavailableNode(cause error) error {
+	return problem.New(http.StatusServiceUnavailable, nodeproto.CodeUnavailable, "").
+		WithCause(cause).WithHeader(nodeproto.HeaderRetryAfter, strconv.Itoa(int(5*time.Second/time.Second)))
+}
