@@ -3,10 +3,12 @@ package api
 import (
 	"context"
 	"net/http"
+	"strconv"
 
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/plexsphere/plexsphere/internal/audit"
+	"github.com/plexsphere/plexsphere/internal/nodeproto"
 	"github.com/plexsphere/plexsphere/internal/principal"
 	"github.com/plexsphere/plexsphere/internal/problem"
 )
@@ -31,6 +33,12 @@ var nodePathParams = []string{"id", "node_id"}
 // to the node the path names (403 node_id_mismatch). The node becomes the
 // request's principal.
 func (s *Server) authenticateNode(ctx huma.Context, next func(huma.Context)) {
+	// N3: every answer to a request announcing a level names the negotiated
+	// level, errors and the event stream included.
+	if h := ctx.Header(nodeproto.HeaderPlexdProtocol); h != "" {
+		ctx.SetHeader(nodeproto.HeaderPlexsphereProtocol,
+			strconv.Itoa(nodeproto.NegotiateLevel(nodeproto.ParseLevel(h), nodeproto.MaxLevel)))
+	}
 	tok, ok := bearer(ctx.Header("Authorization"))
 	if !ok {
 		s.writeProblem(ctx, problem.Unauthenticated())

@@ -124,7 +124,9 @@ func (s *Service) listNodes(ctx context.Context, in *listNodesInput) (*nodesOutp
 }
 
 const nodeColumns = `id, domain_id, project_id, resource_id, name, kind, COALESCE(mesh_ip, ''), public_key, labels,
-	binary_version, architecture, last_heartbeat_at, created_at, updated_at`
+	binary_version, architecture,
+	COALESCE(last_heartbeat_at, (SELECT a.last_heartbeat_at FROM node_agents a WHERE a.node_id = nodes.id)),
+	created_at, updated_at`
 
 func scanNode(row interface{ Scan(...any) error }) (apiv1.Node, error) {
 	var (
@@ -206,7 +208,21 @@ func (s *Service) deleteNode(ctx context.Context, in *nodeIDInput) (*struct{}, e
 	if err := s.authz.Check(ctx, "operator", "node:"+id); err != nil {
 		return nil, err
 	}
-	err = s.db.Tx(ctx, func(tx *sql.Tx) error {
+	return nil, s.decommission(ctx, id)
+}
+
+// Deregister decommissions a node at its own request (node-protocol.md §5.2
+// deregister, the event plane's Deregisterer): later calls with its NSK get
+// 401 nsk_revoked.
+func (s *Service) Deregister(ctx context.Context, nodeID string) error {
+	return s.decommission(ctx, nodeID)
+}
+
+// decommission revokes a live node's NSK, frees its mesh IP, removes its
+// structural tuples and appends peer_removed for its peers, with the
+// request's audit entry, in one transaction.
+func (s *Service) decommission(ctx context.Context, id string) error {
+	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
 		var ref NodeRef
 		var resourceID string
 		err := tx.QueryRowContext(ctx, `SELECT id, domain_id, project_id, resource_id, COALESCE(mesh_ip, ''), public_key
@@ -235,7 +251,7 @@ func (s *Service) deleteNode(ctx context.Context, in *nodeIDInput) (*struct{}, e
 	if err == nil {
 		s.sync(ctx)
 	}
-	return nil, problem.From(err)
+	return problem.From(err)
 }
 
 // NodeFrom names the node whose NSK authenticated the request (the API

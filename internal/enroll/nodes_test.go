@@ -83,6 +83,11 @@ func testNodeLifecycle(t *testing.T, e *env) {
 	}
 	st, raw := probe(b.NodeSecretKey, a.NodeID)
 	wantProblem(t, st, raw, 403, "node_id_mismatch")
+	h := map[string]string{"Authorization": "Bearer " + b.NodeSecretKey, "X-Plexd-Protocol": "2"}
+	if resp, _ := e.raw(t, "POST", "/v1/nodes/"+a.NodeID+"/probe-test", h, []byte(`{}`)); resp.StatusCode != 403 ||
+		resp.Header.Get("X-Plexsphere-Protocol") != "2" {
+		t.Fatalf("N3 on a node auth error: %d %v", resp.StatusCode, resp.Header)
+	}
 	st, raw = probe("", a.NodeID)
 	wantProblem(t, st, raw, 401, "unauthenticated")
 	st, raw = probe(strings.Repeat("A", 32), a.NodeID)

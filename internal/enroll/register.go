@@ -78,10 +78,26 @@ type redemption struct {
 }
 
 func (s *Service) register(ctx context.Context, in *registerInput) (*registerOutput, error) {
-	out := &registerOutput{CacheControl: "no-store"}
-	if in.PlexdProtocol != "" {
-		out.Protocol = strconv.Itoa(nodeproto.NegotiateLevel(nodeproto.ParseLevel(in.PlexdProtocol), nodeproto.MaxLevel))
+	out, err := s.redeem(ctx, in)
+	if in.PlexdProtocol == "" {
+		return out, err
 	}
+	// N3: name the negotiated level on every answer, errors included.
+	level := strconv.Itoa(nodeproto.NegotiateLevel(nodeproto.ParseLevel(in.PlexdProtocol), nodeproto.MaxLevel))
+	var p *problem.Problem
+	if errors.As(err, &p) {
+		return nil, p.WithHeader(nodeproto.HeaderPlexsphereProtocol, level)
+	}
+	if out != nil {
+		out.Protocol = level
+	}
+	return out, err
+}
+
+// redeem validates the request and the token in the spec's order, then
+// answers a replay or enrols the node.
+func (s *Service) redeem(ctx context.Context, in *registerInput) (*registerOutput, error) {
+	out := &registerOutput{CacheControl: "no-store"}
 	req, err := decodeRegister(in.ContentEncoding, in.RawBody)
 	if err != nil {
 		return nil, err

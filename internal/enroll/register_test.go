@@ -177,6 +177,14 @@ func testRegisterErrors(t *testing.T, e *env) {
 		})
 	}
 
+	// N3: an error answer to a request announcing a level names it too.
+	h := agentHeaders(tok)
+	h["X-Plexd-Protocol"] = "3"
+	if resp, _ := e.raw(t, "POST", "/v1/register", h, []byte(`{"token":`)); resp.StatusCode != 400 ||
+		resp.Header.Get("X-Plexsphere-Protocol") != "2" {
+		t.Fatalf("N3 on a register error: %d %v", resp.StatusCode, resp.Header)
+	}
+
 	// Expired and revoked tokens.
 	expired := e.issue(t, f.project.ID, apiv1.IssueBootstrapToken{Kind: "node", EnvPrefix: "prod"})
 	if _, err := e.Server.DB.Exec(`UPDATE bootstrap_tokens SET expires_at = 1 WHERE id = $1`, expired.TokenID); err != nil {
