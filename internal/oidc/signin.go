@@ -222,10 +222,10 @@ type callbackOutput struct {
 }
 
 // wantsJSON reports whether the caller is a JSON client rather than a
-// browser (api.md §2.2: errors depend on Accept).
+// browser (api.md §2.2: errors depend on Accept). Browsers navigating to the
+// callback ask for text/html; anything else gets a problem.
 func wantsJSON(accept string) bool {
-	a := strings.ToLower(accept)
-	return strings.Contains(a, "json") && !strings.Contains(a, "text/html")
+	return !strings.Contains(strings.ToLower(accept), "text/html")
 }
 
 func (s *Service) callback(ctx context.Context, in *callbackInput) (*callbackOutput, error) {
