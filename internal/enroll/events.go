@@ -86,3 +86,22 @@ func (s *Service) nodeAdded(ctx context.Context, tx *sql.Tx, n NodeRef) error {
 func (s *Service) nodeRemoved(ctx context.Context, tx *sql.Tx, n NodeRef) error {
 	return s.emitPeers(ctx, tx, n, nodeproto.EventPeerRemoved, nodeproto.PeerRemoved{PeerID: n.ID})
 }
+
+// LiveNodes lists the ids of a Domain's live nodes through q (for example
+// to announce a signing-key rotation to all of them).
+func LiveNodes(ctx context.Context, q store.Querier, domainID string) ([]string, error) {
+	rows, err := q.QueryContext(ctx, `SELECT id FROM nodes WHERE domain_id = $1 AND revoked_at IS NULL ORDER BY id`, domainID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
+}

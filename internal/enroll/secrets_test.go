@@ -31,6 +31,11 @@ func TestSigningKeysAPI(t *testing.T) {
 				t.Fatalf("public key is not 32 bytes: %q", keys.Items[0].PublicKey)
 			}
 			first := keys.Items[0]
+			resp, raw := e.registerAgent(t, e.issue(t, f.project.ID, apiv1.IssueBootstrapToken{Kind: "node", EnvPrefix: "prod"}).Token, newKey(), "before")
+			early := decodeRegistered(t, raw)
+			if resp.StatusCode != 201 || early.SigningPublicKey != first.PublicKey {
+				t.Fatalf("register before rotation: %d %s", resp.StatusCode, raw)
+			}
 			for _, body := range []string{`{"grace_seconds":60}`, `{"grace_seconds":700000}`} {
 				st, raw := e.Do(t, "POST", base+":rotate", body, nil)
 				wantProblem(t, st, raw, 400, "invalid_body")
@@ -50,7 +55,20 @@ func TestSigningKeysAPI(t *testing.T) {
 				keys.Items[1].NotAfter == nil {
 				t.Fatalf("old key listed as retiring: %d %s", st, raw)
 			}
-			resp, raw := e.registerAgent(t, e.issue(t, f.project.ID, apiv1.IssueBootstrapToken{Kind: "node", EnvPrefix: "prod"}).Token, newKey(), "k")
+			// The rotation was announced to the live node, recorded with the
+			// outgoing key it trusts (K4), and its state tells the live truth (K3).
+			var kid, payload string
+			if err := e.Server.DB.QueryRow(`SELECT key_id, payload FROM event_log WHERE node_id = $1 AND event_type = 'signing_key_rotated'`,
+				early.NodeID).Scan(&kid, &payload); err != nil || kid != first.KID ||
+				!strings.Contains(payload, `"current":"`+rot.Active.PublicKey+`"`) || !strings.Contains(payload, `"previous":"`+first.PublicKey+`"`) {
+				t.Fatalf("signing_key_rotated: %v %s %s", err, kid, payload)
+			}
+			sresp, sraw := e.raw(t, "GET", "/v1/nodes/"+early.NodeID+"/state", map[string]string{"Authorization": "Bearer " + early.NodeSecretKey}, nil)
+			if sresp.StatusCode != 200 || !strings.Contains(string(sraw), `"current":"`+rot.Active.PublicKey+`"`) ||
+				!strings.Contains(string(sraw), `"previous":"`+first.PublicKey+`"`) {
+				t.Fatalf("state after rotation: %d %s", sresp.StatusCode, sraw)
+			}
+			resp, raw = e.registerAgent(t, e.issue(t, f.project.ID, apiv1.IssueBootstrapToken{Kind: "node", EnvPrefix: "prod"}).Token, newKey(), "k")
 			if r := decodeRegistered(t, raw); resp.StatusCode != 201 || r.SigningPublicKey != rot.Active.PublicKey {
 				t.Fatalf("register after rotation returns %s, want the active %s", r.SigningPublicKey, rot.Active.PublicKey)
 			}
