@@ -181,10 +181,18 @@ type client struct {
 	idTTL      time.Duration
 }
 
-func (c *client) GetID() string                       { return c.id }
-func (c *client) RedirectURIs() []string              { return c.redirects }
-func (c *client) PostLogoutRedirectURIs() []string    { return nil }
-func (c *client) ApplicationType() op.ApplicationType { return op.ApplicationTypeWeb }
+func (c *client) GetID() string                    { return c.id }
+func (c *client) RedirectURIs() []string           { return c.redirects }
+func (c *client) PostLogoutRedirectURIs() []string { return nil }
+
+// ApplicationType is web for a confidential client and native (public,
+// PKCE only) for one without a secret.
+func (c *client) ApplicationType() op.ApplicationType {
+	if c.secret == "" {
+		return op.ApplicationTypeNative
+	}
+	return op.ApplicationTypeWeb
+}
 func (c *client) AuthMethod() oidc.AuthMethod {
 	if c.secret == "" {
 		return oidc.AuthMethodNone
