@@ -66,8 +66,12 @@ func (s *Service) whoami(ctx context.Context, _ *struct{}) (*whoamiOutput, error
 	if amr == nil {
 		amr = []string{}
 	}
+	var email string
+	if err := s.db.QueryRowContext(ctx, `SELECT COALESCE(email, '') FROM identities WHERE id = $1`, p.IdentityID).Scan(&email); err != nil {
+		return nil, problem.Internal(err)
+	}
 	return &whoamiOutput{Body: apiv1.Whoami{
-		PrincipalType: string(p.Kind), Subject: p.Ref(), DomainID: p.DomainID, ACR: p.ACR, AMR: amr,
+		PrincipalType: string(p.Kind), Subject: p.Ref(), DomainID: p.DomainID, Email: email, ACR: p.ACR, AMR: amr,
 	}}, nil
 }
 
