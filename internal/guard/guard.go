@@ -3,28 +3,33 @@
 // per-row filtering of lists, the PermissionDenied problem, and recording
 // each decision on the request's audit state.
 //
-// The decision itself comes from a Decider. Until the ReBAC engine is wired
-// in, the spine's decider grants everything to holders of the platform admin
-// tuple (`platform:platform#admin@user:<id>`) and nothing to anyone else.
+// The decision itself comes from a Decider; [Engine] is the one backed by
+// the ReBAC engine (internal/authz).
 package guard
 
 import (
 	"context"
-	"database/sql"
-	"errors"
 	"net/http"
 	"strings"
 
 	"github.com/plexsphere/plexsphere/internal/audit"
 	"github.com/plexsphere/plexsphere/internal/principal"
 	"github.com/plexsphere/plexsphere/internal/problem"
-	"github.com/plexsphere/plexsphere/internal/store"
 )
+
+// Decision is a Decider's answer.
+type Decision struct {
+	Allowed bool
+	// Reason is granted, insufficient_relation or out_of_scope (api.md §2.3).
+	Reason string
+	// Path lists the relations traversed (type:id#relation).
+	Path []string
+}
 
 // Decider answers whether a principal holds a permission on an object
 // (`type:id`), and through which relations.
 type Decider interface {
-	Decide(ctx context.Context, p *principal.Principal, permission, object string) (allowed bool, path []string, err error)
+	Decide(ctx context.Context, p *principal.Principal, permission, object string) (Decision, error)
 }
 
 // BulkDecider is an optional Decider extension that answers a whole list
@@ -49,19 +54,23 @@ func (g *Guard) Check(ctx context.Context, permission, object string) error {
 		return problem.Unauthenticated()
 	}
 	typ, id, _ := strings.Cut(object, ":")
-	ok, path, err := g.decider.Decide(ctx, p, permission, object)
+	d, err := g.decider.Decide(ctx, p, permission, object)
 	if err != nil {
 		return problem.Unavailable("authz_unavailable", err)
 	}
 	ar := audit.RequestFrom(ctx)
-	if ok {
+	if d.Allowed {
 		ar.Decide(true, permission, typ, id, "granted")
 		return nil
 	}
-	ar.Decide(false, permission, typ, id, "insufficient_relation")
+	reason := d.Reason
+	if reason == "" || reason == "granted" {
+		reason = "insufficient_relation"
+	}
+	ar.Decide(false, permission, typ, id, reason)
 	pd := problem.New(http.StatusForbidden, "permission_denied", "The caller lacks "+permission+" on this object.")
-	pd.Reason = "insufficient_relation"
-	pd.RelationPath = path
+	pd.Reason = reason
+	pd.RelationPath = d.Path
 	if pd.RelationPath == nil {
 		pd.RelationPath = []string{}
 	}
@@ -85,44 +94,12 @@ func (g *Guard) Visible(ctx context.Context, permission string, objects []string
 		return out, nil
 	}
 	for i, o := range objects {
-		ok, _, err := g.decider.Decide(ctx, p, permission, o)
+		d, err := g.decider.Decide(ctx, p, permission, o)
 		if err != nil {
 			return nil, problem.Unavailable("authz_unavailable", err)
 		}
-		out[i] = ok
+		out[i] = d.Allowed
 	}
 	return out, nil
 }
 
-// PlatformAdmins is the spine's Decider: platform admins may do everything.
-type PlatformAdmins struct {
-	DB *store.DB
-}
-
-// Decide implements Decider.
-func (d PlatformAdmins) Decide(ctx context.Context, p *principal.Principal, _, _ string) (bool, []string, error) {
-	var one int
-	err := d.DB.QueryRowContext(ctx, `SELECT 1 FROM relation_tuples
-		WHERE resource_type = 'platform' AND resource_id = 'platform' AND relation = 'admin'
-		AND subject_type = $1 AND subject_id = $2 AND subject_relation = ''`, string(p.Kind), p.IdentityID).Scan(&one)
-	if err == nil {
-		return true, []string{"platform#admin"}, nil
-	}
-	if errors.Is(err, sql.ErrNoRows) {
-		return false, nil, nil
-	}
-	return false, nil, err
-}
-
-// DecideMany implements BulkDecider with one query.
-func (d PlatformAdmins) DecideMany(ctx context.Context, p *principal.Principal, permission string, objects []string) ([]bool, error) {
-	out := make([]bool, len(objects))
-	if len(objects) == 0 {
-		return out, nil
-	}
-	ok, _, err := d.Decide(ctx, p, permission, "")
-	for i := range out {
-		out[i] = ok
-	}
-	return out, err
-}

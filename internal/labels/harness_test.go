@@ -24,12 +24,14 @@ import (
 	"github.com/plexsphere/plexsphere/internal/api"
 	"github.com/plexsphere/plexsphere/internal/apiv1"
 	"github.com/plexsphere/plexsphere/internal/audit"
+	"github.com/plexsphere/plexsphere/internal/authz"
 	"github.com/plexsphere/plexsphere/internal/guard"
 	"github.com/plexsphere/plexsphere/internal/identity"
 	"github.com/plexsphere/plexsphere/internal/page"
 	"github.com/plexsphere/plexsphere/internal/problem"
 	"github.com/plexsphere/plexsphere/internal/store"
 	"github.com/plexsphere/plexsphere/internal/tenancy"
+	"github.com/plexsphere/plexsphere/internal/tuples"
 )
 
 // postgresEnv names the PostgreSQL server the suite also runs against.
@@ -89,12 +91,21 @@ func newHarness(t *testing.T, backend string) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &harness{db: db, authz: &denyList{next: guard.New(guard.PlatformAdmins{DB: db}), deny: map[string]bool{}}}
+	schema, index := authz.DefaultSchema(), authz.NewMemTuples()
+	ts, err := tuples.New(tuples.Config{DB: db, Schema: schema, Index: index})
+	if err != nil {
+		t.Fatal(err)
+	}
+	engine, err := authz.New(authz.Config{Schema: schema, Tuples: index})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &harness{db: db, authz: &denyList{next: guard.New(guard.Engine{Authz: engine}), deny: map[string]bool{}}}
 	ids, err := identity.NewService(identity.Config{DB: db, Audit: al, Pages: pages})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ten, err := tenancy.NewService(tenancy.Config{DB: db, Audit: al, Authz: h.authz.next, Pages: pages})
+	ten, err := tenancy.NewService(tenancy.Config{DB: db, Audit: al, Authz: h.authz.next, Tuples: ts, Pages: pages})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,6 +121,9 @@ func newHarness(t *testing.T, backend string) *harness {
 	h.labels.Register(srv.API)
 	if h.token, err = ids.Bootstrap(ctx); err != nil || h.token == "" {
 		t.Fatalf("bootstrap: %q, %v", h.token, err)
+	}
+	if err := ts.Load(ctx); err != nil {
+		t.Fatal(err)
 	}
 	if err := db.QueryRowContext(ctx, `SELECT subject_id FROM relation_tuples
 		WHERE resource_type = 'platform' AND relation = 'admin'`).Scan(&h.adminID); err != nil {

@@ -12,10 +12,12 @@ import (
 
 	"github.com/plexsphere/plexsphere/internal/apiv1"
 	"github.com/plexsphere/plexsphere/internal/audit"
+	"github.com/plexsphere/plexsphere/internal/authz"
 	"github.com/plexsphere/plexsphere/internal/page"
 	"github.com/plexsphere/plexsphere/internal/problem"
 	"github.com/plexsphere/plexsphere/internal/route"
 	"github.com/plexsphere/plexsphere/internal/store"
+	"github.com/plexsphere/plexsphere/internal/tuples"
 )
 
 type domainIDInput struct {
@@ -145,12 +147,32 @@ func (s *Service) createDomain(ctx context.Context, in *createDomainInput) (*dom
 		if err != nil {
 			return err
 		}
+		if err := s.seedDomainTuples(ctx, tx, d.ID); err != nil {
+			return err
+		}
 		return s.audit.Commit(ctx, tx)
 	})
-	if err != nil {
+	if err = s.synced(ctx, err); err != nil {
 		return nil, problem.From(err)
 	}
 	return &domainOutput{Location: "/v1/domains/" + d.ID, Body: d}, nil
+}
+
+// seedDomainTuples links a new Domain to the platform and makes its creator
+// the Domain's admin (api.md §3.1: the creator's owner tuple).
+func (s *Service) seedDomainTuples(ctx context.Context, tx *sql.Tx, id string) error {
+	dom := authz.ObjectRef{Type: authz.TypeDomain, ID: id}
+	if err := s.link(ctx, tx, dom, "platform", authz.Platform, id); err != nil {
+		return err
+	}
+	who, ok := caller(ctx)
+	if !ok {
+		return nil
+	}
+	_, err := s.tuples.WriteRows(ctx, tx, []tuples.Row{{
+		Tuple: authz.Tuple{Resource: dom, Relation: "admin", Subject: who}, DomainID: id,
+	}}, nil, false)
+	return err
 }
 
 // checkPoolLocked takes the platform row lock (so pool checks serialise) and
@@ -303,7 +325,10 @@ func (s *Service) deleteDomain(ctx context.Context, in *domainIDInput) (*struct{
 		if _, err := tx.ExecContext(ctx, `DELETE FROM domains WHERE id = $1`, id); err != nil {
 			return err
 		}
+		if err := s.tuples.RemoveObject(ctx, tx, authz.ObjectRef{Type: authz.TypeDomain, ID: id}); err != nil {
+			return err
+		}
 		return s.audit.Commit(ctx, tx)
 	})
-	return nil, problem.From(err)
+	return nil, problem.From(s.synced(ctx, err))
 }

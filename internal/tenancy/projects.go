@@ -13,6 +13,7 @@ import (
 
 	"github.com/plexsphere/plexsphere/internal/apiv1"
 	"github.com/plexsphere/plexsphere/internal/audit"
+	"github.com/plexsphere/plexsphere/internal/authz"
 	"github.com/plexsphere/plexsphere/internal/page"
 	"github.com/plexsphere/plexsphere/internal/problem"
 	"github.com/plexsphere/plexsphere/internal/route"
@@ -174,9 +175,13 @@ func (s *Service) createProject(ctx context.Context, in *createProjectInput) (*p
 		if err != nil {
 			return err
 		}
+		if err := s.link(ctx, tx, authz.ObjectRef{Type: authz.TypeProject, ID: p.ID}, "domain",
+			authz.ObjectRef{Type: authz.TypeDomain, ID: domainID}, domainID); err != nil {
+			return err
+		}
 		return s.audit.Commit(ctx, tx)
 	})
-	if err != nil {
+	if err = s.synced(ctx, err); err != nil {
 		return nil, problem.From(err)
 	}
 	return &projectOutput{Location: "/v1/projects/" + p.ID, Body: p}, nil
@@ -324,7 +329,7 @@ func (s *Service) deleteProject(ctx context.Context, in *projectIDInput) (*struc
 		var c apiv1.ProjectCounts
 		if err := tx.QueryRowContext(ctx, `SELECT
 			(SELECT COUNT(*) FROM resources WHERE project_id = $1),
-			(SELECT COUNT(*) FROM relation_tuples WHERE project_id = $1)`, id).Scan(&c.Resources, &c.RelationTuples); err != nil {
+			(SELECT COUNT(*) FROM relation_tuples WHERE project_id = $1 AND structural = FALSE)`, id).Scan(&c.Resources, &c.RelationTuples); err != nil {
 			return err
 		}
 		if c != (apiv1.ProjectCounts{}) {
@@ -338,7 +343,10 @@ func (s *Service) deleteProject(ctx context.Context, in *projectIDInput) (*struc
 		if _, err := tx.ExecContext(ctx, `DELETE FROM projects WHERE id = $1`, id); err != nil {
 			return err
 		}
+		if err := s.tuples.RemoveObject(ctx, tx, authz.ObjectRef{Type: authz.TypeProject, ID: id}); err != nil {
+			return err
+		}
 		return s.audit.Commit(ctx, tx)
 	})
-	return nil, problem.From(err)
+	return nil, problem.From(s.synced(ctx, err))
 }

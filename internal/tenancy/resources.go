@@ -11,6 +11,7 @@ import (
 
 	"github.com/plexsphere/plexsphere/internal/apiv1"
 	"github.com/plexsphere/plexsphere/internal/audit"
+	"github.com/plexsphere/plexsphere/internal/authz"
 	"github.com/plexsphere/plexsphere/internal/page"
 	"github.com/plexsphere/plexsphere/internal/problem"
 	"github.com/plexsphere/plexsphere/internal/route"
@@ -142,9 +143,13 @@ func (s *Service) createResource(ctx context.Context, in *createResourceInput) (
 			r.ID, r.ProjectID, r.DomainID, r.Kind, r.ExternalRef, r.Origin, store.Micros(now)); err != nil {
 			return err
 		}
+		if err := s.link(ctx, tx, authz.ObjectRef{Type: authz.TypeResource, ID: r.ID}, "project",
+			authz.ObjectRef{Type: authz.TypeProject, ID: pid}, r.DomainID); err != nil {
+			return err
+		}
 		return s.audit.Commit(ctx, tx)
 	})
-	if err != nil {
+	if err = s.synced(ctx, err); err != nil {
 		return nil, problem.From(err)
 	}
 	return &resourceOutput{Location: "/v1/resources/" + r.ID, Body: r}, nil
@@ -171,7 +176,10 @@ func (s *Service) deleteResource(ctx context.Context, in *resourceIDInput) (*str
 		return nil, err
 	}
 	audit.RequestFrom(ctx).Target("", "resource", id)
-	if err := s.authz.Check(ctx, "deploy", "resource:"+id); err != nil {
+	// api.md: project#deploy. The Resource's Project is not known before the
+	// check, so check resource#operator, which every project#deploy holder
+	// has (deploy = project operator ⊆ resource operator).
+	if err := s.authz.Check(ctx, "operator", "resource:"+id); err != nil {
 		return nil, err
 	}
 	err = s.db.Tx(ctx, func(tx *sql.Tx) error {
@@ -186,7 +194,10 @@ func (s *Service) deleteResource(ctx context.Context, in *resourceIDInput) (*str
 		if _, err := tx.ExecContext(ctx, `DELETE FROM resources WHERE id = $1`, id); err != nil {
 			return err
 		}
+		if err := s.tuples.RemoveObject(ctx, tx, authz.ObjectRef{Type: authz.TypeResource, ID: id}); err != nil {
+			return err
+		}
 		return s.audit.Commit(ctx, tx)
 	})
-	return nil, problem.From(err)
+	return nil, problem.From(s.synced(ctx, err))
 }

@@ -2,14 +2,18 @@ package tenancy
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/plexsphere/plexsphere/internal/audit"
+	"github.com/plexsphere/plexsphere/internal/authz"
 	"github.com/plexsphere/plexsphere/internal/page"
+	"github.com/plexsphere/plexsphere/internal/principal"
 	"github.com/plexsphere/plexsphere/internal/store"
+	"github.com/plexsphere/plexsphere/internal/tuples"
 )
 
 // Authorizer is the authorization this context needs: a check before any
@@ -19,23 +23,33 @@ type Authorizer interface {
 	Visible(ctx context.Context, permission string, objects []string) ([]bool, error)
 }
 
+// Tuples writes the structural relation tuples (a Domain's platform, a
+// Project's Domain, a Resource's Project) in the object's transaction.
+type Tuples interface {
+	WriteRows(ctx context.Context, tx *sql.Tx, add []tuples.Row, remove []authz.Tuple, strict bool) ([]tuples.Row, error)
+	RemoveObject(ctx context.Context, tx *sql.Tx, resource authz.ObjectRef) error
+	Sync(ctx context.Context) error
+}
+
 // Config configures the Service.
 type Config struct {
-	DB    *store.DB
-	Audit *audit.Log
-	Authz Authorizer
-	Pages *page.Codec
+	DB     *store.DB
+	Audit  *audit.Log
+	Authz  Authorizer
+	Tuples Tuples
+	Pages  *page.Codec
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
 
 // Service serves Domains, Projects and Resources.
 type Service struct {
-	db    *store.DB
-	audit *audit.Log
-	authz Authorizer
-	pages *page.Codec
-	now   func() time.Time
+	db     *store.DB
+	audit  *audit.Log
+	authz  Authorizer
+	tuples Tuples
+	pages  *page.Codec
+	now    func() time.Time
 }
 
 // NewService validates cfg and returns the service.
@@ -47,13 +61,15 @@ func NewService(cfg Config) (*Service, error) {
 		return nil, errors.New("tenancy: Config.Audit is required")
 	case cfg.Authz == nil:
 		return nil, errors.New("tenancy: Config.Authz is required")
+	case cfg.Tuples == nil:
+		return nil, errors.New("tenancy: Config.Tuples is required")
 	case cfg.Pages == nil:
 		return nil, errors.New("tenancy: Config.Pages is required")
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Service{db: cfg.DB, audit: cfg.Audit, authz: cfg.Authz, pages: cfg.Pages, now: cfg.Now}, nil
+	return &Service{db: cfg.DB, audit: cfg.Audit, authz: cfg.Authz, tuples: cfg.Tuples, pages: cfg.Pages, now: cfg.Now}, nil
 }
 
 // Register adds every tenancy operation to api.
@@ -83,4 +99,33 @@ func visibleRows[T any](ctx context.Context, a Authorizer, permission string, it
 		}
 	}
 	return out, nil
+}
+
+// link writes the object-graph tuple child#relation@parent in tx, marked
+// structural so delete guards and the relation-tuple API ignore it.
+func (s *Service) link(ctx context.Context, tx *sql.Tx, child authz.ObjectRef, relation string, parent authz.ObjectRef, domainID string) error {
+	_, err := s.tuples.WriteRows(ctx, tx, []tuples.Row{{
+		Tuple:    authz.Tuple{Resource: child, Relation: relation, Subject: parent.Subject()},
+		DomainID: domainID, Structural: true,
+	}}, nil, false)
+	return err
+}
+
+// synced makes a committed tuple change visible on this replica now; if it
+// fails, the change-log poller applies it shortly.
+func (s *Service) synced(ctx context.Context, err error) error {
+	if err == nil {
+		_ = s.tuples.Sync(ctx)
+	}
+	return err
+}
+
+// caller is the request's principal as a ReBAC subject (false when
+// anonymous).
+func caller(ctx context.Context) (authz.SubjectRef, bool) {
+	p := principal.From(ctx)
+	if p == nil {
+		return authz.SubjectRef{}, false
+	}
+	return authz.SubjectRef{Object: authz.ObjectRef{Type: string(p.Kind), ID: p.IdentityID}}, true
 }

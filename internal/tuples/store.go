@@ -221,6 +221,31 @@ func (s *Store) DeleteByID(ctx context.Context, tx *sql.Tx, id string) (Row, err
 	return r, nil
 }
 
+// RemoveObject removes every tuple stored on resource (structural ones and
+// grants) inside tx: the object is being deleted.
+func (s *Store) RemoveObject(ctx context.Context, tx *sql.Tx, resource authz.ObjectRef) error {
+	rows, err := tx.QueryContext(ctx, `SELECT `+rowColumns+` FROM relation_tuples WHERE resource_type = $1 AND resource_id = $2`,
+		resource.Type, resource.ID)
+	if err != nil {
+		return fmt.Errorf("tuples: read %s: %w", resource, err)
+	}
+	var remove []authz.Tuple
+	for rows.Next() {
+		r, err := scanRow(rows)
+		if err != nil {
+			rows.Close()
+			return err
+		}
+		remove = append(remove, r.Tuple)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	_, err = s.WriteRows(ctx, tx, nil, remove, false)
+	return err
+}
+
 // Get reads one non-structural tuple by id.
 func (s *Store) Get(ctx context.Context, q store.Querier, id string) (Row, error) {
 	r, err := scanRow(q.QueryRowContext(ctx, `SELECT `+rowColumns+` FROM relation_tuples WHERE id = $1 AND structural = FALSE`, id))

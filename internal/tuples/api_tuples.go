@@ -1,0 +1,191 @@
+package tuples
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+
+	"github.com/google/uuid"
+
+	"github.com/plexsphere/plexsphere/internal/apiv1"
+	"github.com/plexsphere/plexsphere/internal/audit"
+	"github.com/plexsphere/plexsphere/internal/authz"
+	"github.com/plexsphere/plexsphere/internal/problem"
+)
+
+func parseUUIDValue(s string) (string, error) {
+	u, err := uuid.Parse(s)
+	if err != nil || u == uuid.Nil || len(s) != 36 {
+		return "", errors.New("bad uuid")
+	}
+	return u.String(), nil
+}
+
+func (a *API) listTuples(ctx context.Context, in *listTuplesInput) (*listTuplesOutput, error) {
+	pid, err := parseUUID("project", in.ProjectID)
+	if err != nil {
+		return nil, err
+	}
+	if err := a.Authz.Check(ctx, "read", "project:"+pid); err != nil {
+		return nil, err
+	}
+	scope := "relation_tuples.list?project_id=" + pid
+	var after string
+	limit, err := a.Pages.Start(ctx, in.Params, scope, &after)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := a.Projects.GetProject(ctx, a.DB, pid); err != nil {
+		return nil, err
+	}
+	rows, err := a.Tuples.ListProject(ctx, a.DB, pid, after, limit+1)
+	if err != nil {
+		return nil, problem.Internal(err)
+	}
+	out := &listTuplesOutput{Body: apiv1.List[apiv1.RelationTuple]{Items: []apiv1.RelationTuple{}}}
+	if len(rows) > limit {
+		rows = rows[:limit]
+		if out.Body.NextCursor, err = a.Pages.Next(ctx, scope, rows[limit-1].ID); err != nil {
+			return nil, err
+		}
+	}
+	for _, r := range rows {
+		out.Body.Items = append(out.Body.Items, wireTuple(r))
+	}
+	return out, nil
+}
+
+// grantable reports whether sub may be granted a role through the API:
+// principals and group members only, never an object-graph link.
+func grantable(sub authz.SubjectRef) bool {
+	switch sub.Object.Type {
+	case authz.TypeUser, authz.TypeServiceIdentity:
+		return sub.Relation == ""
+	case authz.TypeGroup:
+		return sub.Relation == "member"
+	}
+	return false
+}
+
+func (a *API) writeTuple(ctx context.Context, in *writeTupleInput) (*tupleOutput, error) {
+	b := in.Body
+	sub, res, err := parseRefs(b.Subject, b.Resource)
+	if err != nil {
+		return nil, err
+	}
+	row := Row{Tuple: authz.Tuple{Resource: res, Relation: b.Relation, Subject: sub}}
+	ar := audit.RequestFrom(ctx)
+	var chain string
+	if in.ProjectID != "" {
+		if row.ProjectID, err = parseUUID("project", in.ProjectID); err != nil {
+			return nil, err
+		}
+		chain = a.chainOf(ctx, authz.ObjectRef{Type: authz.TypeProject, ID: row.ProjectID})
+		ar.Target(chain, "relation_tuple", "")
+		if err := a.Authz.Check(ctx, "manage", "project:"+row.ProjectID); err != nil {
+			return nil, err
+		}
+		p, err := a.Projects.GetProject(ctx, a.DB, row.ProjectID)
+		if err != nil {
+			return nil, err
+		}
+		row.DomainID = p.DomainID
+		if !a.inProject(ctx, res, row.ProjectID) {
+			return nil, problem.BadRequest("resource_not_in_project", "The resource is not this Project or one of its objects.")
+		}
+	} else {
+		if chain, err = a.checkUnscoped(ctx, res, ""); err != nil {
+			return nil, err
+		}
+		if res.Type == authz.TypeDomain {
+			row.DomainID = res.ID
+		}
+	}
+	if b.CaveatName != "" || len(b.CaveatContext) > 0 {
+		return nil, problem.NotProvisioned("caveats")
+	}
+	if !grantable(sub) {
+		return nil, problem.BadRequest("subject_not_allowed", "Only users, service identities and group#member can be granted.")
+	}
+	if err := a.Engine.Schema().ValidateTuple(row.Tuple); err != nil {
+		return nil, schemaProblem(err)
+	}
+	var added []Row
+	err = a.DB.Tx(ctx, func(tx *sql.Tx) error {
+		var err error
+		if added, err = a.Tuples.WriteRows(ctx, tx, []Row{row}, nil, true); err != nil {
+			return err
+		}
+		ar.Target(chain, "relation_tuple", added[0].ID)
+		return a.Audit.Commit(ctx, tx)
+	})
+	if errors.Is(err, ErrExists) {
+		return nil, problem.Conflict("relation_tuple_conflict", "This tuple already exists.")
+	}
+	if err != nil {
+		return nil, problem.From(err)
+	}
+	_ = a.Tuples.Sync(ctx) // the poller catches up if this fails
+	return &tupleOutput{Location: "/v1/authz/relation-tuples/" + added[0].ID, Body: wireTuple(added[0])}, nil
+}
+
+// inProject reports whether res is project pid or one of its objects.
+func (a *API) inProject(ctx context.Context, res authz.ObjectRef, pid string) bool {
+	if res.Type == authz.TypeProject {
+		return res.ID == pid
+	}
+	p, ok := a.parentOf(ctx, res, "project")
+	return ok && p.Type == authz.TypeProject && p.ID == pid
+}
+
+// checkUnscoped authorises a write or delete of a tuple outside any Project:
+// on a Domain (domain#manage) or on the platform or a group (platform#manage).
+// It targets the request's audit entry and returns the chain.
+func (a *API) checkUnscoped(ctx context.Context, res authz.ObjectRef, tupleID string) (string, error) {
+	ar := audit.RequestFrom(ctx)
+	switch res.Type {
+	case authz.TypeDomain:
+		ar.Target(res.ID, "relation_tuple", tupleID)
+		return res.ID, a.Authz.Check(ctx, "manage", "domain:"+res.ID)
+	case authz.TypePlatform, authz.TypeGroup:
+		ar.Target(audit.PlatformChain, "relation_tuple", tupleID)
+		return audit.PlatformChain, a.Authz.Check(ctx, "manage", "platform:platform")
+	}
+	return "", problem.BadRequest("project_id_required", "Tuples on this object type are written with ?project_id.")
+}
+
+func (a *API) deleteTuple(ctx context.Context, in *tupleIDInput) (*struct{}, error) {
+	id, err := parseUUID("relation_tuple", in.ID)
+	if err != nil {
+		return nil, err
+	}
+	ar := audit.RequestFrom(ctx)
+	ar.Target(audit.PlatformChain, "relation_tuple", id)
+	err = a.DB.Tx(ctx, func(tx *sql.Tx) error {
+		r, err := a.Tuples.Get(ctx, tx, id)
+		if errors.Is(err, ErrNotFound) {
+			return problem.NotFound("relation_tuple_not_found", "No such relation tuple.")
+		}
+		if err != nil {
+			return err
+		}
+		if r.ProjectID != "" {
+			ar.Target(a.chainOf(ctx, authz.ObjectRef{Type: authz.TypeProject, ID: r.ProjectID}), "relation_tuple", id)
+			err = a.Authz.Check(ctx, "manage", "project:"+r.ProjectID)
+		} else {
+			_, err = a.checkUnscoped(ctx, r.Tuple.Resource, id)
+		}
+		if err != nil {
+			return err
+		}
+		if _, err := a.Tuples.DeleteByID(ctx, tx, id); err != nil {
+			return err
+		}
+		return a.Audit.Commit(ctx, tx)
+	})
+	if err != nil {
+		return nil, problem.From(err)
+	}
+	_ = a.Tuples.Sync(ctx)
+	return nil, nil
+}
