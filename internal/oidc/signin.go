@@ -109,6 +109,15 @@ func (s *Service) resolveBinding(ctx context.Context, in apiv1.SignIn) (*Binding
 		if err != nil {
 			return nil, err
 		}
+		// An unknown Domain gets the same answer as a Domain nobody can
+		// sign in to: this public operation is no existence oracle.
+		var n int
+		if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM domains WHERE id = $1`, id).Scan(&n); err != nil {
+			return nil, err
+		}
+		if n == 0 {
+			return nil, problem.NotFound("binding_not_found", "No IdP binding serves this sign-in.")
+		}
 		scopes = []string{id, ""}
 	}
 	for _, scope := range scopes {
