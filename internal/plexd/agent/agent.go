@@ -87,6 +87,7 @@ type Agent struct {
 	lastApply   time.Time // when applied last changed or was confirmed
 	conn        stream.State
 	strm        *stream.Stream
+	eventGen    uint64 // bumped by every event that changes desired
 	revoked     bool
 }
 
@@ -243,6 +244,9 @@ func (a *Agent) reconcileLoop(ctx context.Context) {
 
 // Reconcile pulls state, makes it the desired state and applies it.
 func (a *Agent) Reconcile(ctx context.Context) error {
+	a.mu.Lock()
+	gen := a.eventGen
+	a.mu.Unlock()
 	st, err := a.opts.ControlPlane.State(ctx)
 	if err != nil {
 		return fmt.Errorf("state: %w", err)
@@ -254,8 +258,17 @@ func (a *Agent) Reconcile(ctx context.Context) error {
 		a.log.LogAttrs(ctx, slog.LevelWarn, "state element dropped", slog.String("kind", what), slog.String("error", err.Error()))
 	})
 	a.mu.Lock()
-	a.desired = d
+	raced := a.eventGen != gen
+	if !raced {
+		a.desired = d
+	}
 	a.mu.Unlock()
+	if raced {
+		// An event changed desired while the snapshot was in flight; the
+		// snapshot may predate it. Fetch again rather than roll it back.
+		a.Trigger()
+		return nil
+	}
 	return a.apply(ctx)
 }
 

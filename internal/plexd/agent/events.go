@@ -32,6 +32,9 @@ func (a *Agent) HandleEvent(ctx context.Context, env *envelope.Envelope) {
 		return
 	}
 	if changed {
+		a.mu.Lock()
+		a.eventGen++
+		a.mu.Unlock()
 		if err := a.apply(ctx); err != nil {
 			a.log.LogAttrs(ctx, slog.LevelWarn, "applying event failed", slog.String("event_type", env.EventType), slog.String("error", err.Error()))
 			a.Trigger()
