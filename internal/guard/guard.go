@@ -102,4 +102,3 @@ func (g *Guard) Visible(ctx context.Context, permission string, objects []string
 	}
 	return out, nil
 }
-

@@ -52,7 +52,9 @@ type listTuplesInput struct {
 	ProjectID string `query:"project_id" required:"true" doc:"Project id (UUID)."`
 	page.Params
 }
-type listTuplesOutput struct{ Body apiv1.List[apiv1.RelationTuple] }
+type listTuplesOutput struct {
+	Body apiv1.List[apiv1.RelationTuple]
+}
 type writeTupleInput struct {
 	ProjectID string `query:"project_id" doc:"Project id (UUID). Required for tuples on a Project or its objects; without it the resource must be a Domain, a group or the platform."`
 	Body      apiv1.WriteRelationTuple
