@@ -33,7 +33,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request, n *node) {
 		delete(s.streams, r)
 		s.mu.Unlock()
 	}()
-	s.Connects <- Connect{NodeID: n.id, LastEventID: last, Header: r.Header.Clone()}
+	send(s.Connects, Connect{NodeID: n.id, LastEventID: last, Header: r.Header.Clone()})
 
 	fl, _ := w.(http.Flusher)
 	w.Header().Set("Content-Type", nodeproto.ContentTypeEventStream)
