@@ -18,7 +18,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/plexsphere/plexsphere/internal/events"
 	"github.com/plexsphere/plexsphere/internal/nodeproto"
 )
 
@@ -98,12 +97,17 @@ func TestBenchClientProcess(t *testing.T) {
 // its delivery at each client (p50, p99, max = last delivery), the server
 // memory per connected stream, and emission signing throughput against raw
 // ed25519.Sign in the same run. Run with -benchtime=1x; each b.N adds one
-// event round (at least 5).
+// event round (at least 5). EVENTS_BENCH_BACKEND=postgres runs it on the
+// PostgreSQL named by PLEXSPHERE_TEST_POSTGRES_URL.
 func BenchmarkEventPlane(b *testing.B) {
 	if testing.Short() {
 		b.Skip("2,000 clients")
 	}
-	p := startPlane(b, newDatabase(b, sqliteDB), nil, func(c *events.Config) {})
+	backend := sqliteDB
+	if os.Getenv("EVENTS_BENCH_BACKEND") == string(postgresDB) {
+		backend = postgresDB
+	}
+	p := startPlane(b, newDatabase(b, backend), nil, nil)
 	nodes := make([]string, benchClients)
 	for i := range nodes {
 		nodes[i] = fmt.Sprintf("n%05d", i)
@@ -180,6 +184,7 @@ func BenchmarkEventPlane(b *testing.B) {
 	b.ReportMetric(raw, "raw-sign/s/core")
 	b.ReportMetric(signed, "events-signed/s/core")
 	b.ReportMetric(100*signed/raw, "signed/raw-%")
+	b.Logf("backend %s", backend)
 	b.Logf("clients %d, rounds %d, deliveries %d: p50 %s p99 %s max %s; last delivery per round %v",
 		benchClients, rounds, len(lat), pct(0.5), pct(0.99), lat[len(lat)-1], last)
 	b.Logf("server memory %.0f B/node (heap+stacks, after GC), %.2f goroutines/node", perNode, goPerNode)
