@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/plexsphere/plexsphere/internal/store"
@@ -32,13 +31,6 @@ type Log struct {
 	db     *store.DB
 	pepper []byte
 	now    func() time.Time
-
-	// prepared holds the append statements, prepared once per pool.
-	prepared struct {
-		once                          sync.Once
-		err                           error
-		advance, create, insert, head *sql.Stmt
-	}
 }
 
 const (
@@ -48,22 +40,6 @@ const (
 		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18)`
 	sqlHead = `UPDATE audit_chains SET last_hash = $2 WHERE chain_id = $1`
 )
-
-// stmts prepares the append statements on first use.
-func (l *Log) stmts(ctx context.Context) error {
-	p := &l.prepared
-	p.once.Do(func() {
-		for _, s := range []struct {
-			dst **sql.Stmt
-			q   string
-		}{{&p.advance, sqlAdvance}, {&p.create, sqlCreate}, {&p.insert, sqlInsert}, {&p.head, sqlHead}} {
-			if *s.dst, p.err = l.db.PrepareContext(ctx, s.q); p.err != nil {
-				return
-			}
-		}
-	})
-	return p.err
-}
 
 // New validates cfg and returns a Log.
 func New(cfg Config) (*Log, error) {
@@ -96,9 +72,6 @@ const entryColumns = `chain_id, seq, occurred_at, action, outcome, reason, subje
 // (when zero), the pseudonym (when empty) and both hashes. Concurrent appends
 // to one chain serialise on the chain's head row.
 func (l *Log) Append(ctx context.Context, tx *sql.Tx, e Entry) (Entry, error) {
-	if err := l.stmts(ctx); err != nil {
-		return e, fmt.Errorf("audit: prepare: %w", err)
-	}
 	if e.ChainID == "" {
 		return e, errors.New("audit: entry without chain")
 	}
@@ -119,14 +92,14 @@ func (l *Log) Append(ctx context.Context, tx *sql.Tx, e Entry) (Entry, error) {
 	e.Seq, e.PrevHash = seq, prev
 	e.caveatJSON = appendCaveats(nil, e.CaveatNames)
 	e.EntryHash = chainHash(prev, e.Canonical(make([]byte, 0, 512)))
-	_, err = tx.StmtContext(ctx, l.prepared.insert).ExecContext(ctx,
+	_, err = tx.ExecContext(ctx, sqlInsert,
 		e.ChainID, e.Seq, store.Micros(e.OccurredAt), e.Action, e.Outcome, e.Reason, e.Pseudonym, e.IdentityRef,
 		e.Relation, e.ObjectType, e.ObjectID, e.DecisionResult, string(e.caveatJSON), e.CorrelationID, e.IP, e.UserAgent,
 		hex.EncodeToString(e.PrevHash[:]), hex.EncodeToString(e.EntryHash[:]))
 	if err != nil {
 		return e, fmt.Errorf("audit: insert: %w", err)
 	}
-	_, err = tx.StmtContext(ctx, l.prepared.head).ExecContext(ctx, e.ChainID, hex.EncodeToString(e.EntryHash[:]))
+	_, err = tx.ExecContext(ctx, sqlHead, e.ChainID, hex.EncodeToString(e.EntryHash[:]))
 	if err != nil {
 		return e, fmt.Errorf("audit: update head: %w", err)
 	}
@@ -142,9 +115,9 @@ func (l *Log) advance(ctx context.Context, tx *sql.Tx, chain string) (int64, [32
 		prev [32]byte
 	)
 	for range 2 {
-		err := tx.StmtContext(ctx, l.prepared.advance).QueryRowContext(ctx, chain).Scan(&seq, &last)
+		err := tx.QueryRowContext(ctx, sqlAdvance, chain).Scan(&seq, &last)
 		if errors.Is(err, sql.ErrNoRows) {
-			_, err = tx.StmtContext(ctx, l.prepared.create).ExecContext(ctx, chain, hex.EncodeToString(prev[:]))
+			_, err = tx.ExecContext(ctx, sqlCreate, chain, hex.EncodeToString(prev[:]))
 			if err != nil {
 				return 0, prev, fmt.Errorf("audit: create chain: %w", err)
 			}
