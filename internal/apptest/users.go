@@ -1,0 +1,60 @@
+package apptest
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"io"
+	"log/slog"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/plexsphere/plexsphere/internal/app"
+	"github.com/plexsphere/plexsphere/internal/store"
+)
+
+// NewUser creates a user identity with no grants and an API token for it,
+// directly in the database (there is no sign-in flow to go through), and
+// returns the identity id and the token plaintext. Grant it roles through
+// the relation-tuple API.
+func (e *Env) NewUser(t testing.TB, displayName string) (identityID, token string) {
+	t.Helper()
+	raw := make([]byte, 20)
+	rand.Read(raw)
+	token = "psk_dev_" + hex.EncodeToString(raw)
+	sum := sha256.Sum256([]byte(token))
+	identityID, now := uuid.Must(uuid.NewV7()).String(), store.Micros(time.Now())
+	db := e.Server.DB
+	if _, err := db.Exec(`INSERT INTO identities (id, kind, display_name, created_at, updated_at)
+		VALUES ($1, 'user', $2, $3, $3)`, identityID, displayName, now); err != nil {
+		t.Fatalf("create user %s: %v", displayName, err)
+	}
+	if _, err := db.Exec(`INSERT INTO api_tokens (id, identity_id, env_prefix, display_prefix, secret_hash, created_at)
+		VALUES ($1, $2, 'dev', $3, $4, $5)`, uuid.Must(uuid.NewV7()).String(), identityID, token[:12],
+		hex.EncodeToString(sum[:]), now); err != nil {
+		t.Fatalf("issue token for %s: %v", displayName, err)
+	}
+	return identityID, token
+}
+
+// Replica starts a second control plane on e's database and data directory
+// (so it shares the master key), as another replica behind a load balancer
+// would. It uses e's admin token.
+func (e *Env) Replica(t testing.TB) *Env {
+	t.Helper()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	srv, err := app.Open(context.Background(), e.Config, log)
+	if err != nil {
+		t.Fatalf("open replica: %v", err)
+	}
+	hs := httptest.NewServer(srv.Handler())
+	t.Cleanup(func() {
+		hs.Close()
+		srv.Close()
+	})
+	return &Env{Server: srv, URL: hs.URL, Token: e.Token, DataDir: e.DataDir, Config: e.Config}
+}
