@@ -135,6 +135,17 @@ func (f *fakeDeregister) Deregister(_ context.Context, id string) error {
 	return nil
 }
 
+// oneDomain is a Directory that puts every node in one Domain.
+type oneDomain string
+
+func (d oneDomain) NodeDomains(_ context.Context, _ store.Querier, nodeIDs []string) (map[string]string, error) {
+	m := make(map[string]string, len(nodeIDs))
+	for _, id := range nodeIDs {
+		m[id] = string(d)
+	}
+	return m, nil
+}
+
 type callerKey struct{}
 
 // testCaller takes "Bearer node:<id>" as node <id>'s NSK: node
@@ -154,7 +165,7 @@ func startPlane(t testing.TB, d database, keys events.Keys, tune func(*events.Co
 		}
 		keys = k
 	}
-	cfg := events.Config{DB: db, Directory: events.OneDomain("d1"), Keys: keys, PostgresURL: d.url}
+	cfg := events.Config{DB: db, Directory: oneDomain("d1"), Keys: keys, PostgresURL: d.url}
 	if tune != nil {
 		tune(&cfg)
 	}

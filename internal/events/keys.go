@@ -65,19 +65,6 @@ func (s *StaticKeys) EmissionKey(context.Context, string, string) (envelope.KeyS
 	return s.Key, nil
 }
 
-// OneDomain is a Directory that puts every node in one Domain. It stands in
-// until the enrollment context's node table is wired, and serves tests.
-type OneDomain string
-
-// NodeDomains implements Directory.
-func (d OneDomain) NodeDomains(_ context.Context, _ store.Querier, nodeIDs []string) (map[string]string, error) {
-	m := make(map[string]string, len(nodeIDs))
-	for _, id := range nodeIDs {
-		m[id] = string(d)
-	}
-	return m, nil
-}
-
 // ErrUnknownNode reports that Emit addressed a node the Directory does not
 // know; the emitting transaction should roll back.
 var ErrUnknownNode = errors.New("events: unknown node")

@@ -52,22 +52,3 @@ func (NodeTable) peers(ctx context.Context, q store.Querier, domainID, self stri
 	}
 	return peers, rows.Err()
 }
-
-// domainNodes lists the active nodes of domainID other than self.
-func (t NodeTable) domainNodes(ctx context.Context, q store.Querier, domainID, self string) ([]string, error) {
-	rows, err := q.QueryContext(ctx, `SELECT id FROM nodes WHERE domain_id = $1 AND revoked_at IS NULL AND id <> $2`,
-		domainID, self)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var ids []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		ids = append(ids, id)
-	}
-	return ids, rows.Err()
-}

@@ -331,3 +331,32 @@ func TestVoidEntriesAreSkipped(t *testing.T) {
 		t.Fatalf("first emitted id %s, want 3", g.seq)
 	}
 }
+
+// TestRetentionByAge: entries older than MaxAge are pruned; a resume point
+// behind them resyncs, one at the newest pruned id replays the rest.
+func TestRetentionByAge(t *testing.T) {
+	for _, b := range backends(t) {
+		t.Run(string(b), func(t *testing.T) {
+			clk := &clock{t: time.Now()}
+			p := startPlane(t, newDatabase(t, b), nil, func(c *events.Config) { c.Now = clk.now; c.MaxAge = 24 * time.Hour })
+			for i := range 3 {
+				p.emit(t, nodeproto.EventPeerRemoved, peerRemoved(fmt.Sprint(i)), "n1")
+			}
+			clk.add(25 * time.Hour)
+			p.emit(t, nodeproto.EventPolicyUpdated, nil, "n1")
+			p.emit(t, nodeproto.EventPolicyUpdated, nil, "n1")
+			if n, err := p.svc.Prune(context.Background()); err != nil || n != 3 {
+				t.Fatalf("prune: %d, %v", n, err)
+			}
+			clk.add(-25 * time.Hour) // verifiers judge freshness by the real clock
+			c := connect(t, p.hs.URL, "n1", "2", nil)
+			c.expectQuiet(50 * time.Millisecond)
+			c.close()
+			if rec, _ := p.svc.ConsumeReconcile(context.Background(), "n1"); !rec {
+				t.Error("a resume point behind retention did not flag a reconcile")
+			}
+			c = connect(t, p.hs.URL, "n1", "3", nil)
+			c.expectSeqs(4, 5)
+		})
+	}
+}
