@@ -167,7 +167,23 @@ func testNodeLifecycle(t *testing.T, e *env) {
 	if removed != 1 {
 		t.Errorf("peer_removed entries for the peer: %d", removed)
 	}
-	_ = c
+
+	// C14: the agent's own deregister (no body, no Content-Type) answers
+	// 2xx and later calls with that NSK get 401.
+	resp, raw = e.raw(t, "POST", "/v1/nodes/"+b.NodeID+"/deregister",
+		map[string]string{"Authorization": "Bearer " + b.NodeSecretKey, "User-Agent": "plexd/dev"}, nil)
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		t.Fatalf("C14 deregister: %d %s", resp.StatusCode, raw)
+	}
+	st, raw = probe(b.NodeSecretKey, b.NodeID)
+	wantProblem(t, st, raw, 401, "nsk_revoked")
+	resp, raw = e.raw(t, "POST", "/v1/nodes/"+b.NodeID+"/heartbeat", agentHeaders(b.NodeSecretKey),
+		[]byte(`{"node_id":"","timestamp":"0001-01-01T00:00:00Z","status":"","uptime":"","binary_checksum":""}`))
+	wantProblem(t, resp.StatusCode, raw, 401, "nsk_revoked")
+	// The other Domain's node is untouched.
+	if st, raw := probe(c.NodeSecretKey, c.NodeID); st != 200 {
+		t.Fatalf("unrelated node: %d %s", st, raw)
+	}
 }
 
 // raw2 sends a bodiless request with a bearer and returns status and body
