@@ -11,6 +11,7 @@ import (
 	"errors"
 	"net/http"
 	"reflect"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -186,12 +187,66 @@ var errTokenLost = errors.New("enroll: token no longer redeemable")
 // rolls everything back, leaving the token unconsumed.
 func (s *Service) enrol(ctx context.Context, r *redemption) (nodeproto.RegisterResponse, error) {
 	var resp nodeproto.RegisterResponse
-	tok, req := r.tok, r.req
-	nodeID := uuid.Must(uuid.NewV7()).String()
 	nsk, err := nodeproto.NewNSK(nil)
 	if err != nil {
 		return resp, problem.From(err)
 	}
+	resp.NodeID, resp.NodeSecretKey = uuid.Must(uuid.NewV7()).String(), nsk
+	audit.RequestFrom(ctx).Target(r.tok.domainID, "node", resp.NodeID)
+	err = s.db.Tx(ctx, func(tx *sql.Tx) error {
+		now := s.stamp()
+		if err := consume(ctx, tx, r.tok.ID, now); err != nil {
+			return err
+		}
+		ip, err := s.allocateIP(ctx, tx, r.tok.domainID, r.tok.ProjectID)
+		if err != nil {
+			return err
+		}
+		resp.MeshIP = ip.String()
+		ref, err := s.writeNode(ctx, tx, r, &resp, now)
+		if err != nil {
+			return err
+		}
+		if err := s.fillDomain(ctx, tx, ref.DomainID, &resp); err != nil {
+			return err
+		}
+		if err := s.nodeAdded(ctx, tx, ref); err != nil {
+			return err
+		}
+		audit.RequestFrom(ctx).SetPrincipal(&principal.Principal{IdentityID: ref.ID, Kind: KindNode,
+			DomainID: ref.DomainID, Credential: "bootstrap_token", CredentialID: r.tok.ID})
+		return s.audit.Commit(ctx, tx)
+	})
+	if err == nil {
+		s.sync(ctx)
+		return resp, nil
+	}
+	return resp, s.enrolError(ctx, r, err)
+}
+
+// consume takes one use of the token if it is still redeemable at now; the
+// conditional update is what serialises racing redemptions on both
+// databases (errTokenLost for the losers).
+func consume(ctx context.Context, tx *sql.Tx, tokenID string, now time.Time) error {
+	res, err := tx.ExecContext(ctx, `UPDATE bootstrap_tokens SET uses = uses + 1,
+		consumed_at = CASE WHEN uses + 1 >= max_uses THEN $2 ELSE NULL END
+		WHERE id = $1 AND revoked_at IS NULL AND expires_at > $2 AND uses < max_uses`, tokenID, store.Micros(now))
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err != nil || n != 1 {
+		return errTokenLost
+	}
+	return nil
+}
+
+// writeNode creates the node's Resource (unless the contract form named
+// one), the node row with its NSK digest and sealed NSK, and its
+// structural tuples. Labels are the agent's metadata overlaid with the
+// token's.
+func (s *Service) writeNode(ctx context.Context, tx *sql.Tx, r *redemption, resp *nodeproto.RegisterResponse, now time.Time) (NodeRef, error) {
+	tok, req := r.tok, r.req
+	ref := NodeRef{ID: resp.NodeID, DomainID: tok.domainID, ProjectID: tok.ProjectID, MeshIP: resp.MeshIP, PublicKey: req.PublicKey}
 	labels := map[string]string{}
 	for k, v := range req.Metadata {
 		labels[k] = v
@@ -204,63 +259,29 @@ func (s *Service) enrol(ctx context.Context, r *redemption) (nodeproto.RegisterR
 	if len(name) > maxNameLen {
 		name = name[:maxNameLen]
 	}
-	resp.NodeID, resp.NodeSecretKey = nodeID, nsk
-	ar := audit.RequestFrom(ctx)
-	ar.Target(tok.domainID, "node", nodeID)
-	err = s.db.Tx(ctx, func(tx *sql.Tx) error {
-		now := s.stamp()
-		res, err := tx.ExecContext(ctx, `UPDATE bootstrap_tokens SET uses = uses + 1,
-			consumed_at = CASE WHEN uses + 1 >= max_uses THEN $2 ELSE NULL END
-			WHERE id = $1 AND revoked_at IS NULL AND expires_at > $2 AND uses < max_uses`, tok.ID, store.Micros(now))
-		if err != nil {
-			return err
+	resourceID := r.resourceID
+	if resourceID == "" {
+		resourceID = uuid.Must(uuid.NewV7()).String()
+		if _, err := tx.ExecContext(ctx, `INSERT INTO resources (id, project_id, domain_id, kind, external_ref, origin,
+			created_at, updated_at) VALUES ($1, $2, $3, $4, '', 'adopted', $5, $5)`,
+			resourceID, tok.ProjectID, tok.domainID, tok.Kind, store.Micros(now)); err != nil {
+			return ref, err
 		}
-		if n, err := res.RowsAffected(); err != nil || n != 1 {
-			return errTokenLost
-		}
-		ip, _, err := s.allocateIP(ctx, tx, tok.domainID, tok.ProjectID)
-		if err != nil {
-			return err
-		}
-		resp.MeshIP = ip.String()
-		resourceID := r.resourceID
-		if resourceID == "" {
-			resourceID = uuid.Must(uuid.NewV7()).String()
-			if _, err := tx.ExecContext(ctx, `INSERT INTO resources (id, project_id, domain_id, kind, external_ref, origin,
-				created_at, updated_at) VALUES ($1, $2, $3, $4, '', 'adopted', $5, $5)`,
-				resourceID, tok.ProjectID, tok.domainID, tok.Kind, store.Micros(now)); err != nil {
-				return err
-			}
-		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO nodes (id, domain_id, project_id, resource_id, token_id, nonce, kind,
-			name, public_key, mesh_ip, nsk_digest, nsk_sealed, labels, created_at, updated_at)
-			VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$14)`,
-			nodeID, tok.domainID, tok.ProjectID, resourceID, tok.ID, req.Nonce, tok.Kind, name, req.PublicKey,
-			resp.MeshIP, s.nskDigest(nsk), s.sealNSK(nodeID, nsk), string(labelJSON), store.Micros(now)); err != nil {
-			return err
-		}
-		ref := NodeRef{ID: nodeID, DomainID: tok.domainID, ProjectID: tok.ProjectID, MeshIP: resp.MeshIP, PublicKey: req.PublicKey}
-		add := nodeTuples(ref, resourceID)
-		if r.resourceID == "" {
-			add = append(add, resourceTuples(resourceID, ref)...)
-		}
-		if _, err := s.tuples.WriteRows(ctx, tx, add, nil, false); err != nil {
-			return err
-		}
-		if err := s.fillDomain(ctx, tx, tok.domainID, &resp); err != nil {
-			return err
-		}
-		if err := s.nodeAdded(ctx, tx, ref); err != nil {
-			return err
-		}
-		ar.SetPrincipal(&principal.Principal{IdentityID: nodeID, Kind: KindNode, DomainID: tok.domainID, Credential: "bootstrap_token", CredentialID: tok.ID})
-		return s.audit.Commit(ctx, tx)
-	})
-	if err == nil {
-		s.sync(ctx)
-		return resp, nil
 	}
-	return resp, s.enrolError(ctx, r, err)
+	if _, err := tx.ExecContext(ctx, `INSERT INTO nodes (id, domain_id, project_id, resource_id, token_id, nonce, kind,
+		name, public_key, mesh_ip, nsk_digest, nsk_sealed, labels, created_at, updated_at)
+		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$14)`,
+		ref.ID, tok.domainID, tok.ProjectID, resourceID, tok.ID, req.Nonce, tok.Kind, name, req.PublicKey,
+		resp.MeshIP, s.nskDigest(resp.NodeSecretKey), s.sealNSK(ref.ID, resp.NodeSecretKey), string(labelJSON),
+		store.Micros(now)); err != nil {
+		return ref, err
+	}
+	add := nodeTuples(ref, resourceID)
+	if r.resourceID == "" {
+		add = append(add, resourceTuples(resourceID, ref)...)
+	}
+	_, err := s.tuples.WriteRows(ctx, tx, add, nil, false)
+	return ref, err
 }
 
 // enrolError explains a rolled-back enrolment: a lost consume race or a

@@ -17,27 +17,52 @@ const maxScan = 1 << 20
 // or of the Domain's pool minus every sibling sub-range, for a node in
 // domainID. The caller holds the Domain's lock (its row FOR UPDATE on
 // PostgreSQL, the write lock on SQLite) for the rest of its transaction.
-func (s *Service) allocateIP(ctx context.Context, tx *sql.Tx, domainID, projectID string) (netip.Addr, string, error) {
+func (s *Service) allocateIP(ctx context.Context, tx *sql.Tx, domainID, projectID string) (netip.Addr, error) {
 	var meshCIDR string
 	if err := tx.QueryRowContext(ctx, `SELECT mesh_cidr FROM domains WHERE id = $1`+s.db.ForUpdate(), domainID).
 		Scan(&meshCIDR); err != nil {
-		return netip.Addr{}, "", err
+		return netip.Addr{}, err
 	}
 	pool, err := netip.ParsePrefix(meshCIDR)
 	if err != nil {
-		return netip.Addr{}, "", err
+		return netip.Addr{}, err
 	}
+	own, siblings, err := subRanges(ctx, tx, domainID, projectID)
+	if err != nil {
+		return netip.Addr{}, err
+	}
+	used, err := usedIPs(ctx, tx, domainID)
+	if err != nil {
+		return netip.Addr{}, err
+	}
+	from, exhausted, where := pool, "pool_exhausted", "Domain's pool"
+	if own.IsValid() {
+		from, exhausted, where, siblings = own, "subrange_exhausted", "Project's sub-range", nil
+	}
+	if !from.Addr().Is4() {
+		return netip.Addr{}, problem.Unprocessable("mesh_pool_not_ipv4",
+			"Nodes need an IPv4 mesh address; the Domain's pool (or the Project's sub-range) is IPv6.")
+	}
+	if a, ok := firstFree(from, used, siblings); ok {
+		return a, nil
+	}
+	return netip.Addr{}, problem.New(http.StatusServiceUnavailable, exhausted,
+		"No free mesh address is left in the "+where+".").
+		WithHeader("Retry-After", "60")
+}
+
+// subRanges returns the Project's own sub-range (invalid when it has none)
+// and those of its siblings in the Domain.
+func subRanges(ctx context.Context, tx *sql.Tx, domainID, projectID string) (own netip.Prefix, siblings []netip.Prefix, err error) {
 	rows, err := tx.QueryContext(ctx, `SELECT id, sub_range_cidr FROM projects WHERE domain_id = $1 AND sub_range_cidr <> ''`, domainID)
 	if err != nil {
-		return netip.Addr{}, "", err
+		return own, nil, err
 	}
-	var own netip.Prefix
-	var siblings []netip.Prefix
+	defer rows.Close()
 	for rows.Next() {
 		var id, cidr string
 		if err := rows.Scan(&id, &cidr); err != nil {
-			rows.Close()
-			return netip.Addr{}, "", err
+			return own, nil, err
 		}
 		p, err := netip.ParsePrefix(cidr)
 		if err != nil {
@@ -49,43 +74,27 @@ func (s *Service) allocateIP(ctx context.Context, tx *sql.Tx, domainID, projectI
 			siblings = append(siblings, p)
 		}
 	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return netip.Addr{}, "", err
-	}
-	used := map[netip.Addr]bool{}
-	rows, err = tx.QueryContext(ctx, `SELECT mesh_ip FROM nodes WHERE domain_id = $1 AND mesh_ip IS NOT NULL`, domainID)
+	return own, siblings, rows.Err()
+}
+
+// usedIPs is the set of mesh IPs held by the Domain's nodes.
+func usedIPs(ctx context.Context, tx *sql.Tx, domainID string) (map[netip.Addr]bool, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT mesh_ip FROM nodes WHERE domain_id = $1 AND mesh_ip IS NOT NULL`, domainID)
 	if err != nil {
-		return netip.Addr{}, "", err
+		return nil, err
 	}
+	defer rows.Close()
+	used := map[netip.Addr]bool{}
 	for rows.Next() {
 		var ip string
 		if err := rows.Scan(&ip); err != nil {
-			rows.Close()
-			return netip.Addr{}, "", err
+			return nil, err
 		}
 		if a, err := netip.ParseAddr(ip); err == nil {
 			used[a] = true
 		}
 	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return netip.Addr{}, "", err
-	}
-	from, exhausted := pool, "pool_exhausted"
-	if own.IsValid() {
-		from, exhausted, siblings = own, "subrange_exhausted", nil
-	}
-	if !from.Addr().Is4() {
-		return netip.Addr{}, "", problem.Unprocessable("mesh_pool_not_ipv4",
-			"Nodes need an IPv4 mesh address; the Domain's pool (or the Project's sub-range) is IPv6.")
-	}
-	if a, ok := firstFree(from, used, siblings); ok {
-		return a, meshCIDR, nil
-	}
-	return netip.Addr{}, "", problem.New(http.StatusServiceUnavailable, exhausted,
-		"No free mesh address is left in the "+map[bool]string{true: "Project's sub-range", false: "Domain's pool"}[own.IsValid()]+".").
-		WithHeader("Retry-After", "60")
+	return used, rows.Err()
 }
 
 // firstFree walks p from its first host address and returns the first one
