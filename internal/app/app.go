@@ -115,7 +115,7 @@ func assemble(ctx context.Context, cfg config.Config, log *slog.Logger, db *stor
 	if err := s.Tuples.Load(ctx); err != nil {
 		return nil, err
 	}
-	decider := guard.Engine{Authz: s.Authz}
+	decider := guard.Engine{Authz: s.Authz, Ready: s.Tuples.Healthy}
 	s.Guard = guard.New(decider)
 	if s.Identity, err = identity.NewService(identity.Config{DB: db, Audit: s.Audit, Pages: pages}); err != nil {
 		return nil, err

@@ -16,6 +16,9 @@ import (
 // oracle).
 type Engine struct {
 	Authz *authz.Engine
+	// Ready, when set, is asked before every decision; an error (e.g. the
+	// tuple index is stale) makes the decision fail closed with 503.
+	Ready func() error
 }
 
 // Begin returns ctx with a fresh per-request memo: checks made with it share
@@ -31,6 +34,9 @@ func Subject(p *principal.Principal) authz.SubjectRef {
 
 // Decide implements Decider.
 func (e Engine) Decide(ctx context.Context, p *principal.Principal, permission, object string) (Decision, error) {
+	if err := e.ready(); err != nil {
+		return Decision{}, err
+	}
 	obj, err := authz.ParseObjectRef(object)
 	if err != nil {
 		return Decision{}, fmt.Errorf("guard: %w", err)
@@ -54,6 +60,9 @@ func (e Engine) Decide(ctx context.Context, p *principal.Principal, permission, 
 
 // DecideMany implements BulkDecider with the engine's batched check.
 func (e Engine) DecideMany(ctx context.Context, p *principal.Principal, permission string, objects []string) ([]bool, error) {
+	if err := e.ready(); err != nil {
+		return nil, err
+	}
 	objs := make([]authz.ObjectRef, len(objects))
 	for i, o := range objects {
 		ref, err := authz.ParseObjectRef(o)
@@ -87,4 +96,11 @@ func (e Engine) DecideMany(ctx context.Context, p *principal.Principal, permissi
 
 func (e Engine) platformManager(ctx context.Context, sub authz.SubjectRef) (authz.Decision, error) {
 	return e.Authz.Check(ctx, sub, "manage", authz.Platform)
+}
+
+func (e Engine) ready() error {
+	if e.Ready == nil {
+		return nil
+	}
+	return e.Ready()
 }

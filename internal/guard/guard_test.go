@@ -104,6 +104,18 @@ func TestEngineErrorsFailClosed(t *testing.T) {
 	if ok, err := g.Visible(as("x"), "read", []string{"domain:a"}); !errors.As(err, &pd) || pd.Code != "authz_unavailable" || ok != nil {
 		t.Fatalf("visible: %v %v", ok, err)
 	}
+	// A stale index fails closed even for the platform admin.
+	e, err := authz.New(authz.Config{Schema: authz.DefaultSchema(), Tuples: mustTuples(t, "platform#admin@user:root")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stale := guard.New(guard.Engine{Authz: e, Ready: func() error { return errors.New("stale") }})
+	if err := stale.Check(as("root"), "manage", "platform:platform"); !errors.As(err, &pd) || pd.Code != "authz_unavailable" {
+		t.Fatalf("stale index: %v", err)
+	}
+	if ok, err := stale.Visible(as("root"), "read", []string{"domain:a"}); !errors.As(err, &pd) || ok != nil {
+		t.Fatalf("stale index, visible: %v %v", ok, err)
+	}
 	// An unknown permission is an engine error too: never an allow.
 	g2, _ := newGuard(t, mustTuples(t, "platform#admin@user:root"))
 	if err := g2.Check(as("x"), "deploy", "resource:r"); !errors.As(err, &pd) || pd.Code != "authz_unavailable" {

@@ -115,6 +115,14 @@ func schemaProblem(err error) error {
 	return nil
 }
 
+// ready fails closed (503) while this replica's index is stale.
+func (a *API) ready() error {
+	if err := a.Tuples.Healthy(); err != nil {
+		return problem.Unavailable("authz_unavailable", err)
+	}
+	return nil
+}
+
 // engineError maps an engine failure: a schema mismatch in the request is a
 // 400, anything else means the answer is unknown (503, never fail open).
 func engineError(err error) error {
@@ -186,6 +194,9 @@ func (a *API) check(ctx context.Context, in *checkInput) (*checkOutput, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := a.ready(); err != nil {
+		return nil, err
+	}
 	ar := audit.RequestFrom(ctx)
 	ar.Target(a.chainOf(ctx, res), res.Type, res.ID)
 	if !isCaller(ctx, sub) {
@@ -212,6 +223,9 @@ func (a *API) lookupResources(ctx context.Context, in *lookupInput) (*lookupOutp
 	sub, err := authz.ParseSubjectRef(in.Body.Subject)
 	if err != nil {
 		return nil, problem.BadRequest("invalid_subject", "subject must be type:id or type:id#relation.")
+	}
+	if err := a.ready(); err != nil {
+		return nil, err
 	}
 	ar := audit.RequestFrom(ctx)
 	ar.Target(audit.PlatformChain, in.Body.ResourceType, "")
@@ -257,6 +271,9 @@ func (a *API) expand(ctx context.Context, in *expandInput) (*expandOutput, error
 	res, err := authz.ParseObjectRef(in.Body.Resource)
 	if err != nil {
 		return nil, problem.BadRequest("invalid_resource", "resource must be type:id, or platform.")
+	}
+	if err := a.ready(); err != nil {
+		return nil, err
 	}
 	ar := audit.RequestFrom(ctx)
 	ar.Target(a.chainOf(ctx, res), res.Type, res.ID)

@@ -68,12 +68,31 @@ func (s *Store) Applied() int64 {
 }
 
 func (s *Store) syncLocked(ctx context.Context) error {
+	start := s.now()
 	for {
 		n, err := s.tailOnceLocked(ctx)
-		if err != nil || n < tailBatch {
+		if err != nil {
 			return err
 		}
+		if n < tailBatch {
+			s.syncedAt.Store(start.UnixNano())
+			return nil
+		}
 	}
+}
+
+// Healthy returns ErrStale when the change log has not been read to its end
+// within MaxLag: a replica cut off from the database must not keep
+// answering from grants that may have been revoked (api.md §2.11).
+func (s *Store) Healthy() error {
+	at := s.syncedAt.Load()
+	if at == 0 {
+		return fmt.Errorf("%w: not loaded", ErrStale)
+	}
+	if lag := s.now().Sub(time.Unix(0, at)); lag > s.maxLag {
+		return fmt.Errorf("%w: last caught up %s ago", ErrStale, lag.Round(time.Millisecond))
+	}
+	return nil
 }
 
 func (s *Store) tailOnceLocked(ctx context.Context) (int, error) {

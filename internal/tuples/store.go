@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -24,10 +25,17 @@ const (
 	notifyChannel = "plexsphere_relation_tuples"
 	// tailBatch bounds the change-log rows read per query.
 	tailBatch = 1000
+	// DefaultMaxLag is how old the last successful change-log read may be
+	// before [Store.Healthy] reports the index stale.
+	DefaultMaxLag = 5 * time.Second
 )
 
 // ErrNotFound reports a tuple id that does not exist.
 var ErrNotFound = errors.New("tuples: relation tuple not found")
+
+// ErrStale reports an index that has not caught up with the change log
+// recently: decisions from it could rest on revoked grants.
+var ErrStale = errors.New("tuples: relation tuple index is stale")
 
 // ErrExists reports that an added tuple is already stored (WriteRows with
 // Strict).
@@ -44,6 +52,8 @@ type Config struct {
 	Logger *slog.Logger
 	// PollInterval is the change-log tail period; 0 means DefaultPollInterval.
 	PollInterval time.Duration
+	// MaxLag is the staleness bound of [Store.Healthy]; 0 means DefaultMaxLag.
+	MaxLag time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -55,11 +65,15 @@ type Store struct {
 	index  *authz.MemTuples
 	log    *slog.Logger
 	poll   time.Duration
+	maxLag time.Duration
 	now    func() time.Time
 
 	// syncMu serialises applying the change log; it guards last.
 	syncMu sync.Mutex
 	last   int64
+	// syncedAt is when the change log was last read to its end (Unix
+	// nanoseconds; 0 before Load).
+	syncedAt atomic.Int64
 
 	wake   chan struct{}
 	cancel context.CancelFunc
@@ -78,9 +92,14 @@ func New(cfg Config) (*Store, error) {
 		return nil, errors.New("tuples: Config.Index is required")
 	case cfg.PollInterval < 0:
 		return nil, fmt.Errorf("tuples: Config.PollInterval must not be negative, got %s", cfg.PollInterval)
+	case cfg.MaxLag < 0:
+		return nil, fmt.Errorf("tuples: Config.MaxLag must not be negative, got %s", cfg.MaxLag)
 	}
 	if cfg.PollInterval == 0 {
 		cfg.PollInterval = DefaultPollInterval
+	}
+	if cfg.MaxLag == 0 {
+		cfg.MaxLag = DefaultMaxLag
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -89,7 +108,7 @@ func New(cfg Config) (*Store, error) {
 		cfg.Now = time.Now
 	}
 	return &Store{db: cfg.DB, schema: cfg.Schema, index: cfg.Index, log: cfg.Logger, poll: cfg.PollInterval,
-		now: cfg.Now, wake: make(chan struct{}, 1)}, nil
+		maxLag: cfg.MaxLag, now: cfg.Now, wake: make(chan struct{}, 1)}, nil
 }
 
 // Index returns the in-memory index the Store maintains.
@@ -118,6 +137,9 @@ type change struct {
 // Write adds and removes tuples inside tx: adding a stored tuple or removing
 // a missing one does nothing. Every tuple is validated against the schema
 // first. Call [Store.Sync] after tx commits to see the change at once.
+//
+// A write holds the change-log counter's row lock until tx ends; to keep one
+// lock order, write tuples before appending the transaction's audit entry.
 func (s *Store) Write(ctx context.Context, tx *sql.Tx, add, remove []authz.Tuple) error {
 	rows := make([]Row, len(add))
 	for i, t := range add {

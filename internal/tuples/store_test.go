@@ -5,7 +5,9 @@ import (
 	"database/sql"
 	"errors"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/plexsphere/plexsphere/internal/apptest"
 	"github.com/plexsphere/plexsphere/internal/authz"
@@ -123,5 +125,36 @@ func TestWriteAndFollow(t *testing.T) {
 				t.Fatalf("bad change: %v, applied %d", err, s1.Applied())
 			}
 		})
+	}
+}
+
+// TestStaleIndexIsUnhealthy: a replica that has not read the change log to
+// its end within MaxLag reports ErrStale until it catches up again.
+func TestStaleIndexIsUnhealthy(t *testing.T) {
+	ctx := context.Background()
+	db := openDB(t, apptest.SQLite)
+	var now atomic.Int64
+	now.Store(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano())
+	s, err := tuples.New(tuples.Config{DB: db, Schema: authz.DefaultSchema(), Index: authz.NewMemTuples(),
+		MaxLag: 2 * time.Second, Now: func() time.Time { return time.Unix(0, now.Load()) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Healthy(); !errors.Is(err, tuples.ErrStale) {
+		t.Fatalf("before load: %v", err)
+	}
+	if err := s.Load(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Healthy(); err != nil {
+		t.Fatalf("after load: %v", err)
+	}
+	now.Add(int64(3 * time.Second))
+	if err := s.Healthy(); !errors.Is(err, tuples.ErrStale) {
+		t.Fatalf("3 s later: %v", err)
+	}
+	db.Close()
+	if err := s.Sync(ctx); err == nil || !errors.Is(s.Healthy(), tuples.ErrStale) {
+		t.Fatalf("a failed sync must not refresh: %v", err)
 	}
 }
