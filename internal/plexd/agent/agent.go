@@ -74,6 +74,10 @@ type Agent struct {
 	checksum string
 	trigger  chan struct{} // a reconcile is wanted now; buffered 1
 
+	// reconcileMu serialises Reconcile (loop, stream poll, tests), so a
+	// snapshot fetched later is never overwritten by one fetched earlier.
+	reconcileMu sync.Mutex
+
 	// applyMu serialises apply, so the mesh sees desired states in order
 	// and applied always matches the last Set.
 	applyMu sync.Mutex
@@ -186,6 +190,14 @@ func (a *Agent) Run(ctx context.Context) error {
 	so := a.opts.Stream
 	so.Source, so.Verifier, so.Handler, so.Cursor = a.opts.ControlPlane, a.verifier, a, a.opts.Store
 	so.LastEventID, so.Poll, so.OnState = cursor, a.Reconcile, a.setConn
+	// A stream opened without Last-Event-ID starts at the live head (L6):
+	// events appended between the last state pull and the attach were not
+	// sent, so pull state once the stream is attached.
+	so.OnConnect = func(resumedFrom string) {
+		if resumedFrom == "" {
+			a.Trigger()
+		}
+	}
 	if so.Logger == nil {
 		so.Logger = a.log
 	}
@@ -244,6 +256,8 @@ func (a *Agent) reconcileLoop(ctx context.Context) {
 
 // Reconcile pulls state, makes it the desired state and applies it.
 func (a *Agent) Reconcile(ctx context.Context) error {
+	a.reconcileMu.Lock()
+	defer a.reconcileMu.Unlock()
 	a.mu.Lock()
 	gen := a.eventGen
 	a.mu.Unlock()

@@ -148,6 +148,18 @@ func (h *harness) waitPeers(ids ...string) mesh.Config {
 	}
 }
 
+// waitLog waits until the agent's log contains s.
+func (h *harness) waitLog(s string) bool {
+	deadline := time.Now().Add(waitFor)
+	for !strings.Contains(h.logs.String(), s) {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return true
+}
+
 var peerN = 0
 
 func testPeer(id string) nodeproto.Peer {
@@ -223,8 +235,8 @@ func TestStreamRejectsBadEnvelopesAndSurvives(t *testing.T) {
 		id := fmt.Sprintf("good-%d", i)
 		cp.Emit(h.id.NodeID, nodeproto.EventPeerAdded, testPeer(id))
 		good = append(good, id)
-		h.waitPeers(good...)
-		if !strings.Contains(h.logs.String(), `"reason":"`+c.reason+`"`) {
+		h.waitPeers(good...) // may come from a state pull before the stream delivers it
+		if !h.waitLog(`"reason":"` + c.reason + `"`) {
 			t.Errorf("%s: no rejection with reason %s logged", c.name, c.reason)
 		}
 	}
@@ -235,9 +247,10 @@ func TestStreamRejectsBadEnvelopesAndSurvives(t *testing.T) {
 	cp.EmitRaw(h.id.NodeID, replayed)
 	cp.Emit(h.id.NodeID, nodeproto.EventPeerRemoved, nodeproto.PeerRemoved{PeerID: "good-0"})
 	h.waitPeers(good[1:]...)
-	if !strings.Contains(h.logs.String(), `"reason":"replayed_nonce"`) {
+	if !h.waitLog(`"reason":"replayed_nonce"`) {
 		t.Error("replayed nonce not rejected")
 	}
+	h.waitLog(`"event_type":"peer_removed"`)
 	st := h.agent.Status()
 	if st.EventsRejected != len(cases)+1 {
 		t.Errorf("rejected %d envelopes, want %d", st.EventsRejected, len(cases)+1)

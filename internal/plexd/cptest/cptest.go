@@ -85,7 +85,7 @@ type Server struct {
 	nextIP   int
 	secrets  map[string]string
 	changed  chan struct{} // closed and replaced on every append
-	streams  map[*http.Request]context.CancelFunc
+	streams  map[*http.Request]streamHandle
 	// Unavailable makes every node call answer 503 with Retry-After 1.
 	unavailable bool
 }
@@ -104,7 +104,7 @@ func New(t testing.TB, opts Options) *Server {
 		Heartbeats: make(chan nodeproto.Heartbeat, 1024), Drifts: make(chan nodeproto.DriftReport, 1024),
 		Reports: make(chan nodeproto.ReportSync, 1024), Connects: make(chan Connect, 1024),
 		tokens: map[string]int{}, nodes: map[string]*node{}, byNSK: map[string]*node{},
-		secrets: map[string]string{}, changed: make(chan struct{}), streams: map[*http.Request]context.CancelFunc{},
+		secrets: map[string]string{}, changed: make(chan struct{}), streams: map[*http.Request]streamHandle{},
 		nextIP: 2,
 	}
 	s.current = s.NewSigner(nil)
@@ -294,12 +294,24 @@ func (s *Server) appendLocked(nodeID string, e entry) uint64 {
 }
 
 // DropStreams ends every open event stream, as a control-plane restart does.
+// It returns once every dropped handler has stopped writing.
 func (s *Server) DropStreams() {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, cancel := range s.streams {
-		cancel()
+	var done []chan struct{}
+	for _, h := range s.streams {
+		h.cancel()
+		done = append(done, h.done)
 	}
+	s.mu.Unlock()
+	for _, d := range done {
+		<-d
+	}
+}
+
+// streamHandle lets DropStreams stop a stream handler and wait for it.
+type streamHandle struct {
+	cancel context.CancelFunc
+	done   chan struct{}
 }
 
 // send delivers v to a test channel without ever blocking a handler; a

@@ -20,8 +20,10 @@ func gzipReader(r io.Reader) (io.Reader, error) { return gzip.NewReader(r) }
 func (s *Server) events(w http.ResponseWriter, r *http.Request, n *node) {
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
+	done := make(chan struct{})
+	defer close(done)
 	s.mu.Lock()
-	s.streams[r] = cancel
+	s.streams[r] = streamHandle{cancel: cancel, done: done}
 	next := uint64(len(n.log)) + 1
 	last := r.Header.Get(nodeproto.HeaderLastEventID)
 	if seq, err := strconv.ParseUint(last, 10, 64); err == nil && seq >= 1 && seq <= uint64(len(n.log)) {
@@ -47,6 +49,9 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request, n *node) {
 		changed := s.changed
 		s.mu.Unlock()
 		for _, e := range pending {
+			if ctx.Err() != nil {
+				return
+			}
 			if err := s.writeEntry(ctx, w, e); err != nil {
 				return
 			}

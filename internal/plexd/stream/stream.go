@@ -82,8 +82,12 @@ type Options struct {
 	Poll func(ctx context.Context) error
 	// OnState observes connection state changes; may be nil.
 	OnState func(State)
-	Logger  *slog.Logger
-	Clock   clock.Clock
+	// OnConnect is called once per established connection with the
+	// Last-Event-ID it resumed from ("" = the control plane started at its
+	// live head, so events appended before it attached were not sent).
+	OnConnect func(lastEventID string)
+	Logger    *slog.Logger
+	Clock     clock.Clock
 	// Rand returns a float in [0,1) for jitter; math/rand/v2 when nil.
 	Rand func() float64
 
@@ -233,7 +237,8 @@ func Backoff(n int, minD, maxD time.Duration, r func() float64) time.Duration {
 func (s *Stream) connect(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	body, err := s.opts.Source.OpenEvents(ctx, s.LastEventID())
+	resumeFrom := s.LastEventID()
+	body, err := s.opts.Source.OpenEvents(ctx, resumeFrom)
 	if cpclient.IsStatus(err, http.StatusUnauthorized) {
 		return fmt.Errorf("%w: %v", ErrRevoked, err)
 	}
@@ -243,7 +248,10 @@ func (s *Stream) connect(ctx context.Context) error {
 	closeBody := sync.OnceFunc(func() { body.Close() })
 	defer closeBody()
 	s.setState(StateConnected)
-	s.log.LogAttrs(ctx, slog.LevelInfo, "event stream connected", slog.String("last_event_id", s.LastEventID()))
+	s.log.LogAttrs(ctx, slog.LevelInfo, "event stream connected", slog.String("last_event_id", resumeFrom))
+	if s.opts.OnConnect != nil {
+		s.opts.OnConnect(resumeFrom)
+	}
 	return s.Consume(ctx, s.watchIdle(ctx, cancel, body, closeBody))
 }
 
