@@ -131,6 +131,13 @@ func (s *Service) redeem(ctx context.Context, in *registerInput) (*registerOutpu
 	if err := tokenState(tok.BootstrapToken, s.now()); err != nil {
 		return nil, err
 	}
+	if _, _, err := projectDomain(ctx, s.db, tok.ProjectID); err != nil {
+		var p *problem.Problem
+		if errors.As(err, &p) && p.Status == http.StatusNotFound {
+			return nil, problem.New(http.StatusForbidden, nodeproto.CodeRegistrationDenied, "The token's Project no longer exists.")
+		}
+		return nil, problem.Unavailable(nodeproto.CodeUnavailable, err)
+	}
 	r := &redemption{req: req, tok: tok}
 	if err := s.checkContract(ctx, r); err != nil {
 		return nil, err

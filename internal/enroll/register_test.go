@@ -56,6 +56,13 @@ func testAgentForm(t *testing.T, e *env) {
 		resp.Header.Get("Cache-Control") != "no-store" || resp.Header.Get("Content-Encoding") != "" {
 		t.Fatalf("C1 register: %d %v %s", resp.StatusCode, resp.Header, raw)
 	}
+	var audited int
+	e.Server.DB.QueryRow(`SELECT COUNT(*) FROM audit_entries WHERE chain_id = $1 AND action = 'node.register'
+		AND outcome = 'succeeded' AND object_type = 'node' AND object_id = $2 AND identity_id_ref = $3`,
+		f.domain.ID, decodeRegistered(t, raw).NodeID, "node:"+decodeRegistered(t, raw).NodeID).Scan(&audited)
+	if audited != 1 {
+		t.Fatalf("registration audit entries on the Domain chain: %d, want 1", audited)
+	}
 	var members map[string]json.RawMessage
 	json.Unmarshal(raw, &members)
 	for _, m := range []string{"node_id", "mesh_ip", "signing_public_key", "node_secret_key", "peers"} {
@@ -212,6 +219,15 @@ func testRegisterErrors(t *testing.T, e *env) {
 	if e.Do(t, "GET", "/v1/projects/"+f.project.ID+"/bootstrap-tokens/"+other.TokenID, nil, &meta); meta.Uses != 0 || meta.ConsumedAt != nil {
 		t.Fatalf("a failed registration consumed the token: %+v", meta)
 	}
+
+	// A token whose Project was deleted is refused by policy (403).
+	gone := e.fixture(t, "gone", "100.68.0.0/24", "")
+	orphan := e.issue(t, gone.project.ID, apiv1.IssueBootstrapToken{Kind: "node", EnvPrefix: "prod"})
+	if st, raw := e.Do(t, "DELETE", "/v1/projects/"+gone.project.ID, nil, nil); st != 204 {
+		t.Fatalf("delete project: %d %s", st, raw)
+	}
+	resp, raw = e.registerAgent(t, orphan.Token, newKey(), "h")
+	wantProblem(t, resp.StatusCode, raw, 403, "registration_denied")
 
 	// Issue validation.
 	for _, body := range []string{`{"kind":"vm","env_prefix":"prod"}`, `{"kind":"node","env_prefix":"Prod"}`,
