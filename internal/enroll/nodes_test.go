@@ -11,6 +11,7 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 
+	"github.com/plexsphere/plexsphere/internal/api"
 	"github.com/plexsphere/plexsphere/internal/apiv1"
 	"github.com/plexsphere/plexsphere/internal/apptest"
 	"github.com/plexsphere/plexsphere/internal/enroll"
@@ -36,6 +37,14 @@ func addProbe(e *env) {
 		out.Body.Caller, _ = enroll.NodeFrom(ctx)
 		return out, nil
 	})
+}
+
+// TestNodeKindAgrees keeps the API middleware's node principal kind and the
+// one enrolment's NodeFrom looks for equal.
+func TestNodeKindAgrees(t *testing.T) {
+	if enroll.KindNode != api.NodeKind {
+		t.Fatalf("enroll.KindNode %q != api.NodeKind %q", enroll.KindNode, api.NodeKind)
+	}
 }
 
 // TestNodeAuthAndLifecycle checks NSK authentication bound to the path
