@@ -2,6 +2,7 @@ package integration
 
 import (
 	"context"
+	"crypto/ed25519"
 	"fmt"
 	"io"
 	"log/slog"
@@ -164,14 +165,44 @@ func TestNodesConvergeOnTheRealControlPlane(t *testing.T) {
 		}
 	}
 
+	// Rotate the Domain's signing key during the live streams: the
+	// rotation event is signed by the old key, later events by the new one.
+	var rot apiv1.SigningKeyRotation
+	if st, raw := e.Do(t, "POST", "/v1/domains/"+dom.ID+"/signing-keys:rotate", apiv1.RotateSigningKey{}, &rot); st != 200 && st != 201 {
+		t.Fatalf("rotate signing key: %d %s", st, raw)
+	}
+	for _, nd := range nodes {
+		deadline := time.Now().Add(30 * time.Second)
+		for nd.agent.Verifier().Keys().Current.Public.Equal(firstKey(t, nd)) {
+			if time.Now().After(deadline) {
+				t.Fatalf("node %s never installed the rotated key", nd.id.NodeID)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+
 	// An event to all: deleting node 0 emits peer_removed to every peer,
-	// which each must apply without a state pull.
+	// which each must apply without a state pull (signed with the new key).
 	gone := nodes[0].id.NodeID
 	if st, raw := e.Do(t, "DELETE", "/v1/nodes/"+gone, nil, nil); st != 204 && st != 200 {
 		t.Fatalf("delete node: %d %s", st, raw)
 	}
 	nodes[0] = nil
 	converge(others(slices.DeleteFunc(slices.Clone(all), func(s string) bool { return s == gone })))
+	for _, nd := range nodes[1:] {
+		if st := nd.agent.Status(); st.EventsRejected != 0 {
+			t.Errorf("node %s rejected %d events across the rotation", nd.id.NodeID, st.EventsRejected)
+		}
+	}
+}
+
+// firstKey is the node's registration-time signing key.
+func firstKey(t *testing.T, nd *node) ed25519.PublicKey {
+	k, err := nodeproto.ParseKey32(nd.id.RegistrationSigningKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k[:]
 }
 
 func mustClient(t *testing.T, url string) *cpclient.Client {
