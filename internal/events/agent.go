@@ -168,6 +168,7 @@ func (a *agent) state(ctx context.Context, in *nodeInput) (*stateOutput, error) 
 	if err := a.node(ctx, in.ID); err != nil {
 		return nil, err
 	}
+	began := time.Now()
 	doc := nodeproto.StateResponse{Policies: []nodeproto.Policy{}, Data: []nodeproto.DataEntry{},
 		SecretRefs: []nodeproto.SecretRef{}}
 	var n node
@@ -199,6 +200,7 @@ func (a *agent) state(ctx context.Context, in *nodeInput) (*stateOutput, error) 
 	if err := doc.Validate(a.s.cfg.Now()); err != nil {
 		return nil, problem.Internal(fmt.Errorf("events: state of %s: %w", in.ID, err))
 	}
+	a.s.stateServed(in.ID, began)
 	return &stateOutput{Body: doc}, nil
 }
 

@@ -201,3 +201,52 @@ func TestAgentSequenceOnTheControlPlane(t *testing.T) {
 		})
 	}
 }
+
+// TestStreamHoldsAfterRotation: after a rotation, a stream opened without
+// Last-Event-ID by a node registered under the old key (an agent restart)
+// holds events until the node fetches state (K6); a node registered under
+// the current key is not held.
+func TestStreamHoldsAfterRotation(t *testing.T) {
+	e := apptest.Start(t, apptest.SQLite)
+	var dom apiv1.Domain
+	if st, raw := e.Do(t, "POST", "/v1/domains", apiv1.CreateDomain{Name: "d", Slug: "d", MeshCIDR: "10.100.0.0/16"}, &dom); st != 201 {
+		t.Fatalf("domain: %d %s", st, raw)
+	}
+	var prj apiv1.Project
+	if st, raw := e.Do(t, "POST", "/v1/projects", apiv1.CreateProject{DomainID: dom.ID, Name: "p", Slug: "p"}, &prj); st != 201 {
+		t.Fatalf("project: %d %s", st, raw)
+	}
+	var tok apiv1.IssuedBootstrapToken
+	if st, raw := e.Do(t, "POST", "/v1/projects/"+prj.ID+"/bootstrap-tokens",
+		apiv1.IssueBootstrapToken{Kind: "node", EnvPrefix: "test", MaxUses: 10}, &tok); st != 201 {
+		t.Fatalf("token: %d %s", st, raw)
+	}
+	a := register(t, e, tok.Token)
+	var keys json.RawMessage
+	if st, raw := e.Do(t, "POST", "/v1/domains/"+dom.ID+"/signing-keys:rotate", apiv1.RotateSigningKey{GraceSeconds: 3600}, &keys); st/100 != 2 {
+		t.Fatalf("rotate: %d %s", st, raw)
+	}
+	b := register(t, e, tok.Token) // learns the new key
+	if b.SigningPublicKey == a.SigningPublicKey {
+		t.Fatal("registration after the rotation got the old key")
+	}
+	held, st := tryConnect(t, e.URL, a.NodeID, a.NodeSecretKey, "", keySetOf(t, b.SigningPublicKey))
+	if st != 200 {
+		t.Fatalf("stream: %d", st)
+	}
+	free, st := tryConnect(t, e.URL, b.NodeID, b.NodeSecretKey, "", keySetOf(t, b.SigningPublicKey))
+	if st != 200 {
+		t.Fatalf("stream: %d", st)
+	}
+	c := register(t, e, tok.Token)
+	if g := free.next(); !strings.Contains(string(g.env.Payload), c.NodeID) {
+		t.Fatalf("unheld stream: %s", g.env.Payload)
+	}
+	held.expectQuiet(300 * time.Millisecond)
+	if resp, raw := agentCall(t, e.URL, a.NodeSecretKey, "GET", "/v1/nodes/"+a.NodeID+"/state", nil, false); resp.StatusCode != 200 {
+		t.Fatalf("state: %d %s", resp.StatusCode, raw)
+	}
+	if g := held.next(); g.env.EventType != nodeproto.EventPeerAdded || !strings.Contains(string(g.env.Payload), c.NodeID) {
+		t.Fatalf("after state: %s %s", g.env.EventType, g.env.Payload)
+	}
+}

@@ -48,6 +48,9 @@ type subscriber struct {
 }
 
 func newHub(db *store.DB, pgURL string, log *slog.Logger) *hub {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	return &hub{db: db, pgURL: pgURL, log: log, poke: make(chan struct{}, 1), subs: map[string]*subscriber{}}
 }
 

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/plexsphere/plexsphere/internal/envelope"
 )
 
 // recorder is a stream's client side: what was written, and when.
@@ -66,7 +68,7 @@ func TestKeepaliveEvery15s(t *testing.T) {
 		start := time.Now()
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error)
-		go func() { done <- s.pump(ctx, sub, 0, rec) }()
+		go func() { done <- s.pump(ctx, sub, 0, rec, nil) }()
 
 		time.Sleep(20 * time.Second)
 		mu.Lock()
@@ -103,4 +105,65 @@ func TestKeepaliveEvery15s(t *testing.T) {
 			t.Errorf("entry written at %v, want 20s (on the wake-up)", frameAt)
 		}
 	})
+}
+
+// TestHoldUntilStateOrTimeout: a K6 hold keeps waiting entries back until
+// the node has been served a state begun inside the window, or until the
+// hold runs out; keepalives go on meanwhile.
+func TestHoldUntilStateOrTimeout(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		stateAt time.Duration // 0: no state request
+		want    time.Duration
+	}{{"state", 3 * time.Second, 3 * time.Second}, {"timeout", 0, StateHold}} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				keys, err := NewStaticKeys("k1", ed25519.NewKeyFromSeed(bytes.Repeat([]byte{1}, 32)))
+				if err != nil {
+					t.Fatal(err)
+				}
+				s := &Service{cfg: Config{Keys: keys, Keepalive: 2 * time.Second, Sweep: time.Hour, Now: time.Now}}
+				s.hub = newHub(nil, "", nil)
+				s.source = func(_ context.Context, _ string, after int64, _ int) ([]record, error) {
+					if after >= 1 {
+						return nil, nil
+					}
+					return []record{{seq: 1, eventID: "e1", eventType: "policy_updated", payload: []byte(`{}`), domainID: "d", keyID: "k1"}}, nil
+				}
+				sub := s.hub.subscribe("n1")
+				rec := &recorder{}
+				start := time.Now()
+				h := &hold{until: start.Add(StateHold), stateAfter: start.Add(-StateHold)}
+				ctx, cancel := context.WithCancel(context.Background())
+				done := make(chan error)
+				go func() { done <- s.pump(ctx, sub, 0, rec, h) }()
+				if tc.stateAt > 0 {
+					time.Sleep(tc.stateAt)
+					s.stateServed("n1", start.Add(-time.Second))
+				}
+				time.Sleep(StateHold + time.Second - tc.stateAt)
+				synctest.Wait()
+				cancel()
+				if err := <-done; err != nil {
+					t.Fatal(err)
+				}
+				at := time.Duration(-1)
+				keepalives := 0
+				for _, w := range rec.snapshot() {
+					if strings.HasPrefix(w.text, "id: 1\n") {
+						at = w.at.Sub(start)
+					}
+					if w.text == envelope.KeepaliveComment {
+						keepalives++
+					}
+				}
+				if at != tc.want {
+					t.Errorf("entry written at %v, want %v", at, tc.want)
+				}
+				if keepalives < 4 {
+					t.Errorf("%d keepalives during the hold", keepalives)
+				}
+			})
+		})
+	}
 }

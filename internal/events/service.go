@@ -68,6 +68,7 @@ type Service struct {
 	// source reads a node's log after a sequence number (s.read; tests
 	// replace it).
 	source func(ctx context.Context, nodeID string, after int64, limit int) ([]record, error)
+	states stateLog // K6: when each node was last served state here
 
 	// mu guards the fields below.
 	mu      sync.Mutex

@@ -88,6 +88,11 @@ func (s *Service) openStream(ctx context.Context, in *streamInput, caller Caller
 		s.hub.unsubscribe(sub)
 		return nil, unavailable(err)
 	}
+	held, err := s.holdFor(ctx, in.ID, in.LastEventID)
+	if err != nil {
+		s.hub.unsubscribe(sub)
+		return nil, unavailable(err)
+	}
 	level := 0
 	if in.Protocol != "" {
 		level = nodeproto.NegotiateLevel(nodeproto.ParseLevel(in.Protocol), nodeproto.MaxLevel)
@@ -106,7 +111,7 @@ func (s *Service) openStream(ctx context.Context, in *streamInput, caller Caller
 		}
 		hctx.SetStatus(http.StatusOK)
 		out := &streamWriter{w: w, rc: rc}
-		err := s.pump(hctx.Context(), sub, from, out)
+		err := s.pump(hctx.Context(), sub, from, out, held)
 		if err != nil && hctx.Context().Err() == nil {
 			s.cfg.Logger.WarnContext(hctx.Context(), "event stream ended", "node_id", in.ID, "error", err)
 		}
@@ -139,9 +144,10 @@ type flushWriter interface {
 
 // pump serves one stream: a comment at once, every entry after from, then
 // live entries as wake-ups arrive, a keepalive comment every Keepalive, and
-// an unprompted re-read every Sweep. It returns when ctx ends, a newer
-// stream of the node replaces this one, or a write or read fails.
-func (s *Service) pump(ctx context.Context, sub *subscriber, from int64, w flushWriter) error {
+// an unprompted re-read every Sweep. With h set it writes no entry while
+// the hold lasts (K6). It returns when ctx ends, a newer stream of the node
+// replaces this one, or a write or read fails.
+func (s *Service) pump(ctx context.Context, sub *subscriber, from int64, w flushWriter, h *hold) error {
 	if err := envelope.WriteComment(w, "connected"); err != nil {
 		return err
 	}
@@ -152,11 +158,22 @@ func (s *Service) pump(ctx context.Context, sub *subscriber, from int64, w flush
 	defer keep.Stop()
 	sweep := time.NewTicker(s.cfg.Sweep)
 	defer sweep.Stop()
+	var release <-chan time.Time
+	if h != nil {
+		t := time.NewTimer(time.Until(h.until))
+		defer t.Stop()
+		release = t.C
+	}
 	last := from
 	for {
-		var err error
-		if last, err = s.drain(ctx, sub.nodeID, last, w); err != nil {
-			return err
+		if h != nil && s.states.servedSince(sub.nodeID, h.stateAfter) {
+			h, release = nil, nil
+		}
+		if h == nil {
+			var err error
+			if last, err = s.drain(ctx, sub.nodeID, last, w); err != nil {
+				return err
+			}
 		}
 		for waiting := true; waiting; {
 			select {
@@ -168,6 +185,8 @@ func (s *Service) pump(ctx context.Context, sub *subscriber, from int64, w flush
 				waiting = false
 			case <-sweep.C:
 				waiting = false
+			case <-release:
+				h, release, waiting = nil, nil, false
 			case <-keep.C:
 				if _, err := io.WriteString(w, envelope.KeepaliveComment); err != nil {
 					return err
