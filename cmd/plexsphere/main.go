@@ -1,4 +1,5 @@
-// Command plexsphere is the control plane: `serve` runs it, `migrate` brings
+// Command plexsphere is the control plane: `serve` runs it, `dev` runs a
+// local development stack with a built-in OIDC issuer, `migrate` brings
 // a database schema up to date, `audit verify` checks the audit chains
 // offline.
 package main
@@ -49,7 +50,7 @@ func rootCommand(stdout, stderr io.Writer) *cobra.Command {
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(serveCommand(), migrateCommand(), auditCommand(), versionCommand())
+	root.AddCommand(serveCommand(), devCommand(), migrateCommand(), auditCommand(), versionCommand())
 	return root
 }
 
