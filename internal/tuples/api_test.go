@@ -201,7 +201,11 @@ func testCrossTenant(t *testing.T, e *apptest.Env) {
 	aID, aTok := e.NewUser(t, "admin-of-a")
 	grant(t, e, "", "user:"+aID, "admin", "domain:"+a.ID)
 	bUser, _ := e.NewUser(t, "user-of-b")
-	grant(t, e, pb.ID, "user:"+bUser, "viewer", "project:"+pb.ID)
+	bGrant := grant(t, e, pb.ID, "user:"+bUser, "viewer", "project:"+pb.ID)
+	bGone := grant(t, e, pb.ID, "user:"+bUser, "operator", "project:"+pb.ID)
+	if st, raw := e.Do(t, "DELETE", "/v1/authz/relation-tuples/"+bGone, nil, nil); st != 204 {
+		t.Fatalf("delete: %d %s", st, raw)
+	}
 
 	// A's admin works in A.
 	for _, path := range []string{"/v1/domains/" + a.ID, "/v1/projects/" + pa.ID, "/v1/resources/" + ra.ID} {
@@ -224,6 +228,8 @@ func testCrossTenant(t *testing.T, e *apptest.Env) {
 		{"DELETE", "/v1/resources/" + rb.ID, "/v1/resources/" + ghost()},
 		{"GET", "/v1/authz/relation-tuples?project_id=" + pb.ID, "/v1/authz/relation-tuples?project_id=" + ghost()},
 		{"GET", "/v1/domains/" + b.ID + "/audit/entries", "/v1/domains/" + ghost() + "/audit/entries"},
+		{"DELETE", "/v1/authz/relation-tuples/" + bGrant, "/v1/authz/relation-tuples/" + ghost()},
+		{"DELETE", "/v1/authz/relation-tuples/" + bGone, "/v1/authz/relation-tuples/" + ghost()},
 	}
 	bodies := map[string]any{"PATCH": `{"name":"pwned"}`, "POST": map[string]string{"origin": "adopted", "kind": "vm"}}
 	for _, pr := range probes {
@@ -368,6 +374,21 @@ func testGroupGrant(t *testing.T, e *apptest.Env) {
 		apiv1.WriteRelationTuple{Subject: "user:" + uid, Relation: "admin", Resource: "project:" + p2.ID}, nil)
 	if pr := problemOf(t, raw); st != 409 || pr.Code != "relation_tuple_conflict" {
 		t.Fatalf("duplicate grant: %d %s", st, raw)
+	}
+	// A Project admin deletes a grant twice (404 the second time) and gets
+	// 403 for an id that never existed, as for one outside their scope.
+	var rt apiv1.RelationTuple
+	if st, raw := e.DoAs(t, tok, "POST", "/v1/authz/relation-tuples?project_id="+p2.ID,
+		apiv1.WriteRelationTuple{Subject: "user:" + uuid.NewString(), Relation: "viewer", Resource: "project:" + p2.ID}, &rt); st != 201 {
+		t.Fatalf("project admin grants: %d %s", st, raw)
+	}
+	for i, want := range []int{204, 404} {
+		if st, raw := e.DoAs(t, tok, "DELETE", "/v1/authz/relation-tuples/"+rt.ID, nil, nil); st != want {
+			t.Fatalf("project admin's delete #%d: %d %s, want %d", i+1, st, raw, want)
+		}
+	}
+	if st, raw := e.DoAs(t, tok, "DELETE", "/v1/authz/relation-tuples/"+uuid.NewString(), nil, nil); st != 403 {
+		t.Fatalf("project admin deletes a ghost: %d %s", st, raw)
 	}
 	var lr apiv1.AuthzResources
 	st, raw = e.DoAs(t, tok, "POST", "/v1/authz/lookup-resources", apiv1.AuthzLookupResources{Subject: "user:" + uid, Relation: "manage", ResourceType: "project"}, &lr)

@@ -159,23 +159,16 @@ func (a *API) deleteTuple(ctx context.Context, in *tupleIDInput) (*struct{}, err
 	if err != nil {
 		return nil, err
 	}
-	ar := audit.RequestFrom(ctx)
-	ar.Target(audit.PlatformChain, "relation_tuple", id)
+	audit.RequestFrom(ctx).Target(audit.PlatformChain, "relation_tuple", id)
 	err = a.DB.Tx(ctx, func(tx *sql.Tx) error {
 		r, err := a.Tuples.Get(ctx, tx, id)
 		if errors.Is(err, ErrNotFound) {
-			return problem.NotFound("relation_tuple_not_found", "No such relation tuple.")
+			return a.missingTuple(ctx, tx, id)
 		}
 		if err != nil {
 			return err
 		}
-		if r.ProjectID != "" {
-			ar.Target(a.chainOf(ctx, authz.ObjectRef{Type: authz.TypeProject, ID: r.ProjectID}), "relation_tuple", id)
-			err = a.Authz.Check(ctx, "manage", "project:"+r.ProjectID)
-		} else {
-			_, err = a.checkUnscoped(ctx, r.Tuple.Resource, id)
-		}
-		if err != nil {
+		if err := a.checkTupleScope(ctx, r); err != nil {
 			return err
 		}
 		if _, err := a.Tuples.DeleteByID(ctx, tx, id); err != nil {
@@ -188,4 +181,33 @@ func (a *API) deleteTuple(ctx context.Context, in *tupleIDInput) (*struct{}, err
 	}
 	_ = a.Tuples.Sync(ctx)
 	return nil, nil
+}
+
+// checkTupleScope requires manage on the scope a tuple was written in.
+func (a *API) checkTupleScope(ctx context.Context, r Row) error {
+	if r.ProjectID != "" {
+		chain := a.chainOf(ctx, authz.ObjectRef{Type: authz.TypeProject, ID: r.ProjectID})
+		audit.RequestFrom(ctx).Target(chain, "relation_tuple", r.ID)
+		return a.Authz.Check(ctx, "manage", "project:"+r.ProjectID)
+	}
+	_, err := a.checkUnscoped(ctx, r.Tuple.Resource, r.ID)
+	return err
+}
+
+// missingTuple answers a DELETE of an id that is not stored: 404 for a
+// caller who may manage the scope of the deleted tuple it names (a repeated
+// delete), else 403, exactly as for an id that never existed, which only a
+// platform manager learns is missing.
+func (a *API) missingTuple(ctx context.Context, tx *sql.Tx, id string) error {
+	r, err := a.Tuples.Tombstone(ctx, tx, id)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		err = a.Authz.Check(ctx, "manage", "platform:platform")
+	case err == nil:
+		err = a.checkTupleScope(ctx, r)
+	}
+	if err != nil {
+		return err
+	}
+	return problem.NotFound("relation_tuple_not_found", "No such relation tuple.")
 }

@@ -240,7 +240,24 @@ func (s *Store) DeleteByID(ctx context.Context, tx *sql.Tx, id string) (Row, err
 	if _, err := s.WriteRows(ctx, tx, nil, []authz.Tuple{r.Tuple}, false); err != nil {
 		return r, err
 	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO relation_tuple_tombstones (id, resource_type, resource_id, project_id, deleted_at)
+		VALUES ($1, $2, $3, $4, $5)`, r.ID, r.Tuple.Resource.Type, r.Tuple.Resource.ID, nullString(r.ProjectID),
+		store.Micros(s.now())); err != nil {
+		return r, fmt.Errorf("tuples: tombstone %s: %w", r.ID, err)
+	}
 	return r, nil
+}
+
+// Tombstone reads what DeleteByID remembered of a deleted tuple: its id,
+// resource and Project (the subject and relation are not kept).
+func (s *Store) Tombstone(ctx context.Context, q store.Querier, id string) (Row, error) {
+	var r Row
+	err := q.QueryRowContext(ctx, `SELECT id, resource_type, resource_id, COALESCE(project_id, '')
+		FROM relation_tuple_tombstones WHERE id = $1`, id).Scan(&r.ID, &r.Tuple.Resource.Type, &r.Tuple.Resource.ID, &r.ProjectID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return r, ErrNotFound
+	}
+	return r, err
 }
 
 // RemoveObject removes every tuple stored on resource (structural ones and

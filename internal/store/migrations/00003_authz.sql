@@ -21,7 +21,19 @@ CREATE TABLE relation_tuple_changes (
     created_at BIGINT NOT NULL
 );
 
+-- relation_tuple_tombstones remembers deleted tuple ids and their scope, so a
+-- repeated DELETE is a 404 for whoever may manage that scope and a 403 (as
+-- for an id that never existed) for everyone else: no existence oracle.
+CREATE TABLE relation_tuple_tombstones (
+    id            TEXT PRIMARY KEY,
+    resource_type TEXT NOT NULL,
+    resource_id   TEXT NOT NULL,
+    project_id    TEXT,
+    deleted_at    BIGINT NOT NULL
+);
+
 -- +goose Down
+DROP TABLE relation_tuple_tombstones;
 DROP TABLE relation_tuple_changes;
 DROP TABLE relation_tuple_log_head;
 ALTER TABLE relation_tuples DROP COLUMN structural;
