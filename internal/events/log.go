@@ -199,7 +199,9 @@ func (s *Service) Prune(ctx context.Context) (int64, error) {
 		args []any
 	}{
 		{`DELETE FROM event_log WHERE created_at < $1`, []any{cutoff}},
-		{`DELETE FROM event_log WHERE seq <= (SELECT h.last_seq FROM event_heads h WHERE h.node_id = event_log.node_id) - $1`, []any{s.cfg.MaxEntries}},
+		// Only nodes past the bound, reached through the primary key.
+		{`DELETE FROM event_log WHERE node_id IN (SELECT node_id FROM event_heads WHERE last_seq > $1)
+			AND seq <= (SELECT h.last_seq FROM event_heads h WHERE h.node_id = event_log.node_id) - $1`, []any{s.cfg.MaxEntries}},
 	} {
 		res, err := s.db.ExecContext(ctx, q.sql, q.args...)
 		if err != nil {
