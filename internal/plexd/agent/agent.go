@@ -70,8 +70,6 @@ type Agent struct {
 	log      *slog.Logger
 	clk      clock.Clock
 	verifier *envelope.Verifier
-	started  time.Time
-	checksum string
 	trigger  chan struct{} // a reconcile is wanted now; buffered 1
 
 	// reconcileMu serialises Reconcile (loop, stream poll, tests), so a
@@ -84,6 +82,8 @@ type Agent struct {
 
 	// mu guards everything below.
 	mu          sync.Mutex
+	started     time.Time // when Run began
+	checksum    string    // of the running binary, "" when unknown
 	id          identity.Identity
 	desired     Desired
 	applied     Desired   // the snapshot last fully applied
@@ -177,12 +177,13 @@ func ExecutableChecksum() (string, error) {
 
 // Run runs the node until ctx ends or the control plane revokes the node.
 func (a *Agent) Run(ctx context.Context) error {
-	a.started = a.clk.Now()
-	if sum, err := a.opts.BinaryChecksum(); err != nil {
+	sum, err := a.opts.BinaryChecksum()
+	if err != nil {
 		a.log.LogAttrs(ctx, slog.LevelWarn, "binary checksum unavailable", slog.String("error", err.Error()))
-	} else {
-		a.checksum = sum
 	}
+	a.mu.Lock()
+	a.started, a.checksum = a.clk.Now(), sum
+	a.mu.Unlock()
 	cursor, err := a.opts.Store.LoadCursor()
 	if err != nil {
 		a.log.LogAttrs(ctx, slog.LevelWarn, "event cursor unreadable; resuming at the head", slog.String("error", err.Error()))
