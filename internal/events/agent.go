@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"net/http"
 	"reflect"
-	"strconv"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -23,6 +22,13 @@ import (
 // NodeBodyLimit bounds a node request body after decompression (C1: at
 // least 10 MiB).
 const NodeBodyLimit = 10 << 20
+
+// Bounds of what is kept from agent reports: the last heartbeat body, and
+// the corrections of the last drift report.
+const (
+	maxStoredHeartbeat   = 16 << 10
+	maxStoredCorrections = 1000
+)
 
 // StateKeys renders a Domain's signing_keys for state (DomainKeys).
 type StateKeys interface {
@@ -234,6 +240,9 @@ func (a *agent) heartbeat(ctx context.Context, in *bodyInput) (*heartbeatOutput,
 	if err != nil {
 		return nil, err
 	}
+	if len(body) > maxStoredHeartbeat {
+		body = []byte("{}") // liveness counts; an oversized status is not kept
+	}
 	level := max(nodeproto.ParseLevel(in.Protocol), 1)
 	now := store.Micros(a.s.cfg.Now())
 	if _, err := a.s.db.ExecContext(ctx, `INSERT INTO node_agents (node_id, last_heartbeat_at, heartbeat, protocol_level)
@@ -265,7 +274,7 @@ func (a *agent) drift(ctx context.Context, in *bodyInput) (*struct{}, error) {
 	}
 	kept := []nodeproto.DriftCorrection{}
 	for _, c := range rep.Corrections {
-		if c.Type != "" {
+		if c.Type != "" && len(kept) < maxStoredCorrections {
 			kept = append(kept, c)
 		}
 	}
@@ -410,5 +419,5 @@ func agentError(err error) error {
 // one (R5).
 func unavailableNode(cause error) error {
 	return problem.New(http.StatusServiceUnavailable, nodeproto.CodeUnavailable, "").
-		WithCause(cause).WithHeader(nodeproto.HeaderRetryAfter, strconv.Itoa(int(5*time.Second/time.Second)))
+		WithCause(cause).WithHeader(nodeproto.HeaderRetryAfter, "5")
 }

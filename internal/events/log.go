@@ -87,32 +87,48 @@ func (s *Service) Append(ctx context.Context, tx *sql.Tx, nodeIDs []string, e En
 		v := store.Micros(e.VoidAfter)
 		void = &v
 	}
-	now := store.Micros(s.cfg.Now())
+	row := logRow{eventID: eventID, eventType: e.Type, payload: string(payload), created: store.Micros(s.cfg.Now()), void: void}
 	for part := range slices.Chunk(ids, chunk) {
-		seqs, err := s.nextSeqs(ctx, tx, part)
-		if err != nil {
+		if err := s.insertEntries(ctx, tx, part, domains, keyIDs, row); err != nil {
 			return "", err
-		}
-		var b strings.Builder
-		b.WriteString(`INSERT INTO event_log (node_id, seq, event_id, event_type, payload, domain_id, key_id, created_at, void_after) VALUES `)
-		args := make([]any, 0, 9*len(part))
-		for i, id := range part {
-			if i > 0 {
-				b.WriteByte(',')
-			}
-			n := len(args)
-			fmt.Fprintf(&b, "($%d,$%d,$%d,$%d,$%d,$%d,$%d,$%d,$%d)", n+1, n+2, n+3, n+4, n+5, n+6, n+7, n+8, n+9)
-			d := domains[id]
-			args = append(args, id, seqs[id], eventID, e.Type, string(payload), d, keyIDs[d], now, void)
-		}
-		if _, err := tx.ExecContext(ctx, b.String(), args...); err != nil {
-			return "", fmt.Errorf("events: append: %w", err)
 		}
 	}
 	if err := s.hub.announce(ctx, tx, eventID, ids); err != nil {
 		return "", err
 	}
 	return eventID, nil
+}
+
+// logRow is what every node's entry of one append shares.
+type logRow struct {
+	eventID, eventType, payload string
+	created                     int64
+	void                        *int64
+}
+
+// insertEntries appends row to the logs of ids (at most chunk), each at
+// its node's next sequence number.
+func (s *Service) insertEntries(ctx context.Context, tx *sql.Tx, ids []string, domains, keyIDs map[string]string, row logRow) error {
+	seqs, err := s.nextSeqs(ctx, tx, ids)
+	if err != nil {
+		return err
+	}
+	var b strings.Builder
+	b.WriteString(`INSERT INTO event_log (node_id, seq, event_id, event_type, payload, domain_id, key_id, created_at, void_after) VALUES `)
+	args := make([]any, 0, 9*len(ids))
+	for i, id := range ids {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		n := len(args)
+		fmt.Fprintf(&b, "($%d,$%d,$%d,$%d,$%d,$%d,$%d,$%d,$%d)", n+1, n+2, n+3, n+4, n+5, n+6, n+7, n+8, n+9)
+		d := domains[id]
+		args = append(args, id, seqs[id], row.eventID, row.eventType, row.payload, d, keyIDs[d], row.created, row.void)
+	}
+	if _, err := tx.ExecContext(ctx, b.String(), args...); err != nil {
+		return fmt.Errorf("events: append: %w", err)
+	}
+	return nil
 }
 
 // nextSeqs advances the heads of ids (sorted, distinct) and returns each
