@@ -117,7 +117,7 @@ func assemble(ctx context.Context, cfg config.Config, log *slog.Logger, db *stor
 	}
 	decider := guard.Engine{Authz: s.Authz, Ready: s.Tuples.Healthy}
 	s.Guard = guard.New(decider)
-	if s.Identity, err = identity.NewService(identity.Config{DB: db, Audit: s.Audit, Pages: pages}); err != nil {
+	if s.Identity, err = identity.NewService(identity.Config{DB: db, Audit: s.Audit, Tuples: s.Tuples, Pages: pages}); err != nil {
 		return nil, err
 	}
 	if s.Tenancy, err = tenancy.NewService(tenancy.Config{DB: db, Audit: s.Audit, Authz: s.Guard, Tuples: s.Tuples, Pages: pages}); err != nil {
@@ -199,9 +199,8 @@ func (s *Server) Bootstrap(ctx context.Context) (string, error) {
 	if err != nil || tok == "" {
 		return "", err
 	}
-	// The first start's platform#admin tuple is written by identity outside
-	// the change log; reload so this replica sees it.
-	if err := s.Tuples.Load(ctx); err != nil {
+	// Apply the first start's platform#admin grant to this replica's index now.
+	if err := s.Tuples.Sync(ctx); err != nil {
 		return "", err
 	}
 	path := s.Config.AdminTokenPath()

@@ -8,6 +8,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/plexsphere/plexsphere/internal/audit"
+	"github.com/plexsphere/plexsphere/internal/authz"
 	"github.com/plexsphere/plexsphere/internal/store"
 )
 
@@ -35,10 +36,9 @@ func (s *Service) Bootstrap(ctx context.Context) (string, error) {
 			VALUES ($1, 'user', 'platform-admin', $2, $2)`, adminID, now); err != nil {
 			return fmt.Errorf("identity: create admin: %w", err)
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO relation_tuples
-			(id, resource_type, resource_id, relation, subject_type, subject_id, created_at)
-			VALUES ($1, 'platform', $2, 'admin', 'user', $3, $4)`,
-			uuid.Must(uuid.NewV7()).String(), PlatformID, adminID, now); err != nil {
+		admin := authz.Tuple{Resource: authz.Platform, Relation: "admin",
+			Subject: authz.ObjectRef{Type: authz.TypeUser, ID: adminID}.Subject()}
+		if err := s.tuples.Write(ctx, tx, []authz.Tuple{admin}, nil); err != nil {
 			return fmt.Errorf("identity: grant admin: %w", err)
 		}
 		_, token, _, err = s.issue(ctx, tx, adminID, "prod", 0)

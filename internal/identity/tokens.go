@@ -15,6 +15,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/plexsphere/plexsphere/internal/audit"
+	"github.com/plexsphere/plexsphere/internal/authz"
 	"github.com/plexsphere/plexsphere/internal/page"
 	"github.com/plexsphere/plexsphere/internal/principal"
 	"github.com/plexsphere/plexsphere/internal/store"
@@ -43,21 +44,29 @@ func hashToken(plain string) string {
 	return hex.EncodeToString(sum[:])
 }
 
+// TupleWriter writes relation tuples inside the caller's transaction (the
+// tuples context is the only writer of relation_tuples).
+type TupleWriter interface {
+	Write(ctx context.Context, tx *sql.Tx, add, remove []authz.Tuple) error
+}
+
 // Config configures the Service.
 type Config struct {
-	DB    *store.DB
-	Audit *audit.Log
-	Pages *page.Codec
+	DB     *store.DB
+	Audit  *audit.Log
+	Tuples TupleWriter
+	Pages  *page.Codec
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
 
 // Service owns identities and tokens.
 type Service struct {
-	db    *store.DB
-	audit *audit.Log
-	pages *page.Codec
-	now   func() time.Time
+	db     *store.DB
+	audit  *audit.Log
+	tuples TupleWriter
+	pages  *page.Codec
+	now    func() time.Time
 }
 
 // NewService validates cfg and returns the identity service.
@@ -69,11 +78,13 @@ func NewService(cfg Config) (*Service, error) {
 		return nil, errors.New("identity: Config.Audit is required")
 	case cfg.Pages == nil:
 		return nil, errors.New("identity: Config.Pages is required")
+	case cfg.Tuples == nil:
+		return nil, errors.New("identity: Config.Tuples is required")
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Service{db: cfg.DB, audit: cfg.Audit, pages: cfg.Pages, now: cfg.Now}, nil
+	return &Service{db: cfg.DB, audit: cfg.Audit, tuples: cfg.Tuples, pages: cfg.Pages, now: cfg.Now}, nil
 }
 
 // AuthenticateBearer implements api.Authenticator for psk_ tokens.
