@@ -209,7 +209,7 @@ func (s *Service) provision(ctx context.Context, tx *sql.Tx, b *Binding, f *flow
 	switch {
 	case err == nil:
 		if domainID != f.domainID {
-			return "", "", signInError(http.StatusForbidden, "identity_domain_mismatch", "This identity belongs to another Domain.")
+			return "", "", signInError(http.StatusBadRequest, "identity_domain_mismatch", "This identity belongs to another Domain.")
 		}
 		_, err = tx.ExecContext(ctx, `UPDATE identities SET email = $2, display_name = $3, last_sign_in_at = $4, updated_at = $4
 			WHERE id = $1`, id, c.email, displayName(c), now)
@@ -218,7 +218,7 @@ func (s *Service) provision(ctx context.Context, tx *sql.Tx, b *Binding, f *flow
 		return "", "", err
 	}
 	if b.JITPolicy != "allow" {
-		return "", "", signInError(http.StatusForbidden, "jit_denied", "This IdP binding does not provision new users; ask an administrator.")
+		return "", "", signInError(http.StatusBadRequest, "jit_denied", "This IdP binding does not provision new users; ask an administrator.")
 	}
 	id = uuid.Must(uuid.NewV7()).String()
 	var domain any

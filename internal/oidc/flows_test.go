@@ -221,21 +221,28 @@ func TestCallbackRejections(t *testing.T) {
 	}
 }
 
-// TestJITDeny: a binding with jit_policy deny refuses unknown users.
+// TestJITDeny: a binding with jit_policy deny refuses unknown users but
+// signs in users who already exist for its issuer.
 func TestJITDeny(t *testing.T) {
 	f := start(t, apptest.SQLite, true)
 	idp := f.issuer(t, nil)
 	dom := f.domain(t, "acme", "100.64.0.0/16")
+	allow := f.bind(t, idp, apiv1.CreateIdPBinding{DomainID: dom})
+	f.browser(t).signIn(t, apiv1.SignIn{DomainID: dom}, "bob", devidp.ACRBasic)
+	if st, raw := f.Do(t, "DELETE", "/v1/admin/idp/"+allow.ID, nil, nil); st != 204 {
+		t.Fatalf("delete: %d %s", st, raw)
+	}
 	f.bind(t, idp, apiv1.CreateIdPBinding{DomainID: dom, JITPolicy: "deny"})
 	br := f.browser(t)
 	started := br.startSignIn(t, apiv1.SignIn{DomainID: dom})
-	resp, raw := br.callback(t, br.authorize(t, started.AuthorizationURL, "bob", devidp.ACRBasic), true)
-	if resp.StatusCode != 403 || problemCode(t, raw) != "jit_denied" {
+	resp, raw := br.callback(t, br.authorize(t, started.AuthorizationURL, "alice", devidp.ACRBasic), true)
+	if resp.StatusCode != 400 || problemCode(t, raw) != "jit_denied" {
 		t.Fatalf("jit deny: %d %s", resp.StatusCode, raw)
 	}
 	var n int
-	f.Server.DB.QueryRow(`SELECT COUNT(*) FROM identities WHERE subject = 'bob'`).Scan(&n)
+	f.Server.DB.QueryRow(`SELECT COUNT(*) FROM identities WHERE subject = 'alice'`).Scan(&n)
 	if n != 0 {
 		t.Fatal("a denied user was provisioned")
 	}
+	f.browser(t).signIn(t, apiv1.SignIn{DomainID: dom}, "bob", devidp.ACRBasic)
 }
