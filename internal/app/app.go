@@ -232,6 +232,10 @@ func (s *Server) Serve(ctx context.Context, ready func(addr string)) error {
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(s.Log.Handler(), slog.LevelWarn),
 	}
+	// Event streams never finish on their own: end them when shutdown
+	// begins so that draining does not wait out the timeout; agents resume
+	// with Last-Event-ID elsewhere.
+	hs.RegisterOnShutdown(func() { s.Events.Close() })
 	scheme := "http"
 	if tlsCfg != nil {
 		scheme = "https"
