@@ -61,6 +61,12 @@ func TestIdPBindingsAdmin(t *testing.T) {
 					t.Errorf("%s: %d %s", c.name, st, raw)
 				}
 			}
+			var audited int
+			f.Server.DB.QueryRow(`SELECT COUNT(*) FROM audit_entries WHERE chain_id = $1 AND action = 'idp.create'
+				AND outcome = 'succeeded' AND object_id = $2`, dom, created.ID).Scan(&audited)
+			if audited != 1 {
+				t.Fatalf("binding creation audited %d times on the Domain chain", audited)
+			}
 			// The same issuer is fine in another Domain and platform-wide.
 			second := f.bind(t, idp2, apiv1.CreateIdPBinding{DomainID: dom, ClientSecretRef: "env:PLEXSPHERE_TEST_UNSET"})
 			f.bind(t, idp, apiv1.CreateIdPBinding{DomainID: other})
