@@ -23,7 +23,7 @@ type Problem struct {
 	Code          string          `json:"code"`
 	CorrelationID string          `json:"correlation_id,omitempty"`
 	Reason        string          `json:"reason,omitempty"`
-	RelationPath  []string        `json:"relation_path,omitempty"`
+	RelationPath  []string        `json:"relation_path,omitzero" doc:"Relations traversed; present (possibly empty) on every permission_denied."`
 	ChildCounts   *ChildCounts    `json:"child_counts,omitempty"`
 	ProjectCounts *ProjectCounts  `json:"project_child_counts,omitempty"`
 	Errors        []ProblemDetail `json:"errors,omitempty"`

@@ -69,6 +69,9 @@ func (r *Request) Decide(allowed bool, relation, objType, objID, reason string) 
 	if r.objType == "" {
 		r.objType, r.objID = objType, objID
 	}
+	if r.chain == "" && objType == "domain" {
+		r.chain = objID // a denial on a Domain belongs on that Domain's chain
+	}
 }
 
 // SetPrincipal records who the request authenticated as, so entries

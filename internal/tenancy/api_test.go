@@ -197,3 +197,23 @@ func TestProjectPaging(t *testing.T) {
 		})
 	}
 }
+
+// TestPermissionDeniedShape checks the PermissionDenied problem of a caller
+// with no grant: reason, an always-present relation_path and the correlation
+// id of the audit row that recorded the denial.
+func TestPermissionDeniedShape(t *testing.T) {
+	e := apptest.Start(t, apptest.SQLite)
+	var d apiv1.Domain
+	e.Do(t, "POST", "/v1/domains", apiv1.CreateDomain{Name: "A", Slug: "a", MeshCIDR: "10.1.0.0/16"}, &d)
+	_, tok := e.NewUser(t, "outsider")
+	st, raw := e.DoAs(t, tok, "GET", "/v1/domains/"+d.ID, nil, nil)
+	p := wantProblem(t, st, raw, 403, "permission_denied")
+	if p.Reason == "" || p.CorrelationID == "" || !strings.Contains(string(raw), `"relation_path":[`) {
+		t.Fatalf("PermissionDenied shape: %s", raw)
+	}
+	var entries apiv1.AuditList
+	e.Do(t, "GET", "/v1/domains/"+d.ID+"/audit/entries?correlation_id="+p.CorrelationID, nil, &entries)
+	if len(entries.Items) != 1 || entries.Items[0].Outcome != "denied" {
+		t.Fatalf("denial audit row: %+v", entries.Items)
+	}
+}
