@@ -250,3 +250,32 @@ func TestStreamHoldsAfterRotation(t *testing.T) {
 		t.Fatalf("after state: %s %s", g.env.EventType, g.env.Payload)
 	}
 }
+
+// TestOperationsInTheServedDocument: the control plane's /v1/openapi.json
+// lists the event stream as text/event-stream and every agent endpoint.
+func TestOperationsInTheServedDocument(t *testing.T) {
+	e := apptest.Start(t, apptest.SQLite)
+	resp, err := http.Get(e.URL + "/v1/openapi.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var doc struct {
+		Paths map[string]map[string]struct {
+			Responses map[string]struct {
+				Content map[string]any `json:"content"`
+			} `json:"responses"`
+		} `json:"paths"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&doc); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := doc.Paths["/v1/nodes/{id}/events"]["get"].Responses["200"].Content["text/event-stream"]; !ok {
+		t.Error("GET /v1/nodes/{id}/events is not documented as text/event-stream")
+	}
+	for _, p := range []string{"state", "heartbeat", "drift", "capabilities", "report", "deregister", "secrets/{key}", "metrics", "logs", "audit"} {
+		if len(doc.Paths["/v1/nodes/{id}/"+p]) == 0 {
+			t.Errorf("/v1/nodes/{id}/%s missing", p)
+		}
+	}
+}
