@@ -114,7 +114,7 @@ func (a *app) up(ctx context.Context, cfg *config.Config) error {
 	}
 	cl.SetCredentials(id.NodeID, id.NSK)
 	ag, err := agent.New(agent.Options{
-		Identity: id, Store: store, ControlPlane: cl, Mesh: mesh.NewMemory(), Mode: cfg.Mode,
+		Identity: id, Store: store, ControlPlane: cl, Rotator: cl, Mesh: mesh.NewMemory(), Mode: cfg.Mode,
 		Clock: a.env.Clock, Logger: log, HeartbeatInterval: cfg.HeartbeatInterval, ReconcileInterval: cfg.ReconcileInterval,
 	})
 	if err != nil {

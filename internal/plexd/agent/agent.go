@@ -51,9 +51,11 @@ type Options struct {
 	Store        IdentityStore      // required
 	ControlPlane ControlPlane       // required
 	Mesh         mesh.Engine        // required
-	Mode         string
-	Clock        clock.Clock
-	Logger       *slog.Logger
+	// Rotator rotates the WireGuard key at level 2; nil never rotates.
+	Rotator KeyRotator
+	Mode    string
+	Clock   clock.Clock
+	Logger  *slog.Logger
 	// HeartbeatInterval and ReconcileInterval default to 30 s and 60 s.
 	HeartbeatInterval, ReconcileInterval time.Duration
 	// BinaryChecksum returns the lowercase hex SHA-256 of the running
@@ -81,18 +83,19 @@ type Agent struct {
 	applyMu sync.Mutex
 
 	// mu guards everything below.
-	mu          sync.Mutex
-	started     time.Time // when Run began
-	checksum    string    // of the running binary, "" when unknown
-	id          identity.Identity
-	desired     Desired
-	applied     Desired   // the snapshot last fully applied
-	haveApplied bool      // applied holds a real snapshot
-	lastApply   time.Time // when applied last changed or was confirmed
-	conn        stream.State
-	strm        *stream.Stream
-	eventGen    uint64 // bumped by every event that changes desired
-	revoked     bool
+	mu           sync.Mutex
+	started      time.Time // when Run began
+	checksum     string    // of the running binary, "" when unknown
+	id           identity.Identity
+	desired      Desired
+	applied      Desired   // the snapshot last fully applied
+	haveApplied  bool      // applied holds a real snapshot
+	lastApply    time.Time // when applied last changed or was confirmed
+	conn         stream.State
+	strm         *stream.Stream
+	eventGen     uint64 // bumped by every event that changes desired
+	rotateWanted bool   // a WireGuard key rotation was asked for
+	revoked      bool
 }
 
 // New validates opts and builds an Agent with the identity's newest keys.
@@ -243,6 +246,7 @@ func (a *Agent) Trigger() {
 
 func (a *Agent) reconcileLoop(ctx context.Context) {
 	for {
+		a.rotateIfWanted(ctx)
 		if err := a.Reconcile(ctx); err != nil && ctx.Err() == nil {
 			a.log.LogAttrs(ctx, slog.LevelWarn, "reconcile failed", slog.String("error", err.Error()))
 		}

@@ -86,7 +86,7 @@ func start(t *testing.T, cp *cptest.Server) *harness {
 	id, store, cl := joinNode(t, cp, t.TempDir())
 	h := &harness{t: t, cp: cp, id: id, store: store, mesh: meshtest.New(256), logs: &syncBuffer{}, done: make(chan error, 1)}
 	ag, err := agent.New(agent.Options{
-		Identity: id, Store: store, ControlPlane: cl, Mesh: h.mesh, Mode: "node",
+		Identity: id, Store: store, ControlPlane: cl, Rotator: cl, Mesh: h.mesh, Mode: "node",
 		Logger:            slog.New(slog.NewJSONHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		HeartbeatInterval: time.Hour, ReconcileInterval: time.Hour,
 		BinaryChecksum: func() (string, error) { return strings.Repeat("ab", 32), nil },
@@ -311,6 +311,13 @@ func TestReconnectReplaysWithLastEventID(t *testing.T) {
 	h.waitPeers()
 	seq := cp.Emit(h.id.NodeID, nodeproto.EventPeerAdded, testPeer("a"))
 	h.waitPeers("a")
+	// The peer may have come from a state pull; wait for the stream itself.
+	for deadline := time.Now().Add(waitFor); h.agent.Status().LastEventID != fmt.Sprint(seq); {
+		if time.Now().After(deadline) {
+			t.Fatal("the stream never delivered the first event")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 	cp.SetUnavailable(true)
 	cp.DropStreams()
 	cp.Emit(h.id.NodeID, nodeproto.EventPeerAdded, testPeer("b"))
@@ -438,5 +445,50 @@ func TestRevocationStopsTheAgent(t *testing.T) {
 	}
 	if h.agent.Status().Connection != string(stream.StateRevoked) {
 		t.Errorf("status connection %q", h.agent.Status().Connection)
+	}
+}
+
+// TestRotateKeysAtLevel2 honours rotate_keys by rotating the WireGuard key
+// through POST /v1/keys/rotate: the control plane learns the new public
+// key, the identity is saved with it, and the mesh runs on it.
+func TestRotateKeysAtLevel2(t *testing.T) {
+	cp := cptest.New(t, cptest.Options{})
+	h := start(t, cp)
+	h.waitConnect()
+	h.waitPeers()
+	old := h.id.PrivateKey
+	cp.Emit(h.id.NodeID, nodeproto.EventPeerAdded, testPeer("r1"))
+	h.waitPeers("r1")
+	cp.Emit(h.id.NodeID, nodeproto.EventRotateKeys, nodeproto.Empty{})
+	deadline := time.Now().Add(waitFor)
+	for {
+		saved, err := h.store.Load()
+		if err == nil && saved.PrivateKey != old && saved.PendingPrivateKey == "" && cp.PublicKey(h.id.NodeID) == saved.PublicKey {
+			if got := h.mesh.Applied(); got.PrivateKey != saved.PrivateKey || len(got.Peers) != 1 {
+				continue // the apply lands right after the save
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no rotation: saved %+v, server key %s\n%s", saved, cp.PublicKey(h.id.NodeID), h.logs.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestRotateKeysAtLevel1OnlyReconciles: against a level-1 control plane
+// rotate_keys changes no key (E4, §5.2).
+func TestRotateKeysAtLevel1OnlyReconciles(t *testing.T) {
+	cp := cptest.New(t, cptest.Options{MaxLevel: 1})
+	h := start(t, cp)
+	h.waitConnect()
+	h.waitPeers()
+	before := cp.PublicKey(h.id.NodeID)
+	cp.Emit(h.id.NodeID, nodeproto.EventRotateKeys, nodeproto.Empty{})
+	if !h.waitLog("needs protocol level 2") {
+		t.Fatal("rotate_keys at level 1 was not declined")
+	}
+	if cp.PublicKey(h.id.NodeID) != before {
+		t.Error("the key was rotated against a level-1 control plane")
 	}
 }

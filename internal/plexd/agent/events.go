@@ -94,10 +94,11 @@ func (a *Agent) applyEvent(ctx context.Context, typ string, payload any) (bool, 
 		return true, nil
 	}
 	switch typ {
-	case nodeproto.EventPolicyUpdated, nodeproto.EventRotateKeys, nodeproto.EventBridgeConfigUpdated,
+	case nodeproto.EventRotateKeys:
+		a.requestRotation() // E4: like the heartbeat flag
+	case nodeproto.EventPolicyUpdated, nodeproto.EventBridgeConfigUpdated,
 		nodeproto.EventUserAccessConfigUpdated, nodeproto.EventIngressConfigUpdated, nodeproto.EventSiteToSiteConfigUpdated:
-		// Reference events: the content is in state (§10). rotate_keys is
-		// honoured by a reconcile until the WireGuard engine rotates keys.
+		// Reference events: the content is in state (§10).
 		a.Trigger()
 	default:
 		a.log.LogAttrs(ctx, slog.LevelDebug, "event has no handler yet", slog.String("event_type", typ))

@@ -60,7 +60,10 @@ func (a *Agent) SendHeartbeat(ctx context.Context) {
 		a.log.LogAttrs(ctx, lvl, "heartbeat failed", slog.String("error", err.Error()))
 		return
 	}
-	if resp.Reconcile || resp.RotateKeys {
+	if resp.RotateKeys {
+		a.requestRotation()
+	}
+	if resp.Reconcile {
 		a.Trigger()
 	}
 }

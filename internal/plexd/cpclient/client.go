@@ -220,6 +220,20 @@ func (c *Client) Deregister(ctx context.Context) error {
 	return c.nodeCall(ctx, "deregister", http.MethodPost, "deregister", nil, nil)
 }
 
+// RotateKey reports a new WireGuard public key (§5.2 endpoint 9; our
+// plexd calls it only at level ≥ 2). The NSK identifies the node.
+func (c *Client) RotateKey(ctx context.Context, req nodeproto.KeyRotateRequest) (*nodeproto.KeyRotateResponse, error) {
+	cr := c.creds.Load()
+	if cr == nil {
+		return nil, ErrNoCredentials
+	}
+	resp := &nodeproto.KeyRotateResponse{}
+	if err := c.do(ctx, "keys/rotate", http.MethodPost, "/v1/keys/rotate", cr.nsk, req, resp); err != nil {
+		return nil, err
+	}
+	return resp, nil
+}
+
 // OpenEvents opens the event stream (§6.1), resuming after lastEventID when
 // set. The caller reads the body until it fails and closes it; ctx ends it.
 func (c *Client) OpenEvents(ctx context.Context, lastEventID string) (io.ReadCloser, error) {

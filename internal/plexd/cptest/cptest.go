@@ -45,6 +45,9 @@ type Options struct {
 	Keepalive time.Duration
 	// Now is the server clock; time.Now when nil.
 	Now func() time.Time
+	// MaxLevel is the highest protocol level served (M of N3);
+	// nodeproto.MaxLevel when 0.
+	MaxLevel int
 }
 
 type entry struct {
@@ -63,11 +66,12 @@ type node struct {
 
 // Server is the stand-in control plane.
 type Server struct {
-	URL string
-	srv *httptest.Server
-	t   testing.TB
-	now func() time.Time
-	ka  time.Duration
+	URL      string
+	srv      *httptest.Server
+	t        testing.TB
+	now      func() time.Time
+	ka       time.Duration
+	maxLevel int
 
 	Heartbeats chan nodeproto.Heartbeat
 	Drifts     chan nodeproto.DriftReport
@@ -99,8 +103,11 @@ func New(t testing.TB, opts Options) *Server {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.MaxLevel <= 0 {
+		opts.MaxLevel = nodeproto.MaxLevel
+	}
 	s := &Server{
-		t: t, now: opts.Now, ka: opts.Keepalive,
+		t: t, now: opts.Now, ka: opts.Keepalive, maxLevel: opts.MaxLevel,
 		Heartbeats: make(chan nodeproto.Heartbeat, 1024), Drifts: make(chan nodeproto.DriftReport, 1024),
 		Reports: make(chan nodeproto.ReportSync, 1024), Connects: make(chan Connect, 1024),
 		tokens: map[string]int{}, nodes: map[string]*node{}, byNSK: map[string]*node{},
@@ -110,6 +117,7 @@ func New(t testing.TB, opts Options) *Server {
 	s.current = s.NewSigner(nil)
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/register", s.register)
+	mux.HandleFunc("POST /v1/keys/rotate", s.rotateKey)
 	mux.HandleFunc("GET /v1/nodes/{id}/events", s.auth(s.events))
 	mux.HandleFunc("GET /v1/nodes/{id}/state", s.auth(s.state))
 	mux.HandleFunc("POST /v1/nodes/{id}/heartbeat", s.auth(s.heartbeat))
@@ -183,6 +191,16 @@ func (s *Server) Nodes() []string {
 		out = append(out, id)
 	}
 	return out
+}
+
+// PublicKey is the WireGuard public key the server holds for a node.
+func (s *Server) PublicKey(nodeID string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if n := s.nodes[nodeID]; n != nil {
+		return n.publicKey
+	}
+	return ""
 }
 
 // NodeRevoked reports whether id was deregistered.
@@ -342,7 +360,7 @@ func problem(w http.ResponseWriter, status int, code string) {
 
 func (s *Server) negotiate(w http.ResponseWriter, r *http.Request) {
 	if h := r.Header.Get(nodeproto.HeaderPlexdProtocol); h != "" {
-		l := nodeproto.NegotiateLevel(nodeproto.ParseLevel(h), nodeproto.MaxLevel)
+		l := nodeproto.NegotiateLevel(nodeproto.ParseLevel(h), s.maxLevel)
 		w.Header().Set(nodeproto.HeaderPlexsphereProtocol, strconv.Itoa(l))
 	}
 }
@@ -415,13 +433,14 @@ func (s *Server) auth(h func(http.ResponseWriter, *http.Request, *node)) http.Ha
 		}
 		s.mu.Lock()
 		n, unavailable := s.byNSK[nsk], s.unavailable
+		revoked := n != nil && n.revoked
 		s.mu.Unlock()
 		switch {
 		case unavailable:
 			problem(w, http.StatusServiceUnavailable, nodeproto.CodeUnavailable)
 		case n == nil:
 			problem(w, http.StatusUnauthorized, nodeproto.CodeUnauthorized)
-		case n.revoked:
+		case revoked:
 			problem(w, http.StatusUnauthorized, nodeproto.CodeNSKRevoked)
 		case r.PathValue("id") != n.id:
 			problem(w, http.StatusForbidden, nodeproto.CodeNodeIDMismatch)
@@ -429,6 +448,35 @@ func (s *Server) auth(h func(http.ResponseWriter, *http.Request, *node)) http.Ha
 			h(w, r, n)
 		}
 	}
+}
+
+// rotateKey serves POST /v1/keys/rotate (§5.2 endpoint 9): the NSK alone
+// names the node; a non-empty body node_id must match (§3.3).
+func (s *Server) rotateKey(w http.ResponseWriter, r *http.Request) {
+	s.negotiate(w, r)
+	nsk, _ := nodeproto.ParseBearer(r.Header.Get(nodeproto.HeaderAuthorization))
+	s.mu.Lock()
+	n := s.byNSK[nsk]
+	revoked := n != nil && n.revoked
+	s.mu.Unlock()
+	if n == nil || revoked {
+		problem(w, http.StatusUnauthorized, nodeproto.CodeUnauthorized)
+		return
+	}
+	var req nodeproto.KeyRotateRequest
+	if err := decode(r, &req); err != nil || !nodeproto.ValidWireGuardKey(req.NewPublicKey) {
+		problem(w, http.StatusBadRequest, nodeproto.CodeInvalidRequest)
+		return
+	}
+	if req.NodeID != "" && req.NodeID != n.id {
+		problem(w, http.StatusForbidden, nodeproto.CodeNodeIDMismatch)
+		return
+	}
+	s.mu.Lock()
+	n.publicKey = req.NewPublicKey
+	peers := slices.Clone(n.state.Peers)
+	s.mu.Unlock()
+	writeJSON(w, http.StatusOK, nodeproto.KeyRotateResponse{UpdatedPeers: peers})
 }
 
 func (s *Server) state(w http.ResponseWriter, r *http.Request, n *node) {

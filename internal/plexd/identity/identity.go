@@ -50,6 +50,10 @@ type Identity struct {
 	// PrivateKey is the WireGuard X25519 private key, Key32. Never log it.
 	PrivateKey string `json:"wireguard_private_key"`
 	PublicKey  string `json:"wireguard_public_key"`
+	// PendingPrivateKey is a WireGuard key being rotated in (level 2):
+	// saved before POST /v1/keys/rotate so a crash mid-rotation can retry
+	// with the same key. Never log it.
+	PendingPrivateKey string `json:"pending_wireguard_private_key,omitempty"`
 	// RegistrationSigningKey is signing_public_key from registration.
 	RegistrationSigningKey string `json:"registration_signing_key"`
 	// SigningKeys is the newest verified key set (level 2, §4.4).
@@ -119,6 +123,19 @@ func NewKeyPair(r io.Reader) (KeyPair, error) {
 		Private: base64.StdEncoding.EncodeToString(priv.Bytes()),
 		Public:  base64.StdEncoding.EncodeToString(priv.PublicKey().Bytes()),
 	}, nil
+}
+
+// PublicKeyOf derives the Key32 public key of a Key32 X25519 private key.
+func PublicKeyOf(private string) (string, error) {
+	raw, err := nodeproto.ParseKey32(private)
+	if err != nil {
+		return "", fmt.Errorf("identity: private key: %w", err)
+	}
+	priv, err := ecdh.X25519().NewPrivateKey(raw[:])
+	if err != nil {
+		return "", fmt.Errorf("identity: private key: %w", err)
+	}
+	return base64.StdEncoding.EncodeToString(priv.PublicKey().Bytes()), nil
 }
 
 // Store reads and writes the files of one data directory.
