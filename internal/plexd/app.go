@@ -140,6 +140,8 @@ var flagHelp = map[config.Key]string{
 	config.KeyReconcileInterval: "time between state pulls (default 60s)",
 	config.KeyUnitPath:          "systemd unit path for install/uninstall (default " + config.DefaultUnitPath + ")",
 	config.KeyLogLevel:          "debug, info, warn or error (default info)",
+	config.KeyAPITCP:            "also serve the local node API on this loopback address (e.g. 127.0.0.1:9100)",
+	config.KeyAPITokenFile:      "file holding the bearer token for the TCP local API",
 }
 
 func (a *app) rootCommand() *cobra.Command {

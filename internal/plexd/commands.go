@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"os"
+	"strings"
 	"sync"
 
 	"github.com/spf13/cobra"
@@ -125,6 +127,14 @@ func (a *app) up(ctx context.Context, cfg *config.Config) error {
 	if err != nil {
 		return err
 	}
+	var token string
+	if cfg.APITCP != "" {
+		raw, err := os.ReadFile(cfg.APITokenFile)
+		if err != nil {
+			return fmt.Errorf("api token file: %w", err)
+		}
+		token = strings.TrimSpace(string(raw))
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
@@ -134,6 +144,13 @@ func (a *app) up(ctx context.Context, cfg *config.Config) error {
 			log.LogAttrs(ctx, slog.LevelError, "local node API stopped", slog.String("socket", cfg.Socket), slog.String("error", err.Error()))
 		}
 	})
+	if cfg.APITCP != "" {
+		wg.Go(func() {
+			if err := api.ServeTCP(ctx, cfg.APITCP, token); err != nil {
+				log.LogAttrs(ctx, slog.LevelError, "local node API (tcp) stopped", slog.String("addr", cfg.APITCP), slog.String("error", err.Error()))
+			}
+		})
+	}
 	log.LogAttrs(ctx, slog.LevelInfo, "plexd up", slog.Any("identity", id), slog.String("socket", cfg.Socket), slog.String("mode", cfg.Mode))
 	err = ag.Run(ctx)
 	cancel()

@@ -104,7 +104,7 @@ func UnitFile(exe string, cfg *config.Config) (string, error) {
 	values := map[config.Key]string{
 		config.KeyServer: cfg.Server, config.KeyDataDir: cfg.DataDir, config.KeyTokenFile: cfg.TokenFile,
 		config.KeyHostname: cfg.Hostname, config.KeyMode: cfg.Mode, config.KeySocket: cfg.Socket,
-		config.KeyLogLevel: cfg.LogLevel,
+		config.KeyLogLevel: cfg.LogLevel, config.KeyAPITCP: cfg.APITCP, config.KeyAPITokenFile: cfg.APITokenFile,
 	}
 	for _, k := range config.Keys() {
 		v, ok := values[k]

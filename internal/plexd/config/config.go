@@ -58,12 +58,14 @@ const (
 	KeyReconcileInterval Key = "reconcile_interval"
 	KeyUnitPath          Key = "unit_path"
 	KeyLogLevel          Key = "log_level"
+	KeyAPITCP            Key = "api_tcp"
+	KeyAPITokenFile      Key = "api_token_file"
 )
 
 // Keys lists every setting in documentation order.
 func Keys() []Key {
 	return []Key{KeyServer, KeyDataDir, KeyToken, KeyTokenFile, KeyHostname, KeyMode, KeySocket,
-		KeyHeartbeatInterval, KeyReconcileInterval, KeyUnitPath, KeyLogLevel}
+		KeyHeartbeatInterval, KeyReconcileInterval, KeyUnitPath, KeyLogLevel, KeyAPITCP, KeyAPITokenFile}
 }
 
 // Flag is the command-line flag of k, without dashes.
@@ -105,6 +107,11 @@ type Config struct {
 	UnitPath string
 	// LogLevel is debug, info, warn or error.
 	LogLevel string
+	// APITCP is an optional loopback address for the local API over TCP
+	// (§12.8, e.g. 127.0.0.1:9100); "" disables it.
+	APITCP string
+	// APITokenFile holds the bearer token of the TCP API; required with APITCP.
+	APITokenFile string
 	// Metadata are operator labels sent at registration (§4.1); file only.
 	Metadata map[string]string
 	// File is the config file that was read, "" when none.
@@ -162,6 +169,8 @@ type fileConfig struct {
 	ReconcileInterval string            `yaml:"reconcile_interval"`
 	UnitPath          string            `yaml:"unit_path"`
 	LogLevel          string            `yaml:"log_level"`
+	APITCP            string            `yaml:"api_tcp"`
+	APITokenFile      string            `yaml:"api_token_file"`
 	Metadata          map[string]string `yaml:"metadata"`
 }
 
@@ -170,7 +179,7 @@ func (f *fileConfig) values() map[Key]string {
 		KeyServer: f.Server, KeyDataDir: f.DataDir, KeyToken: f.Token, KeyTokenFile: f.TokenFile,
 		KeyHostname: f.Hostname, KeyMode: f.Mode, KeySocket: f.Socket,
 		KeyHeartbeatInterval: f.HeartbeatInterval, KeyReconcileInterval: f.ReconcileInterval,
-		KeyUnitPath: f.UnitPath, KeyLogLevel: f.LogLevel,
+		KeyUnitPath: f.UnitPath, KeyLogLevel: f.LogLevel, KeyAPITCP: f.APITCP, KeyAPITokenFile: f.APITokenFile,
 	}
 }
 
@@ -261,6 +270,7 @@ func (c *Config) apply(v map[Key]string, hostname func() (string, error)) error 
 	c.Socket = or(v[KeySocket], DefaultSocket)
 	c.UnitPath = or(v[KeyUnitPath], DefaultUnitPath)
 	c.LogLevel = or(v[KeyLogLevel], DefaultLogLevel)
+	c.APITCP, c.APITokenFile = v[KeyAPITCP], v[KeyAPITokenFile]
 	c.Hostname = v[KeyHostname]
 	if c.Hostname == "" {
 		if hostname == nil {
@@ -294,6 +304,9 @@ func (c *Config) validate() error {
 	}
 	if c.Token != "" && !nodeproto.ValidBootstrapToken(c.Token) {
 		return fmt.Errorf("config: %s: not 1-512 printable ASCII characters", KeyToken)
+	}
+	if c.APITCP != "" && c.APITokenFile == "" {
+		return fmt.Errorf("config: %s needs %s", KeyAPITCP, KeyAPITokenFile)
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":

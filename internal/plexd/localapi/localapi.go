@@ -237,7 +237,8 @@ func (s *Server) secretList(w http.ResponseWriter, r *http.Request) {
 // 500 when the value does not decrypt.
 func (s *Server) secretKey(w http.ResponseWriter, r *http.Request) {
 	conn, _ := r.Context().Value(connKey{}).(net.Conn)
-	if conn == nil || !s.opts.MaySeeSecrets(conn) {
+	viaTCP, _ := r.Context().Value(tcpAuthorized{}).(bool)
+	if !viaTCP && (conn == nil || !s.opts.MaySeeSecrets(conn)) {
 		writeErr(w, http.StatusForbidden, "secrets are readable by root and group "+SecretsGroup+" only")
 		return
 	}

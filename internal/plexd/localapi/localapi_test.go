@@ -269,3 +269,55 @@ func TestStaleSocketReplacedButNotOtherFiles(t *testing.T) {
 	}
 	ln.Close()
 }
+
+// TestTCPNeedsTheBearerToken serves the API on loopback TCP: requests
+// without the token get 401, with it the routes and secret values answer.
+func TestTCPNeedsTheBearerToken(t *testing.T) {
+	reports := NewReports(make(chanSink, 4), nil, nil, time.Hour)
+	s, err := New(Options{Node: fakeNode{}, Secrets: fakeSecrets{}, Reports: reports, MaySeeSecrets: func(net.Conn) bool { return false }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ServeTCP(context.Background(), "0.0.0.0:0", strings.Repeat("t", 32)); err == nil {
+		t.Fatal("a non-loopback address was accepted")
+	}
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	addr := ln.Addr().String()
+	ln.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	token := strings.Repeat("k", 32)
+	go func() { done <- s.ServeTCP(ctx, addr, token) }()
+	t.Cleanup(func() { cancel(); <-done })
+	get := func(path, bearer string) (int, string) {
+		var resp *http.Response
+		for range 100 {
+			req, _ := http.NewRequest("GET", "http://"+addr+path, nil)
+			if bearer != "" {
+				req.Header.Set("Authorization", "Bearer "+bearer)
+			}
+			if resp, err = http.DefaultClient.Do(req); err == nil {
+				break
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		raw, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, strings.TrimSpace(string(raw))
+	}
+	if st, _ := get("/v1/state/metadata", ""); st != 401 {
+		t.Errorf("no token: %d", st)
+	}
+	if st, _ := get("/v1/state/metadata", "wrong"); st != 401 {
+		t.Errorf("wrong token: %d", st)
+	}
+	if st, body := get("/v1/state/metadata", token); st != 200 || body != `{"team":"blue"}` {
+		t.Errorf("with token: %d %s", st, body)
+	}
+	if st, body := get("/v1/state/secrets/db", token); st != 200 || !strings.Contains(body, "s3cret-value") {
+		t.Errorf("secret with token: %d %s", st, body)
+	}
+}
