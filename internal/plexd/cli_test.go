@@ -215,7 +215,7 @@ func TestUpStatusDeregister(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	if st.NodeID != id.NodeID || st.MeshIP != id.MeshIP || st.Backend != "memory" || st.Peers[0].ID != "peer-1" || st.Mode != "node" {
+	if st.NodeID != id.NodeID || st.MeshIP != id.MeshIP || st.Backend != "memory" || st.Peers[0].ID != "peer-1" || st.Mode != "node" || st.ProtocolLevel != 2 {
 		t.Errorf("status %+v", st)
 	}
 	if r := e.run("status"); !strings.Contains(r.stdout, "peer-1") || !strings.Contains(r.stdout, id.NodeID) {

@@ -131,6 +131,9 @@ func printStatus(w io.Writer, st agent.Status) {
 	row("Mode", st.Mode)
 	row("Backend", st.Backend)
 	row("Connection", st.Connection)
+	if st.ProtocolLevel > 0 {
+		row("Protocol", fmt.Sprintf("level %d", st.ProtocolLevel))
+	}
 	if st.Uptime != "" && st.Connection != ConnNotRunning && st.Connection != ConnNotJoined {
 		row("Uptime", st.Uptime)
 	}

@@ -395,6 +395,9 @@ func (a *Agent) Status() Status {
 	if a.revoked {
 		s.Connection = string(stream.StateRevoked)
 	}
+	if a.opts.Rotator != nil {
+		s.ProtocolLevel = a.opts.Rotator.Level()
+	}
 	if a.strm != nil {
 		s.LastEventID = a.strm.LastEventID()
 		s.EventsAccepted, s.EventsRejected = a.strm.Counts()
