@@ -27,8 +27,11 @@ import (
 	"github.com/plexsphere/plexsphere/internal/identity"
 	"github.com/plexsphere/plexsphere/internal/keyring"
 	"github.com/plexsphere/plexsphere/internal/labels"
+	"github.com/plexsphere/plexsphere/internal/oauth"
 	"github.com/plexsphere/plexsphere/internal/oidc"
 	"github.com/plexsphere/plexsphere/internal/page"
+	"github.com/plexsphere/plexsphere/internal/principal"
+	"github.com/plexsphere/plexsphere/internal/serviceid"
 	"github.com/plexsphere/plexsphere/internal/session"
 	"github.com/plexsphere/plexsphere/internal/signing"
 	"github.com/plexsphere/plexsphere/internal/store"
@@ -61,6 +64,10 @@ type Server struct {
 	domainKeys *events.DomainKeys
 	Sessions   *session.Service
 	OIDC       *oidc.Service
+	// OAuth is the device flow for plexctl and plexsphere's own bearer
+	// tokens; ServiceIDs the service identities and their token endpoint.
+	OAuth      *oauth.Service
+	ServiceIDs *serviceid.Service
 	API        *api.Server
 }
 
@@ -134,7 +141,7 @@ func assemble(ctx context.Context, cfg config.Config, log *slog.Logger, db *stor
 	}
 	v, c, d := version.Info()
 	s.API, err = api.New(api.Config{
-		Logger: log, Audit: s.Audit, Authenticator: s.Identity, TrustProxyHeaders: cfg.TrustProxyHeaders,
+		Logger: log, Audit: s.Audit, Authenticator: bearers{s.Identity, s.OAuth}, TrustProxyHeaders: cfg.TrustProxyHeaders,
 		Sessions: s.Sessions, StepUp: s.OIDC, AllowedOrigins: cfg.AllowedOrigins, Nodes: s.Enroll,
 		Version: apiv1.Version{Version: v, Commit: c, Date: d},
 		Checks:  []api.Check{{Name: "database", Run: func(ctx context.Context) error { return db.PingContext(ctx) }}},
@@ -149,6 +156,8 @@ func assemble(ctx context.Context, cfg config.Config, log *slog.Logger, db *stor
 	s.Identity.Register(s.API.API)
 	s.Sessions.Register(s.API.API)
 	s.OIDC.Register(s.API.API)
+	s.OAuth.Register(s.API.API)
+	s.ServiceIDs.Register(s.API.API)
 	s.Tenancy.Register(s.API.API)
 	s.Labels.Register(s.API.API)
 	s.registerEnrolment()
@@ -174,7 +183,32 @@ func (s *Server) assembleIdentity(ctx context.Context, cfg config.Config, log *s
 	}
 	s.OIDC, err = oidc.NewService(oidc.Config{DB: s.DB, Audit: s.Audit, Authz: s.Guard, Pages: pages, Keyring: s.Keyring,
 		Sessions: s.Sessions, Tuples: s.Tuples, PublicURL: cfg.PublicURL, TrustProxyHeaders: cfg.TrustProxyHeaders, Logger: log})
+	if err != nil {
+		return err
+	}
+	if s.OAuth, err = oauth.NewService(oauth.Config{DB: s.DB, Audit: s.Audit, Bindings: s.OIDC, PublicURL: cfg.PublicURL,
+		TrustProxyHeaders: cfg.TrustProxyHeaders, Logger: log}); err != nil {
+		return err
+	}
+	s.ServiceIDs, err = serviceid.NewService(serviceid.Config{DB: s.DB, Audit: s.Audit, Authz: s.Guard, Pages: pages,
+		Bindings: s.OIDC, Tokens: s.OAuth, Tuples: s.Tuples})
 	return err
+}
+
+// bearers tries each operator bearer authenticator in turn: each refuses
+// the prefixes it does not own without a lookup (psk_ API tokens, psa_
+// device-flow and service tokens).
+type bearers []api.Authenticator
+
+// AuthenticateBearer implements api.Authenticator.
+func (b bearers) AuthenticateBearer(ctx context.Context, token string) (*principal.Principal, error) {
+	for _, a := range b {
+		p, err := a.AuthenticateBearer(ctx, token)
+		if !errors.Is(err, principal.ErrBadCredential) {
+			return p, err
+		}
+	}
+	return nil, principal.ErrBadCredential
 }
 
 // Close stops following the tuple change log and releases the database.
