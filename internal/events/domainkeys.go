@@ -39,6 +39,9 @@ const signerTTL = time.Second
 type DomainKeys struct {
 	km  KeyManager
 	now func() time.Time
+	// refresh admits one key-manager lookup at a time, so the streams that
+	// find an entry expired together cause one lookup, not one each.
+	refresh sync.Mutex
 
 	// mu guards cache.
 	mu    sync.Mutex
@@ -76,6 +79,14 @@ func (d *DomainKeys) EmissionKey(ctx context.Context, domainID, kid string) (env
 	if ok && now.Before(c.until) {
 		return c.signer, nil
 	}
+	d.refresh.Lock()
+	defer d.refresh.Unlock()
+	d.mu.Lock()
+	c, ok = d.cache[kid]
+	d.mu.Unlock()
+	if ok && now.Before(c.until) {
+		return c.signer, nil
+	}
 	keys, err := d.km.PublicKeys(ctx, domainID)
 	if err != nil {
 		return nil, fmt.Errorf("events: keys of domain %s: %w", domainID, err)
@@ -106,11 +117,12 @@ func (d *DomainKeys) EmissionKey(ctx context.Context, domainID, kid string) (env
 	if use.NotAfter != nil && use.NotAfter.Before(until) {
 		until = *use.NotAfter
 	}
-	if use == recorded {
-		d.mu.Lock()
-		d.cache[kid] = cachedSigner{signer: signer, until: until}
-		d.mu.Unlock()
-	}
+	// A fallback to the active key is cached under the entry's key too:
+	// should the active key rotate meanwhile, it is still retiring, and
+	// verifiers accept it for at least an hour (K7).
+	d.mu.Lock()
+	d.cache[kid] = cachedSigner{signer: signer, until: until}
+	d.mu.Unlock()
 	return signer, nil
 }
 
