@@ -308,9 +308,15 @@ func (s *Service) deleteDomain(ctx context.Context, in *domainIDInput) (*struct{
 			return err
 		}
 		var c apiv1.ChildCounts
+		// The delete guard reads the other contexts' tables directly: one
+		// consistent count inside this transaction, no cross-context calls.
 		err := tx.QueryRowContext(ctx, `SELECT
 			(SELECT COUNT(*) FROM projects WHERE domain_id = $1),
-			(SELECT COUNT(*) FROM identities WHERE domain_id = $1)`, id).Scan(&c.Projects, &c.Identities)
+			(SELECT COUNT(*) FROM principal_groups WHERE domain_id = $1),
+			(SELECT COUNT(*) FROM identities WHERE domain_id = $1),
+			(SELECT COUNT(*) FROM idp_bindings WHERE domain_id = $1),
+			(SELECT COUNT(*) FROM nodes WHERE domain_id = $1 AND revoked_at IS NULL)`, id).
+			Scan(&c.Projects, &c.Groups, &c.Identities, &c.IdPBindings, &c.Nodes)
 		if err != nil {
 			return err
 		}

@@ -329,7 +329,9 @@ func (s *Service) deleteProject(ctx context.Context, in *projectIDInput) (*struc
 		var c apiv1.ProjectCounts
 		if err := tx.QueryRowContext(ctx, `SELECT
 			(SELECT COUNT(*) FROM resources WHERE project_id = $1),
-			(SELECT COUNT(*) FROM relation_tuples WHERE project_id = $1 AND structural = FALSE)`, id).Scan(&c.Resources, &c.RelationTuples); err != nil {
+			(SELECT COUNT(*) FROM nodes WHERE project_id = $1 AND revoked_at IS NULL),
+			(SELECT COUNT(*) FROM relation_tuples WHERE project_id = $1 AND structural = FALSE)`, id).
+			Scan(&c.Resources, &c.Nodes, &c.RelationTuples); err != nil {
 			return err
 		}
 		if c != (apiv1.ProjectCounts{}) {

@@ -188,6 +188,13 @@ func (s *Service) deleteResource(ctx context.Context, in *resourceIDInput) (*str
 			return err
 		}
 		audit.RequestFrom(ctx).Target(r.DomainID, "resource", id)
+		var live int
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM nodes WHERE resource_id = $1 AND revoked_at IS NULL`, id).Scan(&live); err != nil {
+			return err
+		}
+		if live > 0 {
+			return problem.Conflict("resource_in_use", "An enrolled node runs on this Resource; decommission it first (DELETE /v1/nodes/{id}).")
+		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM label_assignments WHERE object_kind = 'resource' AND object_id = $1`, id); err != nil {
 			return err
 		}
