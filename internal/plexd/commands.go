@@ -18,6 +18,7 @@ import (
 	"github.com/plexsphere/plexsphere/internal/plexd/enroll"
 	"github.com/plexsphere/plexsphere/internal/plexd/identity"
 	"github.com/plexsphere/plexsphere/internal/plexd/localapi"
+	"github.com/plexsphere/plexsphere/internal/plexd/logkey"
 	"github.com/plexsphere/plexsphere/internal/plexd/mesh"
 )
 
@@ -141,17 +142,17 @@ func (a *app) up(ctx context.Context, cfg *config.Config) error {
 	wg.Go(func() { reports.Run(ctx) })
 	wg.Go(func() {
 		if err := api.Serve(ctx, cfg.Socket); err != nil {
-			log.LogAttrs(ctx, slog.LevelError, "local node API stopped", slog.String("socket", cfg.Socket), slog.String("error", err.Error()))
+			log.LogAttrs(ctx, slog.LevelError, "local node API stopped", slog.String(logkey.Socket, cfg.Socket), slog.String(logkey.Error, err.Error()))
 		}
 	})
 	if cfg.APITCP != "" {
 		wg.Go(func() {
 			if err := api.ServeTCP(ctx, cfg.APITCP, token); err != nil {
-				log.LogAttrs(ctx, slog.LevelError, "local node API (tcp) stopped", slog.String("addr", cfg.APITCP), slog.String("error", err.Error()))
+				log.LogAttrs(ctx, slog.LevelError, "local node API (tcp) stopped", slog.String(logkey.Addr, cfg.APITCP), slog.String(logkey.Error, err.Error()))
 			}
 		})
 	}
-	log.LogAttrs(ctx, slog.LevelInfo, "plexd up", slog.Any("identity", id), slog.String("socket", cfg.Socket), slog.String("mode", cfg.Mode))
+	log.LogAttrs(ctx, slog.LevelInfo, "plexd up", slog.Any(logkey.Identity, id), slog.String(logkey.Socket, cfg.Socket), slog.String(logkey.Mode, cfg.Mode))
 	err = ag.Run(ctx)
 	cancel()
 	wg.Wait()

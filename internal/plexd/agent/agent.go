@@ -24,6 +24,7 @@ import (
 	"github.com/plexsphere/plexsphere/internal/nodeproto"
 	"github.com/plexsphere/plexsphere/internal/plexd/clock"
 	"github.com/plexsphere/plexsphere/internal/plexd/identity"
+	"github.com/plexsphere/plexsphere/internal/plexd/logkey"
 	"github.com/plexsphere/plexsphere/internal/plexd/mesh"
 	"github.com/plexsphere/plexsphere/internal/plexd/stream"
 )
@@ -182,14 +183,14 @@ func ExecutableChecksum() (string, error) {
 func (a *Agent) Run(ctx context.Context) error {
 	sum, err := a.opts.BinaryChecksum()
 	if err != nil {
-		a.log.LogAttrs(ctx, slog.LevelWarn, "binary checksum unavailable", slog.String("error", err.Error()))
+		a.log.LogAttrs(ctx, slog.LevelWarn, "binary checksum unavailable", slog.String(logkey.Error, err.Error()))
 	}
 	a.mu.Lock()
 	a.started, a.checksum = a.clk.Now(), sum
 	a.mu.Unlock()
 	cursor, err := a.opts.Store.LoadCursor()
 	if err != nil {
-		a.log.LogAttrs(ctx, slog.LevelWarn, "event cursor unreadable; resuming at the head", slog.String("error", err.Error()))
+		a.log.LogAttrs(ctx, slog.LevelWarn, "event cursor unreadable; resuming at the head", slog.String(logkey.Error, err.Error()))
 	}
 	so := a.opts.Stream
 	so.Source, so.Verifier, so.Handler, so.Cursor = a.opts.ControlPlane, a.verifier, a, a.opts.Store
@@ -248,7 +249,7 @@ func (a *Agent) reconcileLoop(ctx context.Context) {
 	for {
 		a.rotateIfWanted(ctx)
 		if err := a.Reconcile(ctx); err != nil && ctx.Err() == nil {
-			a.log.LogAttrs(ctx, slog.LevelWarn, "reconcile failed", slog.String("error", err.Error()))
+			a.log.LogAttrs(ctx, slog.LevelWarn, "reconcile failed", slog.String(logkey.Error, err.Error()))
 		}
 		select {
 		case <-ctx.Done():
@@ -274,7 +275,7 @@ func (a *Agent) Reconcile(ctx context.Context) error {
 		a.installKeys(ctx, *st.SigningKeys, "state")
 	}
 	d := fromState(st, func(what string, err error) {
-		a.log.LogAttrs(ctx, slog.LevelWarn, "state element dropped", slog.String("kind", what), slog.String("error", err.Error()))
+		a.log.LogAttrs(ctx, slog.LevelWarn, "state element dropped", slog.String(logkey.Kind, what), slog.String(logkey.Error, err.Error()))
 	})
 	a.mu.Lock()
 	raced := a.eventGen != gen
@@ -315,9 +316,9 @@ func (a *Agent) apply(ctx context.Context) error {
 	if len(corr) == 0 {
 		return nil
 	}
-	a.log.LogAttrs(ctx, slog.LevelInfo, "desired state applied", slog.Int("corrections", len(corr)), slog.Int("peers", len(cfg.Peers)))
+	a.log.LogAttrs(ctx, slog.LevelInfo, "desired state applied", slog.Int(logkey.Corrections, len(corr)), slog.Int(logkey.Peers, len(cfg.Peers)))
 	if err := a.opts.ControlPlane.Drift(ctx, nodeproto.DriftReport{Timestamp: a.clk.Now().UTC(), Corrections: corr}); err != nil {
-		a.log.LogAttrs(ctx, slog.LevelWarn, "drift report failed", slog.String("error", err.Error()))
+		a.log.LogAttrs(ctx, slog.LevelWarn, "drift report failed", slog.String(logkey.Error, err.Error()))
 	}
 	return nil
 }
@@ -332,7 +333,7 @@ func (a *Agent) installKeys(ctx context.Context, sk nodeproto.SigningKeys, from 
 	}
 	ks, err := envelope.KeySetFromWire(sk)
 	if err != nil {
-		a.log.LogAttrs(ctx, slog.LevelWarn, "signing keys refused", slog.String("source", from), slog.String("error", err.Error()))
+		a.log.LogAttrs(ctx, slog.LevelWarn, "signing keys refused", slog.String(logkey.Source, from), slog.String(logkey.Error, err.Error()))
 		return
 	}
 	cur := a.verifier.Keys()
@@ -340,16 +341,16 @@ func (a *Agent) installKeys(ctx context.Context, sk nodeproto.SigningKeys, from 
 		return
 	}
 	if err := a.verifier.SetKeys(ks); err != nil {
-		a.log.LogAttrs(ctx, slog.LevelWarn, "signing keys refused", slog.String("source", from), slog.String("error", err.Error()))
+		a.log.LogAttrs(ctx, slog.LevelWarn, "signing keys refused", slog.String(logkey.Source, from), slog.String(logkey.Error, err.Error()))
 		return
 	}
 	a.mu.Lock()
 	a.id.SigningKeys = sk
 	id := a.id
 	a.mu.Unlock()
-	a.log.LogAttrs(ctx, slog.LevelInfo, "signing keys installed", slog.String("source", from), slog.String("current", sk.Current))
+	a.log.LogAttrs(ctx, slog.LevelInfo, "signing keys installed", slog.String(logkey.Source, from), slog.String(logkey.Current, sk.Current))
 	if err := a.opts.Store.Save(&id); err != nil {
-		a.log.LogAttrs(ctx, slog.LevelWarn, "persisting signing keys failed", slog.String("error", err.Error()))
+		a.log.LogAttrs(ctx, slog.LevelWarn, "persisting signing keys failed", slog.String(logkey.Error, err.Error()))
 	}
 }
 

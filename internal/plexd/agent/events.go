@@ -8,6 +8,7 @@ import (
 
 	"github.com/plexsphere/plexsphere/internal/envelope"
 	"github.com/plexsphere/plexsphere/internal/nodeproto"
+	"github.com/plexsphere/plexsphere/internal/plexd/logkey"
 )
 
 // HandleEvent applies one verified envelope (§10, step 8 of §7.4). It is
@@ -17,18 +18,18 @@ import (
 func (a *Agent) HandleEvent(ctx context.Context, env *envelope.Envelope) {
 	payload, known := nodeproto.NewEventPayload(env.EventType)
 	if !known {
-		a.log.LogAttrs(ctx, slog.LevelDebug, "event type ignored", slog.String("event_type", env.EventType))
+		a.log.LogAttrs(ctx, slog.LevelDebug, "event type ignored", slog.String(logkey.EventType, env.EventType))
 		return
 	}
 	if err := json.Unmarshal(env.Payload, payload); err != nil {
-		a.log.LogAttrs(ctx, slog.LevelWarn, "event payload dropped", slog.String("event_type", env.EventType),
-			slog.String("event_id", env.EventID), slog.String("error", err.Error()))
+		a.log.LogAttrs(ctx, slog.LevelWarn, "event payload dropped", slog.String(logkey.EventType, env.EventType),
+			slog.String(logkey.EventID, env.EventID), slog.String(logkey.Error, err.Error()))
 		return
 	}
 	changed, err := a.applyEvent(ctx, env.EventType, payload)
 	if err != nil {
-		a.log.LogAttrs(ctx, slog.LevelWarn, "event payload dropped", slog.String("event_type", env.EventType),
-			slog.String("event_id", env.EventID), slog.String("error", err.Error()))
+		a.log.LogAttrs(ctx, slog.LevelWarn, "event payload dropped", slog.String(logkey.EventType, env.EventType),
+			slog.String(logkey.EventID, env.EventID), slog.String(logkey.Error, err.Error()))
 		return
 	}
 	if changed {
@@ -36,7 +37,7 @@ func (a *Agent) HandleEvent(ctx context.Context, env *envelope.Envelope) {
 		a.eventGen++
 		a.mu.Unlock()
 		if err := a.apply(ctx); err != nil {
-			a.log.LogAttrs(ctx, slog.LevelWarn, "applying event failed", slog.String("event_type", env.EventType), slog.String("error", err.Error()))
+			a.log.LogAttrs(ctx, slog.LevelWarn, "applying event failed", slog.String(logkey.EventType, env.EventType), slog.String(logkey.Error, err.Error()))
 			a.Trigger()
 		}
 	}
@@ -101,7 +102,7 @@ func (a *Agent) applyEvent(ctx context.Context, typ string, payload any) (bool, 
 		// Reference events: the content is in state (§10).
 		a.Trigger()
 	default:
-		a.log.LogAttrs(ctx, slog.LevelDebug, "event has no handler yet", slog.String("event_type", typ))
+		a.log.LogAttrs(ctx, slog.LevelDebug, "event has no handler yet", slog.String(logkey.EventType, typ))
 	}
 	return false, nil
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/plexsphere/plexsphere/internal/nodeproto"
 	"github.com/plexsphere/plexsphere/internal/plexd/cpclient"
+	"github.com/plexsphere/plexsphere/internal/plexd/logkey"
 	"github.com/plexsphere/plexsphere/internal/plexd/stream"
 )
 
@@ -57,7 +58,7 @@ func (a *Agent) SendHeartbeat(ctx context.Context) {
 		if cpclient.IsStatus(err, http.StatusUnauthorized) {
 			lvl = slog.LevelError
 		}
-		a.log.LogAttrs(ctx, lvl, "heartbeat failed", slog.String("error", err.Error()))
+		a.log.LogAttrs(ctx, lvl, "heartbeat failed", slog.String(logkey.Error, err.Error()))
 		return
 	}
 	if resp.RotateKeys {

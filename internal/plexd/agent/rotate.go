@@ -9,6 +9,7 @@ import (
 	"github.com/plexsphere/plexsphere/internal/nodeproto"
 	"github.com/plexsphere/plexsphere/internal/plexd/cpclient"
 	"github.com/plexsphere/plexsphere/internal/plexd/identity"
+	"github.com/plexsphere/plexsphere/internal/plexd/logkey"
 )
 
 // KeyRotator reports a new WireGuard key (§5.2 endpoint 9) and tells the
@@ -37,7 +38,7 @@ func (a *Agent) rotateIfWanted(ctx context.Context) {
 		return
 	}
 	if err := a.RotateKey(ctx); err != nil && ctx.Err() == nil {
-		a.log.LogAttrs(ctx, slog.LevelWarn, "wireguard key rotation failed", slog.String("error", err.Error()))
+		a.log.LogAttrs(ctx, slog.LevelWarn, "wireguard key rotation failed", slog.String(logkey.Error, err.Error()))
 	}
 }
 
@@ -94,7 +95,7 @@ func (a *Agent) RotateKey(ctx context.Context) error {
 	}
 	a.eventGen++
 	a.mu.Unlock()
-	a.log.LogAttrs(ctx, slog.LevelInfo, "wireguard key rotated", slog.String("public_key", pub))
+	a.log.LogAttrs(ctx, slog.LevelInfo, "wireguard key rotated", slog.String(logkey.PublicKey, pub))
 	return a.apply(ctx)
 }
 

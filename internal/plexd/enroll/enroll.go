@@ -23,6 +23,7 @@ import (
 	"github.com/plexsphere/plexsphere/internal/plexd/config"
 	"github.com/plexsphere/plexsphere/internal/plexd/cpclient"
 	"github.com/plexsphere/plexsphere/internal/plexd/identity"
+	"github.com/plexsphere/plexsphere/internal/plexd/logkey"
 	"github.com/plexsphere/plexsphere/internal/plexd/stream"
 )
 
@@ -159,7 +160,7 @@ func Join(ctx context.Context, o Options) (*identity.Identity, error) {
 		if errors.As(err, &se) && se.RetryAfter > 0 {
 			wait = se.RetryAfter
 		}
-		o.Logger.LogAttrs(ctx, slog.LevelWarn, "registration failed; retrying", slog.String("error", err.Error()), slog.Duration("retry_in", wait))
+		o.Logger.LogAttrs(ctx, slog.LevelWarn, "registration failed; retrying", slog.String(logkey.Error, err.Error()), slog.Duration(logkey.RetryIn, wait))
 		select {
 		case <-ctx.Done():
 			return nil, fmt.Errorf("enroll: %w", ctx.Err())
@@ -176,7 +177,7 @@ func Join(ctx context.Context, o Options) (*identity.Identity, error) {
 	if err := o.Store.Save(id); err != nil {
 		return nil, fmt.Errorf("enroll: registered as %s but saving the identity failed: %w", id.NodeID, err)
 	}
-	o.Logger.LogAttrs(ctx, slog.LevelInfo, "node registered", slog.Any("identity", id))
+	o.Logger.LogAttrs(ctx, slog.LevelInfo, "node registered", slog.Any(logkey.Identity, id))
 	return id, nil
 }
 

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/plexsphere/plexsphere/internal/nodeproto"
+	"github.com/plexsphere/plexsphere/internal/plexd/logkey"
 )
 
 // File names inside the data directory.
@@ -68,10 +69,10 @@ type Identity struct {
 // LogValue renders the identity without its secrets.
 func (id Identity) LogValue() slog.Value {
 	return slog.GroupValue(
-		slog.String("node_id", id.NodeID),
-		slog.String("mesh_ip", id.MeshIP),
-		slog.String("public_key", id.PublicKey),
-		slog.String("server", id.Server),
+		slog.String(logkey.NodeID, id.NodeID),
+		slog.String(logkey.MeshIP, id.MeshIP),
+		slog.String(logkey.PublicKey, id.PublicKey),
+		slog.String(logkey.Server, id.Server),
 	)
 }
 

@@ -26,6 +26,7 @@ import (
 	"github.com/plexsphere/plexsphere/internal/nodeproto"
 	"github.com/plexsphere/plexsphere/internal/plexd/agent"
 	"github.com/plexsphere/plexsphere/internal/plexd/cpclient"
+	"github.com/plexsphere/plexsphere/internal/plexd/logkey"
 )
 
 // Limits and paths.
@@ -253,11 +254,11 @@ func (s *Server) secretKey(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, http.StatusNotFound, "secret not found")
 		return
 	case errors.Is(err, nodeproto.ErrSecretOpen):
-		s.log.LogAttrs(r.Context(), slog.LevelError, "secret does not decrypt", slog.String("secret_key", key))
+		s.log.LogAttrs(r.Context(), slog.LevelError, "secret does not decrypt", slog.String(logkey.SecretKey, key))
 		writeErr(w, http.StatusInternalServerError, "secret could not be decrypted")
 		return
 	case err != nil:
-		s.log.LogAttrs(r.Context(), slog.LevelWarn, "secret fetch failed", slog.String("secret_key", key), slog.String("error", err.Error()))
+		s.log.LogAttrs(r.Context(), slog.LevelWarn, "secret fetch failed", slog.String(logkey.SecretKey, key), slog.String(logkey.Error, err.Error()))
 		writeErr(w, http.StatusServiceUnavailable, "control plane unavailable")
 		return
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/plexsphere/plexsphere/internal/nodeproto"
 	"github.com/plexsphere/plexsphere/internal/plexd/clock"
+	"github.com/plexsphere/plexsphere/internal/plexd/logkey"
 )
 
 // ErrVersionMismatch: If-Match named another version (409).
@@ -155,8 +156,8 @@ func (r *Reports) Run(ctx context.Context) {
 				return
 			} else {
 				wait = min(wait*2, r.maxBackoff)
-				r.log.LogAttrs(ctx, slog.LevelWarn, "report push failed", slog.String("error", err.Error()),
-					slog.Int("consecutive_failures", r.failures), slog.Duration("retry_in", wait))
+				r.log.LogAttrs(ctx, slog.LevelWarn, "report push failed", slog.String(logkey.Error, err.Error()),
+					slog.Int(logkey.ConsecutiveFailures, r.failures), slog.Duration(logkey.RetryIn, wait))
 			}
 		}
 	}

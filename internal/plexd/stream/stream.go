@@ -23,6 +23,7 @@ import (
 	"github.com/plexsphere/plexsphere/internal/envelope"
 	"github.com/plexsphere/plexsphere/internal/plexd/clock"
 	"github.com/plexsphere/plexsphere/internal/plexd/cpclient"
+	"github.com/plexsphere/plexsphere/internal/plexd/logkey"
 )
 
 // Defaults of Options.
@@ -192,14 +193,14 @@ func (s *Stream) Run(ctx context.Context) error {
 		}
 		attempt++
 		s.log.LogAttrs(ctx, slog.LevelWarn, "event stream ended",
-			slog.String("error", errString(err)), slog.Duration("retry_in", wait))
+			slog.String(logkey.Error, errString(err)), slog.Duration(logkey.RetryIn, wait))
 		state := StateBackoff
 		if s.opts.Poll != nil && now.Sub(failingSince) >= s.opts.PollAfter {
 			state = StatePolling
 			if !now.Before(nextPoll) {
 				nextPoll = now.Add(s.opts.PollInterval)
 				if perr := s.opts.Poll(ctx); perr != nil {
-					s.log.LogAttrs(ctx, slog.LevelWarn, "state poll failed", slog.String("error", perr.Error()))
+					s.log.LogAttrs(ctx, slog.LevelWarn, "state poll failed", slog.String(logkey.Error, perr.Error()))
 				}
 			}
 		}
@@ -248,7 +249,7 @@ func (s *Stream) connect(ctx context.Context) error {
 	closeBody := sync.OnceFunc(func() { body.Close() })
 	defer closeBody()
 	s.setState(StateConnected)
-	s.log.LogAttrs(ctx, slog.LevelInfo, "event stream connected", slog.String("last_event_id", resumeFrom))
+	s.log.LogAttrs(ctx, slog.LevelInfo, "event stream connected", slog.String(logkey.LastEventID, resumeFrom))
 	if s.opts.OnConnect != nil {
 		s.opts.OnConnect(resumeFrom)
 	}
@@ -266,7 +267,7 @@ func (s *Stream) watchIdle(ctx context.Context, cancel context.CancelFunc, body 
 			case <-kick:
 			case <-s.clk.After(s.opts.IdleTimeout):
 				s.log.LogAttrs(ctx, slog.LevelWarn, "event stream idle; reconnecting",
-					slog.Duration("idle_timeout", s.opts.IdleTimeout))
+					slog.Duration(logkey.IdleTimeout, s.opts.IdleTimeout))
 				cancel()
 				closeBody() // unblocks a Read that ignores the context
 				return
@@ -312,7 +313,7 @@ func (s *Stream) Consume(ctx context.Context, r io.Reader) error {
 // resumes after it, and pulls state, which carries everything lasting.
 func (s *Stream) skipOversized(ctx context.Context, frameID string) {
 	s.count(false)
-	attrs := []slog.Attr{slog.String("reason", "oversized_line"), slog.String("sse_id", frameID)}
+	attrs := []slog.Attr{slog.String(logkey.Reason, "oversized_line"), slog.String(logkey.SSEID, frameID)}
 	if frameID != "" && frameID != s.LastEventID() {
 		s.advance(ctx, frameID)
 		s.log.LogAttrs(ctx, slog.LevelWarn, "event rejected; skipping it and resyncing through state", attrs...)
@@ -321,7 +322,7 @@ func (s *Stream) skipOversized(ctx context.Context, frameID string) {
 	}
 	if s.opts.Poll != nil {
 		if err := s.opts.Poll(ctx); err != nil && ctx.Err() == nil {
-			s.log.LogAttrs(ctx, slog.LevelWarn, "state poll failed", slog.String("error", err.Error()))
+			s.log.LogAttrs(ctx, slog.LevelWarn, "state poll failed", slog.String(logkey.Error, err.Error()))
 		}
 	}
 }
@@ -335,7 +336,7 @@ func (s *Stream) HandleFrame(ctx context.Context, f envelope.Frame) {
 		// agent down (issue 4 item 7): log and survive.
 		if p := recover(); p != nil {
 			s.count(false)
-			s.log.LogAttrs(ctx, slog.LevelError, "event handler panicked", slog.Any("panic", p))
+			s.log.LogAttrs(ctx, slog.LevelError, "event handler panicked", slog.Any(logkey.Panic, p))
 		}
 	}()
 	if f.ID != "" {
@@ -344,16 +345,16 @@ func (s *Stream) HandleFrame(ctx context.Context, f envelope.Frame) {
 	env, err := s.opts.Verifier.VerifyJSON(f.Data)
 	if err != nil {
 		s.count(false)
-		attrs := []slog.Attr{slog.String("sse_id", f.ID), slog.String("reason", reason(err)), slog.String("error", err.Error())}
+		attrs := []slog.Attr{slog.String(logkey.SSEID, f.ID), slog.String(logkey.Reason, reason(err)), slog.String(logkey.Error, err.Error())}
 		if env != nil {
-			attrs = append(attrs, slog.String("event_type", env.EventType), slog.String("event_id", env.EventID))
+			attrs = append(attrs, slog.String(logkey.EventType, env.EventType), slog.String(logkey.EventID, env.EventID))
 		}
 		s.log.LogAttrs(ctx, slog.LevelWarn, "event rejected", attrs...)
 		return
 	}
 	s.count(true)
-	s.log.LogAttrs(ctx, slog.LevelDebug, "event accepted", slog.String("sse_id", f.ID),
-		slog.String("event_type", env.EventType), slog.String("event_id", env.EventID))
+	s.log.LogAttrs(ctx, slog.LevelDebug, "event accepted", slog.String(logkey.SSEID, f.ID),
+		slog.String(logkey.EventType, env.EventType), slog.String(logkey.EventID, env.EventID))
 	s.opts.Handler.HandleEvent(ctx, env)
 }
 
@@ -373,7 +374,7 @@ func (s *Stream) advance(ctx context.Context, id string) {
 	s.mu.Unlock()
 	if s.opts.Cursor != nil {
 		if err := s.opts.Cursor.SaveCursor(id); err != nil {
-			s.log.LogAttrs(ctx, slog.LevelWarn, "persisting the event cursor failed", slog.String("error", err.Error()))
+			s.log.LogAttrs(ctx, slog.LevelWarn, "persisting the event cursor failed", slog.String(logkey.Error, err.Error()))
 		}
 	}
 }

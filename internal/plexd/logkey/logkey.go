@@ -1,0 +1,34 @@
+// Package logkey names the attribute keys of plexd's structured logs, so
+// every package logs the same thing under the same snake_case key and a
+// log pipeline can rely on them (STYLE: keys from shared constants). Values
+// logged under these keys are never secrets: no NSK, token, private key or
+// secret value has a key here.
+package logkey
+
+// Attribute keys.
+const (
+	Addr                = "addr"
+	ConsecutiveFailures = "consecutive_failures"
+	Corrections         = "corrections"
+	Current             = "current"
+	Error               = "error"
+	EventID             = "event_id"
+	EventType           = "event_type"
+	Identity            = "identity"
+	IdleTimeout         = "idle_timeout"
+	Kind                = "kind"
+	LastEventID         = "last_event_id"
+	MeshIP              = "mesh_ip"
+	Mode                = "mode"
+	NodeID              = "node_id"
+	Panic               = "panic"
+	Peers               = "peers"
+	PublicKey           = "public_key"
+	Reason              = "reason"
+	RetryIn             = "retry_in"
+	SecretKey           = "secret_key"
+	Server              = "server"
+	Socket              = "socket"
+	Source              = "source"
+	SSEID               = "sse_id"
+)
