@@ -49,6 +49,7 @@ token is only ever sent to that context's server.`,
 	root.AddCommand(
 		a.configCommand(), a.domainsCommand(), a.projectsCommand(), a.resourcesCommand(),
 		a.labelsCommand(), a.tokensCommand(), a.auditCommand(), a.whoamiCommand(),
+		a.loginCommand(), a.logoutCommand(),
 		a.versionCommand(), a.completionCommand(),
 	)
 	root.SetHelpCommand(a.helpCommand())
@@ -150,11 +151,15 @@ func (a *app) resolve() (connection, error) {
 	if conn.server == "" {
 		conn.server = sc.Server
 	}
-	if conn.token == "" && (sc.Token != "" || sc.TokenFile != "") {
+	if conn.token == "" && (sc.Token != "" || sc.TokenFile != "" || sc.Login != nil) {
 		if !sameServer(conn.server, sc.Server) {
 			fmt.Fprintf(a.stderr, "Warning: not sending the token of context %q to %s, which is not its server\n",
 				sc.Name, conn.server)
 			return conn, nil
+		}
+		if sc.Token == "" && sc.TokenFile == "" {
+			conn.token, err = a.loginToken(sc)
+			return conn, err
 		}
 		if conn.token, err = sc.token(); err != nil {
 			return conn, err

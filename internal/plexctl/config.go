@@ -29,6 +29,9 @@ type savedContext struct {
 	Server    string `yaml:"server"`
 	Token     string `yaml:"token,omitempty"`
 	TokenFile string `yaml:"token-file,omitempty"`
+	// Login holds what 'plexctl login' obtained; token and token-file win
+	// over it.
+	Login *login `yaml:"login,omitempty"`
 }
 
 func (sc *savedContext) token() (string, error) {
@@ -49,6 +52,8 @@ func (sc *savedContext) auth() string {
 		return "token-file " + sc.TokenFile
 	case sc.Token != "":
 		return "token"
+	case sc.Login != nil:
+		return "login"
 	}
 	return "none"
 }
@@ -162,7 +167,7 @@ func (a *app) loadConfig() (*config, string, error) {
 
 func hasInlineToken(cfg *config) bool {
 	for _, sc := range cfg.Contexts {
-		if sc.Token != "" {
+		if sc.Token != "" || sc.Login != nil {
 			return true
 		}
 	}
