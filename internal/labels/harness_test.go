@@ -101,7 +101,7 @@ func newHarness(t *testing.T, backend string) *harness {
 		t.Fatal(err)
 	}
 	h := &harness{db: db, authz: &denyList{next: guard.New(guard.Engine{Authz: engine}), deny: map[string]bool{}}}
-	ids, err := identity.NewService(identity.Config{DB: db, Audit: al, Pages: pages})
+	ids, err := identity.NewService(identity.Config{DB: db, Audit: al, Tuples: ts, Pages: pages})
 	if err != nil {
 		t.Fatal(err)
 	}
