@@ -20,28 +20,25 @@ import (
 
 const basePath = "/v1/domains/{id}/service-identities"
 
-type domainInput struct {
-	ID string `path:"id" doc:"Domain id."`
-}
-
 type oneInput struct {
 	ID                string `path:"id" doc:"Domain id."`
 	ServiceIdentityID string `path:"service_identity_id" doc:"Service identity id."`
 }
 
 type createInput struct {
-	domainInput
+	ID   string `path:"id" doc:"Domain id."`
 	Body apiv1.CreateServiceIdentity
 }
 
 type listInput struct {
-	domainInput
+	ID string `path:"id" doc:"Domain id."`
 	page.Params
 }
 
 type patchInput struct {
-	oneInput
-	Body apiv1.PatchServiceIdentity
+	ID                string `path:"id" doc:"Domain id."`
+	ServiceIdentityID string `path:"service_identity_id" doc:"Service identity id."`
+	Body              apiv1.PatchServiceIdentity
 }
 
 type oneOutput struct {
@@ -49,7 +46,9 @@ type oneOutput struct {
 	Body     apiv1.ServiceIdentity
 }
 
-type listOutput struct{ Body apiv1.List[apiv1.ServiceIdentity] }
+type listOutput struct {
+	Body apiv1.List[apiv1.ServiceIdentity]
+}
 
 // Register adds the service-identity operations and the token endpoint.
 func (s *Service) Register(api huma.API) {

@@ -39,6 +39,8 @@ func (s *Service) registerToken(api huma.API) {
 		"application/json":                  {Schema: schema},
 		"application/x-www-form-urlencoded": {Schema: schema},
 	}}
+	// The body is JSON or a form; the handler parses either.
+	op.SkipValidateBody = true
 	op.Extensions = map[string]any{"x-plexsphere-once": true}
 	huma.Register(api, op, s.token)
 }
