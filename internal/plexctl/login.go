@@ -56,7 +56,9 @@ func (a *app) logoutCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "logout",
 		Short: "Revoke the context's login on the server and remove its tokens",
-		Args:  exactArgs(),
+		Example: `  plexctl logout
+  plexctl --context prod logout`,
+		Args: exactArgs(),
 	}
 	cmd.RunE = a.action(func(cmd *cobra.Command, _ []string) error { return a.logout(cmd.Context()) })
 	return cmd
