@@ -1,0 +1,97 @@
+package oauth_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"reflect"
+	"testing"
+
+	"github.com/plexsphere/plexsphere/internal/apiv1"
+	"github.com/plexsphere/plexsphere/internal/apptest"
+	"github.com/plexsphere/plexsphere/internal/devidp"
+)
+
+// TestSecurityDeclarations: the served document declares the credentials
+// api.md §2.2.2 gives the device flow, the token endpoints and the
+// service-identity operations.
+func TestSecurityDeclarations(t *testing.T) {
+	e := apptest.Start(t, apptest.SQLite)
+	resp, err := http.Get(e.URL + "/v1/openapi.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var doc struct {
+		Paths map[string]map[string]struct {
+			Security    []map[string][]string `json:"security"`
+			RequestBody struct {
+				Content map[string]any `json:"content"`
+			} `json:"requestBody"`
+		} `json:"paths"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&doc); err != nil {
+		t.Fatal(err)
+	}
+	public := []map[string][]string{}
+	cookieCSRF := []map[string][]string{{"sessionCookie": {}, "csrfToken": {}}}
+	opRead := []map[string][]string{{"sessionCookie": {}}, {"operatorBearer": {}}}
+	opWrite := []map[string][]string{{"sessionCookie": {}, "csrfToken": {}}, {"operatorBearer": {}}}
+	for _, c := range []struct {
+		path, method string
+		want         []map[string][]string
+	}{
+		{"/v1/auth/device-code", "post", public},
+		{"/v1/auth/device-token", "post", public},
+		{"/v1/auth/revoke", "post", public},
+		{"/v1/auth/service/token", "post", public},
+		{"/v1/auth/device/approve", "post", cookieCSRF},
+		{"/v1/domains/{id}/service-identities", "get", opRead},
+		{"/v1/domains/{id}/service-identities", "post", opWrite},
+		{"/v1/domains/{id}/service-identities/{service_identity_id}", "get", opRead},
+		{"/v1/domains/{id}/service-identities/{service_identity_id}", "patch", opWrite},
+		{"/v1/domains/{id}/service-identities/{service_identity_id}", "delete", opWrite},
+	} {
+		op, ok := doc.Paths[c.path][c.method]
+		if !ok {
+			t.Errorf("%s %s is not documented", c.method, c.path)
+			continue
+		}
+		if !reflect.DeepEqual(op.Security, c.want) {
+			t.Errorf("%s %s: security %v, want %v", c.method, c.path, op.Security, c.want)
+		}
+	}
+	body := doc.Paths["/v1/auth/service/token"]["post"].RequestBody.Content
+	for _, ct := range []string{"application/json", "application/x-www-form-urlencoded"} {
+		if _, ok := body[ct]; !ok {
+			t.Errorf("service token body lacks %s", ct)
+		}
+	}
+}
+
+// TestApprovalNeedsTheLoginsBinding: a session signed in through another
+// binding of the Domain cannot approve a device login that resolved to
+// this one.
+func TestApprovalNeedsTheLoginsBinding(t *testing.T) {
+	f := start(t, apptest.SQLite, true)
+	// The second IdP's users carry no groups claim: two bindings syncing
+	// the same group name into one Domain is a separate (oidc) matter.
+	main, other := f.issuer(t, nil), f.issuer(t, func(c *devidp.Config) { c.Users = []devidp.User{{ID: "carol", Name: "Carol"}} })
+	dom := f.domain(t, "acme", "100.64.0.0/16")
+	f.bind(t, main, apiv1.CreateIdPBinding{DomainID: dom, Primary: true})
+	f.bind(t, other, apiv1.CreateIdPBinding{DomainID: dom, Alias: "other"})
+	var dc apiv1.DeviceCode
+	if st, raw := f.DoAs(t, "", "POST", "/v1/auth/device-code", apiv1.DeviceCodeRequest{DomainID: dom, IdPBindingAlias: "other"}, &dc); st != 200 {
+		t.Fatalf("device-code: %d %s", st, raw)
+	}
+	br := f.browser(t)
+	br.signIn(t, apiv1.SignIn{DomainID: dom}, "alice", devidp.ACRBasic) // the primary binding
+	resp, raw := br.do(t, "POST", "/v1/auth/device/approve", apiv1.DeviceApprove{UserCode: dc.UserCode}, true, nil)
+	if resp.StatusCode != 403 || problemCode(t, raw) != "device_binding_mismatch" {
+		t.Fatalf("approve through another binding: %d %s", resp.StatusCode, raw)
+	}
+	br2 := f.browser(t)
+	br2.signIn(t, apiv1.SignIn{DomainID: dom, IdPBindingAlias: "other"}, "carol", devidp.ACRBasic)
+	if resp, raw := br2.do(t, "POST", "/v1/auth/device/approve", apiv1.DeviceApprove{UserCode: dc.UserCode}, true, nil); resp.StatusCode != 200 {
+		t.Fatalf("approve through the login's binding: %d %s", resp.StatusCode, raw)
+	}
+}
