@@ -7,6 +7,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -150,4 +151,42 @@ func BenchmarkVerify(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "entries/s")
+}
+
+// TestParallelVerifyFindsTheEarliestBreak builds a chain long enough to be
+// verified in parallel segments and breaks it inside a later segment and at
+// a segment boundary.
+func TestParallelVerifyFindsTheEarliestBreak(t *testing.T) {
+	l, db := openLog(t, apptest.SQLite)
+	ctx := context.Background()
+	const n = 24_000
+	for i := 0; i < n; i += 4000 {
+		err := db.Tx(ctx, func(tx *sql.Tx) error {
+			for j := range 4000 {
+				if _, err := l.Append(ctx, tx, entry(i+j)); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if res, err := audit.Verify(ctx, db, audit.PlatformChain, 0, 0); err != nil || !res.OK || res.EntriesLooked != n {
+		t.Fatalf("untouched: %+v %v", res, err)
+	}
+	// The second segment starts at n/2+1 on two CPUs; break its first row's
+	// link, then also a row in the first half: the earliest one is named.
+	boundary := int64(n/2 + 1)
+	db.Exec(`UPDATE audit_entries SET prev_hash = $1 WHERE seq = $2`, strings.Repeat("ab", 32), boundary)
+	res, _ := audit.Verify(ctx, db, audit.PlatformChain, 0, 0)
+	if res.OK || res.DivergentSeq != boundary {
+		t.Fatalf("boundary break: %+v", res)
+	}
+	db.Exec(`DELETE FROM audit_entries WHERE seq = 777`)
+	res, _ = audit.Verify(ctx, db, audit.PlatformChain, 0, 0)
+	if res.OK || res.DivergentSeq != 777 || res.Reason != audit.ReasonMissingSeq {
+		t.Fatalf("earliest break: %+v", res)
+	}
 }

@@ -220,16 +220,31 @@ func (l *Log) Export(ctx context.Context, chain string, fromSeq int64, fn func(*
 
 // scanEntries decodes rows of entryColumns, reusing one Entry.
 func scanEntries(rows *sql.Rows, fn func(*Entry) error) error {
+	return scan(rows, "", fn)
+}
+
+// verifyColumns are the columns the hash covers, for scan with a chain: the
+// chain id is known and the erasable identity reference is not hashed.
+const verifyColumns = `seq, occurred_at, action, outcome, reason, subject_pseudonym,
+	relation, object_type, object_id, decision_result, caveat_names, correlation_id, ip, user_agent, prev_hash, entry_hash`
+
+// scan decodes rows of entryColumns, or of verifyColumns when chain is set,
+// reusing one Entry and its buffers.
+func scan(rows *sql.Rows, chain string, fn func(*Entry) error) error {
 	var (
 		e                  Entry
 		at                 int64
-		names, prev, entry []byte
+		names, prev, entry sql.RawBytes
 	)
+	tail := []any{&e.Relation, &e.ObjectType, &e.ObjectID, &e.DecisionResult, &names, &e.CorrelationID, &e.IP,
+		&e.UserAgent, &prev, &entry}
+	dest := append([]any{&e.ChainID, &e.Seq, &at, &e.Action, &e.Outcome, &e.Reason, &e.Pseudonym, &e.IdentityRef}, tail...)
+	if chain != "" {
+		e.ChainID = chain
+		dest = append([]any{&e.Seq, &at, &e.Action, &e.Outcome, &e.Reason, &e.Pseudonym}, tail...)
+	}
 	for rows.Next() {
-		err := rows.Scan(&e.ChainID, &e.Seq, &at, &e.Action, &e.Outcome, &e.Reason, &e.Pseudonym, &e.IdentityRef,
-			&e.Relation, &e.ObjectType, &e.ObjectID, &e.DecisionResult, &names, &e.CorrelationID, &e.IP, &e.UserAgent,
-			&prev, &entry)
-		if err != nil {
+		if err := rows.Scan(dest...); err != nil {
 			return fmt.Errorf("audit: scan: %w", err)
 		}
 		e.OccurredAt = store.Time(at)

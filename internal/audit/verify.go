@@ -4,6 +4,9 @@ import (
 	"context"
 	"encoding/hex"
 	"fmt"
+	"runtime"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/plexsphere/plexsphere/internal/apiv1"
 	"github.com/plexsphere/plexsphere/internal/store"
@@ -21,16 +24,22 @@ const (
 // Result reports a verification; a broken chain is data, not an error.
 type Result = apiv1.AuditVerifyResult
 
+// parallelMin is the chain length from which Verify splits the work.
+const parallelMin = 20_000
+
 // Verify recomputes chain from fromSeq to toSeq (0 = its ends) straight from
 // the database: every seq must be present and consecutive, every prev_hash
 // must equal the previous entry_hash, and every entry_hash must match its
 // recomputation. A full-chain check also compares the chain head, so removing
 // the newest rows is caught. It needs no keys, so it runs offline.
+//
+// Given a *store.DB and a long range, it verifies consecutive segments on
+// separate connections in parallel and then checks the links between them;
+// the earliest divergence is reported either way.
 func Verify(ctx context.Context, q store.Querier, chain string, fromSeq, toSeq int64) (Result, error) {
 	if fromSeq < 1 {
 		fromSeq = 1
 	}
-	res := Result{OK: true, SegmentFrom: fromSeq}
 	var headSeq int64
 	var headHash string
 	if err := q.QueryRowContext(ctx, `SELECT last_seq, last_hash FROM audit_chains WHERE chain_id = $1`,
@@ -40,49 +49,108 @@ func Verify(ctx context.Context, q store.Querier, chain string, fromSeq, toSeq i
 	if toSeq <= 0 || toSeq > headSeq {
 		toSeq = headSeq
 	}
-	res.SegmentTo = toSeq
-	rows, err := q.QueryContext(ctx, `SELECT `+entryColumns+` FROM audit_entries
-		WHERE chain_id = $1 AND seq >= $2 AND seq <= $3 ORDER BY seq`, chain, fromSeq, toSeq)
+	segs := split(q, fromSeq, toSeq)
+	g, gctx := errgroup.WithContext(ctx)
+	for i := range segs {
+		g.Go(func() error { return segs[i].run(gctx, q, chain) })
+	}
+	if err := g.Wait(); err != nil {
+		return Result{}, err
+	}
+	res := Result{OK: true, SegmentFrom: fromSeq, SegmentTo: toSeq}
+	for i, s := range segs {
+		res.EntriesLooked += s.checked
+		if i > 0 && s.checked > 0 && segs[i-1].fail == nil && s.firstPrev != segs[i-1].last {
+			fail(&res, s.from, ReasonPrevMismatch, hex.EncodeToString(segs[i-1].last[:]), hex.EncodeToString(s.firstPrev[:]))
+			return res, nil
+		}
+		if s.fail != nil {
+			f := s.fail
+			fail(&res, f.DivergentSeq, f.Reason, f.ExpectedHash, f.ObservedHash)
+			return res, nil
+		}
+	}
+	last := segs[len(segs)-1].last
+	if toSeq == headSeq && headSeq > 0 && hex.EncodeToString(last[:]) != headHash {
+		fail(&res, headSeq, ReasonHeadMismatch, headHash, hex.EncodeToString(last[:]))
+	}
+	return res, nil
+}
+
+// segment is one contiguous seq range verified on its own.
+type segment struct {
+	from, to  int64
+	checked   int64
+	firstPrev [32]byte // prev_hash of the first row, linked by the caller
+	last      [32]byte // entry_hash of the last row
+	fail      *Result
+}
+
+// split cuts [from, to] into one segment per CPU when q is a pool and the
+// range is long enough to be worth it.
+func split(q store.Querier, from, to int64) []*segment {
+	n := int64(1)
+	if _, pool := q.(*store.DB); pool && to-from+1 >= parallelMin {
+		n = int64(min(runtime.GOMAXPROCS(0), 8))
+	}
+	size := (to - from + 1 + n - 1) / n
+	var segs []*segment
+	for a := from; a <= to || len(segs) == 0; a += size {
+		segs = append(segs, &segment{from: a, to: min(a+size-1, to)})
+		if size <= 0 {
+			break
+		}
+	}
+	return segs
+}
+
+func (s *segment) run(ctx context.Context, q store.Querier, chain string) error {
+	rows, err := q.QueryContext(ctx, `SELECT `+verifyColumns+` FROM audit_entries
+		WHERE chain_id = $1 AND seq >= $2 AND seq <= $3 ORDER BY seq`, chain, s.from, s.to)
 	if err != nil {
-		return res, fmt.Errorf("audit: verify: %w", err)
+		return fmt.Errorf("audit: verify: %w", err)
 	}
 	defer rows.Close()
 	var (
-		want    = fromSeq
-		prev    [32]byte
-		havePrv = fromSeq == 1 // genesis prev is 32 zero bytes
+		want    = s.from
+		havePrv = s.from == 1 // genesis prev is 32 zero bytes
 		buf     = make([]byte, 0, 1024)
+		r       Result
 	)
-	err = scanEntries(rows, func(e *Entry) error {
-		if !res.OK {
+	err = scan(rows, chain, func(e *Entry) error {
+		if s.fail != nil {
 			return nil
+		}
+		if s.checked == 0 {
+			s.firstPrev = e.PrevHash
 		}
 		switch {
 		case e.Seq != want:
-			fail(&res, want, ReasonMissingSeq, "", "")
-		case havePrv && e.PrevHash != prev:
-			fail(&res, e.Seq, ReasonPrevMismatch, hex.EncodeToString(prev[:]), hex.EncodeToString(e.PrevHash[:]))
+			fail(&r, want, ReasonMissingSeq, "", "")
+		case havePrv && e.PrevHash != s.last:
+			fail(&r, e.Seq, ReasonPrevMismatch, hex.EncodeToString(s.last[:]), hex.EncodeToString(e.PrevHash[:]))
 		default:
 			buf = e.Canonical(buf[:0])
 			if got := chainHash(e.PrevHash, buf); got != e.EntryHash {
-				fail(&res, e.Seq, ReasonHashMismatch, hex.EncodeToString(got[:]), hex.EncodeToString(e.EntryHash[:]))
+				fail(&r, e.Seq, ReasonHashMismatch, hex.EncodeToString(got[:]), hex.EncodeToString(e.EntryHash[:]))
 			}
 		}
-		prev, havePrv = e.EntryHash, true
+		if r.DivergentSeq != 0 {
+			s.fail = &r
+		}
+		s.last, havePrv = e.EntryHash, true
 		want++
-		res.EntriesLooked++
+		s.checked++
 		return nil
 	})
 	if err != nil {
-		return res, err
+		return err
 	}
-	if res.OK && want <= toSeq {
-		fail(&res, want, ReasonMissingSeq, "", "")
+	if s.fail == nil && want <= s.to {
+		fail(&r, want, ReasonMissingSeq, "", "")
+		s.fail = &r
 	}
-	if res.OK && toSeq == headSeq && headSeq > 0 && hex.EncodeToString(prev[:]) != headHash {
-		fail(&res, headSeq, ReasonHeadMismatch, headHash, hex.EncodeToString(prev[:]))
-	}
-	return res, nil
+	return nil
 }
 
 func fail(r *Result, seq int64, reason, expected, observed string) {
