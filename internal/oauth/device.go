@@ -281,6 +281,9 @@ func (s *Service) deviceToken(ctx context.Context, in *deviceTokenInput) (*token
 		if err != nil {
 			return err
 		}
+		// The audit entry names the user the login was approved for.
+		audit.RequestFrom(ctx).SetPrincipal(&principal.Principal{IdentityID: *identity, Kind: principal.User,
+			DomainID: domainID, Credential: CredentialDevice, CredentialID: iss.FamilyID})
 		out = tokenAnswer(iss)
 		return s.audit.Commit(ctx, tx)
 	})

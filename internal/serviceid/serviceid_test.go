@@ -248,6 +248,23 @@ func TestServiceIdentities(t *testing.T) {
 			if st, raw := e.DoAs(t, psk.Plaintext, "GET", "/v1/auth/whoami", nil, &who); st != 200 || who.Subject != "service_identity:"+si.ID {
 				t.Fatalf("whoami with psk: %d %s", st, raw)
 			}
+			// Rotate and revoke work for a service identity's API token too.
+			var rotated apiv1.IssuedToken
+			if st, raw := e.DoAs(t, svc, "POST", "/v1/auth/tokens/"+psk.ID+"/rotate", nil, &rotated); st != 200 || rotated.Plaintext == psk.Plaintext || rotated.RotationDeadline == nil {
+				t.Fatalf("rotate: %d %s", st, raw)
+			}
+			if st, raw := e.DoAs(t, rotated.Plaintext, "DELETE", "/v1/auth/tokens/"+psk.ID, nil, nil); st != 204 {
+				t.Fatalf("revoke: %d %s", st, raw)
+			}
+			for _, tok := range []string{psk.Plaintext, rotated.Plaintext} {
+				if st, _ := e.DoAs(t, tok, "GET", "/v1/auth/whoami", nil, nil); st != 401 {
+					t.Fatalf("revoked API token: %d", st)
+				}
+			}
+			oldPSK := psk.Plaintext
+			if st, raw := e.DoAs(t, svc, "POST", "/v1/auth/tokens", apiv1.IssueToken{EnvPrefix: "dev"}, &psk); st != 201 {
+				t.Fatalf("second API token: %d %s", st, raw)
+			}
 
 			// PATCH: rename; disabling revokes every credential and refuses new ones.
 			one := base + "/" + si.ID
@@ -302,7 +319,7 @@ func TestServiceIdentities(t *testing.T) {
 			if !strings.Contains(out, "request") {
 				t.Fatal("no logs captured")
 			}
-			for _, secret := range append(tokens, ciSecret, psk.Plaintext, "binding-secret-0c2f") {
+			for _, secret := range append(tokens, ciSecret, psk.Plaintext, oldPSK, rotated.Plaintext, "binding-secret-0c2f") {
 				if strings.Contains(out, secret) {
 					t.Fatalf("a secret (%.8s…) appears in the logs", secret)
 				}

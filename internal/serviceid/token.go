@@ -15,7 +15,9 @@ import (
 
 	"github.com/plexsphere/plexsphere/internal/apiv1"
 	"github.com/plexsphere/plexsphere/internal/audit"
+	"github.com/plexsphere/plexsphere/internal/oauth"
 	"github.com/plexsphere/plexsphere/internal/oidc"
+	"github.com/plexsphere/plexsphere/internal/principal"
 	"github.com/plexsphere/plexsphere/internal/problem"
 	"github.com/plexsphere/plexsphere/internal/route"
 )
@@ -148,6 +150,8 @@ func (s *Service) token(ctx context.Context, in *tokenInput) (*tokenOutput, erro
 		if err != nil {
 			return err
 		}
+		audit.RequestFrom(ctx).SetPrincipal(&principal.Principal{IdentityID: c.id, Kind: principal.ServiceIdentity,
+			DomainID: c.domainID, Credential: oauth.CredentialService, CredentialID: iss.FamilyID})
 		out.Body = apiv1.AccessToken{AccessToken: iss.AccessToken, TokenType: "Bearer", ExpiresIn: int(iss.ExpiresIn / time.Second)}
 		return s.audit.Commit(ctx, tx)
 	})
