@@ -222,8 +222,14 @@ func (s *Server) Close() error {
 	return s.DB.Close()
 }
 
-// Handler is the root HTTP handler.
-func (s *Server) Handler() http.Handler { return s.API.Handler() }
+// Handler is the root HTTP handler: the API, plus the device-login
+// verification page at /device.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /device", s.OAuth.VerificationPage())
+	mux.Handle("/", s.API.Handler())
+	return mux
+}
 
 // Bootstrap creates the Platform and the first admin token on an empty
 // database; the token is written to <data-dir>/admin-token (0600) and

@@ -163,7 +163,7 @@ func (s *Service) deviceCode(ctx context.Context, in *deviceCodeInput) (*deviceC
 	uri := s.base(in.origin) + verificationPath
 	return &deviceCodeOutput{CacheControl: "no-store", Body: apiv1.DeviceCode{
 		DeviceCode: deviceCode, UserCode: displayUserCode(userCode), VerificationURI: uri,
-		VerificationURIComplete: uri + "?user_code=" + url.QueryEscape(displayUserCode(userCode)),
+		VerificationURIComplete: uri + "?" + url.Values{"user_code": {displayUserCode(userCode)}, "idp_binding_id": {b.ID}}.Encode(),
 		ExpiresIn:               int(s.deviceTTL / time.Second), Interval: int(s.interval / time.Second),
 	}}, nil
 }

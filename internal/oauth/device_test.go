@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -108,11 +109,12 @@ func TestPlexctlDeviceLogin(t *testing.T) {
 			f := start(t, b, true)
 			idp := f.issuer(t, nil)
 			dom := f.domain(t, "acme", "100.64.0.0/16")
-			f.bind(t, idp, apiv1.CreateIdPBinding{DomainID: dom})
+			bnd := f.bind(t, idp, apiv1.CreateIdPBinding{DomainID: dom})
 			c := ctl{t: t, cfgPath: filepath.Join(t.TempDir(), "plexctl", "config.yaml")}
 
 			uri, code, done := c.login("--server", f.URL, "--domain", dom)
-			if !userCodeRE.MatchString(code) || uri != f.URL+"/device?user_code="+code {
+			if u, err := url.Parse(uri); err != nil || !userCodeRE.MatchString(code) || u.Path != "/device" ||
+				u.Query().Get("user_code") != code || u.Query().Get("idp_binding_id") != bnd.ID || !strings.HasPrefix(uri, f.URL) {
 				t.Fatalf("printed %q, code %q", uri, code)
 			}
 			br := f.browser(t)

@@ -1,9 +1,13 @@
 package oauth_test
 
 import (
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
+	"io"
 	"net/http"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/plexsphere/plexsphere/internal/apiv1"
@@ -93,5 +97,32 @@ func TestApprovalNeedsTheLoginsBinding(t *testing.T) {
 	br2.signIn(t, apiv1.SignIn{DomainID: dom, IdPBindingAlias: "other"}, "carol", devidp.ACRBasic)
 	if resp, raw := br2.do(t, "POST", "/v1/auth/device/approve", apiv1.DeviceApprove{UserCode: dc.UserCode}, true, nil); resp.StatusCode != 200 {
 		t.Fatalf("approve through the login's binding: %d %s", resp.StatusCode, raw)
+	}
+}
+
+// TestVerificationPage: /device is a static page that cannot be framed and
+// runs only its own script (pinned by hash in the CSP).
+func TestVerificationPage(t *testing.T) {
+	e := apptest.Start(t, apptest.SQLite)
+	resp, err := http.Get(e.URL + "/device?user_code=ABCD-EFGH")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	csp := resp.Header.Get("Content-Security-Policy")
+	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") ||
+		!strings.Contains(csp, "frame-ancestors 'none'") || resp.Header.Get("X-Frame-Options") != "DENY" {
+		t.Fatalf("page: %d %v", resp.StatusCode, resp.Header)
+	}
+	_, rest, _ := strings.Cut(string(raw), "<script>")
+	script, _, ok := strings.Cut(rest, "</script>")
+	sum := sha256.Sum256([]byte(script))
+	if !ok || !strings.Contains(csp, "'sha256-"+base64.StdEncoding.EncodeToString(sum[:])+"'") ||
+		!strings.Contains(script, "/v1/auth/device/approve") {
+		t.Fatalf("the inline script does not match the CSP hash: %s", csp)
+	}
+	if strings.Contains(string(raw), "ABCD-EFGH") {
+		t.Fatal("the user code is rendered by the server; it must only be set as text by the script")
 	}
 }

@@ -45,7 +45,7 @@ func TestDeviceFlowErrors(t *testing.T) {
 
 			dc := start()
 			if !userCodeRE.MatchString(dc.UserCode) || dc.VerificationURI != f.URL+"/device" || dc.ExpiresIn != 600 ||
-				dc.Interval != 5 || !strings.HasPrefix(dc.VerificationURIComplete, dc.VerificationURI+"?user_code=") {
+				dc.Interval != 5 || !strings.HasPrefix(dc.VerificationURIComplete, dc.VerificationURI+"?") || !strings.Contains(dc.VerificationURIComplete, "user_code="+dc.UserCode) {
 				t.Fatalf("device code answer: %+v", dc)
 			}
 			for _, c := range []struct {
