@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/url"
 	"reflect"
 	"strings"
 	"testing"
@@ -93,8 +94,16 @@ func TestApprovalNeedsTheLoginsBinding(t *testing.T) {
 	if resp.StatusCode != 403 || problemCode(t, raw) != "device_binding_mismatch" {
 		t.Fatalf("approve through another binding: %d %s", resp.StatusCode, raw)
 	}
+	// br2 does what the /device page does: sign in through the binding
+	// named in verification_uri_complete, returning to the page.
+	u, _ := url.Parse(dc.VerificationURIComplete)
+	page := u.RequestURI()
 	br2 := f.browser(t)
-	br2.signIn(t, apiv1.SignIn{DomainID: dom, IdPBindingAlias: "other"}, "carol", devidp.ACRBasic)
+	started := br2.startSignIn(t, apiv1.SignIn{IdPBindingID: u.Query().Get("idp_binding_id"), ReturnTo: page})
+	resp, raw = br2.callback(t, br2.authorize(t, started.AuthorizationURL, "carol", devidp.ACRBasic), false)
+	if resp.StatusCode != 303 || resp.Header.Get("Location") != page {
+		t.Fatalf("sign-in from the page: %d %q %s", resp.StatusCode, resp.Header.Get("Location"), raw)
+	}
 	if resp, raw := br2.do(t, "POST", "/v1/auth/device/approve", apiv1.DeviceApprove{UserCode: dc.UserCode}, true, nil); resp.StatusCode != 200 {
 		t.Fatalf("approve through the login's binding: %d %s", resp.StatusCode, raw)
 	}
