@@ -5,5 +5,5 @@
 // plexsphere stores no client secret; the bound IdP verifies the client's
 // credentials and plexsphere then issues its own short-lived bearer token
 // (through internal/oauth). Deleting or disabling an identity revokes its
-// tokens; deleting it also removes its relation tuples.
+// tokens; deleting it also removes its relation tuples and the identity.
 package serviceid

@@ -322,14 +322,20 @@ func (s *Service) delete(ctx context.Context, in *oneInput) (*struct{}, error) {
 		if _, err := s.load(ctx, tx, domainID, id); err != nil {
 			return err
 		}
-		if err := s.revokeAll(ctx, tx, id); err != nil {
-			return err
-		}
 		if err := s.removeTuples(ctx, tx, id); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM service_identities WHERE id = $1`, id); err != nil {
-			return err
+		// The identity goes with its credentials, so that it no longer
+		// counts as a child of its Domain; audit entries keep its id.
+		for _, q := range []string{
+			`DELETE FROM oauth_tokens WHERE identity_id = $1`,
+			`DELETE FROM api_tokens WHERE identity_id = $1`,
+			`DELETE FROM service_identities WHERE id = $1`,
+			`DELETE FROM identities WHERE id = $1`,
+		} {
+			if _, err := tx.ExecContext(ctx, q, id); err != nil {
+				return err
+			}
 		}
 		return s.audit.Commit(ctx, tx)
 	})

@@ -311,6 +311,10 @@ func TestServiceIdentities(t *testing.T) {
 			if st, raw := e.Do(t, "GET", one, nil, nil); st != 404 {
 				t.Fatalf("read after delete: %d %s", st, raw)
 			}
+			var left int
+			if err := e.Server.DB.QueryRow(`SELECT COUNT(*) FROM identities WHERE id = $1`, si.ID).Scan(&left); err != nil || left != 0 {
+				t.Fatalf("identity left behind (would block the Domain's delete): %d %v", left, err)
+			}
 			if st, _, pc := tokenRequest(t, e, cc(ciClient, ciSecret), false, false); st != 401 || pc != "invalid_client" {
 				t.Fatalf("token after delete: %d %s", st, pc)
 			}
