@@ -240,13 +240,14 @@ func (s *Service) deviceToken(ctx context.Context, in *deviceTokenInput) (*token
 	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
 		var (
 			id, domainID, clientID, status string
+			binding                        string
 			identity                       *string
 			interval, expires              int64
 			polled                         *int64
 		)
-		err := tx.QueryRowContext(ctx, `SELECT id, domain_id, client_id, status, identity_id, interval_seconds,
-			expires_at, last_polled_at FROM device_authorizations WHERE device_code_hash = $1`+s.db.ForUpdate(),
-			hash(in.Body.DeviceCode)).Scan(&id, &domainID, &clientID, &status, &identity, &interval, &expires, &polled)
+		err := tx.QueryRowContext(ctx, `SELECT id, domain_id, idp_binding_id, client_id, status, identity_id,
+			interval_seconds, expires_at, last_polled_at FROM device_authorizations WHERE device_code_hash = $1`+s.db.ForUpdate(),
+			hash(in.Body.DeviceCode)).Scan(&id, &domainID, &binding, &clientID, &status, &identity, &interval, &expires, &polled)
 		if errors.Is(err, sql.ErrNoRows) {
 			return pollError("invalid_grant", "Unknown device code.")
 		}
@@ -277,7 +278,7 @@ func (s *Service) deviceToken(ctx context.Context, in *deviceTokenInput) (*token
 			id, stateConsumed, store.Micros(now)); err != nil {
 			return err
 		}
-		iss, err := s.issue(ctx, tx, *identity, grantDevice, clientID, true)
+		iss, err := s.issue(ctx, tx, *identity, binding, grantDevice, clientID, true)
 		if err != nil {
 			return err
 		}

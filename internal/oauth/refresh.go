@@ -32,6 +32,7 @@ func (s *Service) refreshGrant(ctx context.Context, in apiv1.DeviceTokenRequest)
 		err := tx.QueryRowContext(ctx, `SELECT t.id, t.identity_id, t.client_id, COALESCE(t.refresh_hash, ''),
 				t.refresh_expires_at, t.revoked_at, COALESCE(i.domain_id, '')
 			FROM oauth_tokens t JOIN identities i ON i.id = t.identity_id
+			JOIN idp_bindings b ON b.id = t.idp_binding_id AND b.status = 'active'
 			WHERE t.refresh_hash = $1 OR t.prev_refresh_hash = $1`+s.db.ForUpdate(), h).
 			Scan(&id, &identityID, &clientID, &current, &expires, &revoked, &domainID)
 		if errors.Is(err, sql.ErrNoRows) {

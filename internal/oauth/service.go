@@ -147,8 +147,9 @@ type Issued struct {
 	ExpiresIn    time.Duration
 }
 
-// issue stores a new token family for identityID inside tx.
-func (s *Service) issue(ctx context.Context, tx *sql.Tx, identityID, grant, clientID string, withRefresh bool) (Issued, error) {
+// issue stores a new token family for identityID, which authenticated
+// through bindingID, inside tx.
+func (s *Service) issue(ctx context.Context, tx *sql.Tx, identityID, bindingID, grant, clientID string, withRefresh bool) (Issued, error) {
 	now := s.now()
 	out := Issued{FamilyID: uuid.Must(uuid.NewV7()).String(), AccessToken: newSecret(AccessPrefix), ExpiresIn: s.accessTTL}
 	var refreshHash, refreshExp any
@@ -158,9 +159,10 @@ func (s *Service) issue(ctx context.Context, tx *sql.Tx, identityID, grant, clie
 	} else {
 		out.ExpiresIn = s.service
 	}
-	_, err := tx.ExecContext(ctx, `INSERT INTO oauth_tokens (id, identity_id, grant_type, client_id, access_hash,
-		access_expires_at, refresh_hash, refresh_expires_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-		out.FamilyID, identityID, grant, clientID, hash(out.AccessToken), store.Micros(now.Add(out.ExpiresIn)),
+	_, err := tx.ExecContext(ctx, `INSERT INTO oauth_tokens (id, identity_id, idp_binding_id, grant_type, client_id,
+		access_hash, access_expires_at, refresh_hash, refresh_expires_at, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+		out.FamilyID, identityID, bindingID, grant, clientID, hash(out.AccessToken), store.Micros(now.Add(out.ExpiresIn)),
 		refreshHash, refreshExp, store.Micros(now))
 	if err != nil {
 		return Issued{}, fmt.Errorf("oauth: issue: %w", err)
@@ -170,8 +172,9 @@ func (s *Service) issue(ctx context.Context, tx *sql.Tx, identityID, grant, clie
 
 // IssueService mints a service identity's short-lived access token inside
 // tx (no refresh token: the workload repeats its client_credentials grant).
-func (s *Service) IssueService(ctx context.Context, tx *sql.Tx, identityID, clientID string) (Issued, error) {
-	return s.issue(ctx, tx, identityID, grantService, clientID, false)
+// bindingID is the IdP binding that verified the client.
+func (s *Service) IssueService(ctx context.Context, tx *sql.Tx, identityID, bindingID, clientID string) (Issued, error) {
+	return s.issue(ctx, tx, identityID, bindingID, grantService, clientID, false)
 }
 
 // RevokeIdentity revokes every token family of an identity inside tx.
@@ -185,7 +188,8 @@ func (s *Service) RevokeIdentity(ctx context.Context, tx *sql.Tx, identityID str
 }
 
 // AuthenticateBearer implements api.Authenticator for the access tokens
-// this service issued (psa_…); anything else is a bad credential.
+// this service issued (psa_…); anything else is a bad credential. A token
+// whose IdP binding was deleted or deactivated is no longer valid.
 func (s *Service) AuthenticateBearer(ctx context.Context, token string) (*principal.Principal, error) {
 	if !strings.HasPrefix(token, AccessPrefix) {
 		return nil, principal.ErrBadCredential
@@ -198,7 +202,9 @@ func (s *Service) AuthenticateBearer(ctx context.Context, token string) (*princi
 	)
 	err := s.db.QueryRowContext(ctx, `SELECT t.id, t.grant_type, t.access_expires_at, t.revoked_at,
 			i.id, i.kind, COALESCE(i.domain_id, ''), i.display_name
-		FROM oauth_tokens t JOIN identities i ON i.id = t.identity_id WHERE t.access_hash = $1`, hash(token)).
+		FROM oauth_tokens t JOIN identities i ON i.id = t.identity_id
+		JOIN idp_bindings b ON b.id = t.idp_binding_id AND b.status = 'active'
+		WHERE t.access_hash = $1`, hash(token)).
 		Scan(&id, &grant, &expires, &revoked, &p.IdentityID, &kind, &p.DomainID, &p.DisplayName)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, principal.ErrBadCredential

@@ -34,7 +34,7 @@ type Bindings interface {
 
 // Tokens issues and revokes plexsphere's own bearer tokens.
 type Tokens interface {
-	IssueService(ctx context.Context, tx *sql.Tx, identityID, clientID string) (oauth.Issued, error)
+	IssueService(ctx context.Context, tx *sql.Tx, identityID, bindingID, clientID string) (oauth.Issued, error)
 	RevokeIdentity(ctx context.Context, tx *sql.Tx, identityID string) error
 }
 

@@ -146,7 +146,7 @@ func (s *Service) token(ctx context.Context, in *tokenInput) (*tokenOutput, erro
 	audit.RequestFrom(ctx).Target(c.domainID, "service_identity", c.id)
 	var out tokenOutput
 	err = s.db.Tx(ctx, func(tx *sql.Tx) error {
-		iss, err := s.tokens.IssueService(ctx, tx, c.id, c.clientID)
+		iss, err := s.tokens.IssueService(ctx, tx, c.id, c.binding, c.clientID)
 		if err != nil {
 			return err
 		}

@@ -8,7 +8,7 @@
 -- flow and client_credentials). One row is one token family: the current
 -- access token, the current refresh token (device flow only) and the
 -- previous refresh token, kept to detect reuse. Only SHA-256 hashes are
--- stored.
+-- stored. A family lives only as long as the IdP binding it came through.
 --
 -- service_identities: the machine principals of a Domain (their identities
 -- row has kind service_identity). plexsphere stores no client secret: the
@@ -35,6 +35,7 @@ CREATE TABLE device_authorizations (
 CREATE TABLE oauth_tokens (
     id                   TEXT PRIMARY KEY,
     identity_id          TEXT NOT NULL REFERENCES identities (id),
+    idp_binding_id       TEXT NOT NULL,
     grant_type           TEXT NOT NULL,
     client_id            TEXT NOT NULL,
     access_hash          TEXT NOT NULL UNIQUE,
