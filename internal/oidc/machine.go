@@ -21,6 +21,9 @@ type BindingRef struct {
 	// DomainID is "" for a platform-scoped binding.
 	DomainID string
 	Active   bool
+	// SpiffeBundleURL is the trust bundle of jwt_bearer identities ("" when
+	// not configured).
+	SpiffeBundleURL string
 }
 
 // ErrInvalidClient is returned by VerifyClientCredentials when the IdP
@@ -49,7 +52,7 @@ func (s *Service) LookupBinding(ctx context.Context, id string) (BindingRef, err
 	if err != nil {
 		return BindingRef{}, err
 	}
-	return BindingRef{ID: b.ID, DomainID: b.DomainID, Active: b.Status == "active"}, nil
+	return BindingRef{ID: b.ID, DomainID: b.DomainID, Active: b.Status == "active", SpiffeBundleURL: b.SpiffeBundleURL}, nil
 }
 
 // VerifyClientCredentials asks the binding's IdP to run a client_credentials

@@ -115,10 +115,12 @@ func (s *Service) create(ctx context.Context, in *createInput) (*oneOutput, erro
 		return nil, problem.From(err)
 	}
 	switch {
-	case ref.DomainID != "" && ref.DomainID != domainID:
-		return nil, problem.NotFound("binding_not_found", "No such IdP binding in this Domain.")
+	case ref.DomainID != "" && ref.DomainID != domainID, !ref.Active:
+		return nil, problem.NotFound("binding_not_found", "No such active IdP binding in this Domain.")
 	case b.FederationKind == KindJWTBearer && b.Subject == "":
 		return nil, problem.BadRequest("invalid_body", "A jwt_bearer identity needs subject (the expected SPIFFE ID).")
+	case b.FederationKind == KindJWTBearer && ref.SpiffeBundleURL == "":
+		return nil, problem.BadRequest("spiffe_bundle_unconfigured", "A jwt_bearer identity needs an IdP binding with spiffe_bundle_url.")
 	}
 	now := s.now()
 	si := apiv1.ServiceIdentity{ID: uuid.Must(uuid.NewV7()).String(), DomainID: domainID, DisplayName: b.DisplayName,

@@ -149,6 +149,12 @@ func TestServiceIdentities(t *testing.T) {
 				ClientID: "plexsphere", ClientSecret: "binding-secret-0c2f", JITPolicy: "allow"}, &bnd); st != 201 {
 				t.Fatalf("binding: %d %s", st, raw)
 			}
+			// A platform-wide binding with a SPIFFE trust bundle, for jwt_bearer.
+			var spiffeBinding apiv1.IdPBinding
+			if st, raw := e.Do(t, "POST", "/v1/admin/idp", apiv1.CreateIdPBinding{Issuer: idp.Issuer(), ClientID: "plexsphere",
+				ClientSecret: "binding-secret-0c2f", JITPolicy: "deny", SpiffeBundleURL: "https://spiffe.example/bundle"}, &spiffeBinding); st != 201 {
+				t.Fatalf("spiffe binding: %d %s", st, raw)
+			}
 			base := "/v1/domains/" + dom.ID + "/service-identities"
 			create := apiv1.CreateServiceIdentity{DisplayName: "ci", IdPBindingID: bnd.ID, FederationKind: "client_credentials", ClientID: ciClient}
 
@@ -170,8 +176,13 @@ func TestServiceIdentities(t *testing.T) {
 				t.Fatalf("duplicate client_id: %d %s", st, raw)
 			}
 			var spiffe apiv1.ServiceIdentity
-			if st, raw := e.Do(t, "POST", base, apiv1.CreateServiceIdentity{DisplayName: "mesh", IdPBindingID: bnd.ID,
-				FederationKind: "jwt_bearer", ClientID: "spiffe-x", Subject: "spiffe://acme/x"}, &spiffe); st != 201 {
+			jwtIdentity := apiv1.CreateServiceIdentity{DisplayName: "mesh", IdPBindingID: bnd.ID,
+				FederationKind: "jwt_bearer", ClientID: "spiffe-x", Subject: "spiffe://acme/x"}
+			if st, raw := e.Do(t, "POST", base, jwtIdentity, nil); st != 400 || code(raw) != "spiffe_bundle_unconfigured" {
+				t.Fatalf("jwt_bearer without a trust bundle: %d %s", st, raw)
+			}
+			jwtIdentity.IdPBindingID = spiffeBinding.ID
+			if st, raw := e.Do(t, "POST", base, jwtIdentity, &spiffe); st != 201 {
 				t.Fatalf("create jwt_bearer: %d %s", st, raw)
 			}
 			var list apiv1.List[apiv1.ServiceIdentity]
