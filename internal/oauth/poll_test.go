@@ -137,6 +137,24 @@ func TestDeviceFlowErrors(t *testing.T) {
 			if st, _ := f.DoAs(t, tok2.AccessToken, "GET", "/v1/auth/whoami", nil, nil); st != 401 {
 				t.Fatalf("access token after reuse detection: %d", st)
 			}
+			// The approval and the issuance are on the Domain's chain, the
+			// issuance under the approving user's pseudonym.
+			var entries apiv1.AuditList
+			if st, raw := f.Do(t, "GET", "/v1/domains/"+dom+"/audit/entries?limit=200", nil, &entries); st != 200 {
+				t.Fatalf("audit: %d %s", st, raw)
+			}
+			seen := map[string]apiv1.AuditEntry{}
+			for _, en := range entries.Items {
+				if en.Outcome == "succeeded" {
+					seen[en.Action+" "+en.Object.Type] = en
+				}
+			}
+			approved, issued := seen["auth.device_approve device_authorization"], seen["auth.device_token device_authorization"]
+			refreshed := seen["auth.device_token oauth_token"]
+			if approved.Subject.Pseudonym == "" || issued.Subject.Pseudonym != approved.Subject.Pseudonym ||
+				refreshed.Subject.Pseudonym != approved.Subject.Pseudonym {
+				t.Fatalf("audit entries: approve %+v, token %+v, refresh %+v", approved, issued, refreshed)
+			}
 			f.noSecrets(t, dc.DeviceCode, denied.DeviceCode, tok.AccessToken, tok.RefreshToken, tok2.AccessToken, tok2.RefreshToken)
 		})
 	}

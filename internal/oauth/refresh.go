@@ -8,6 +8,7 @@ import (
 
 	"github.com/plexsphere/plexsphere/internal/apiv1"
 	"github.com/plexsphere/plexsphere/internal/audit"
+	"github.com/plexsphere/plexsphere/internal/principal"
 	"github.com/plexsphere/plexsphere/internal/problem"
 	"github.com/plexsphere/plexsphere/internal/store"
 )
@@ -26,15 +27,15 @@ func (s *Service) refreshGrant(ctx context.Context, in apiv1.DeviceTokenRequest)
 	)
 	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
 		var (
-			id, identityID, clientID, current, domainID string
-			expires, revoked                            *int64
+			id, identityID, clientID, current, domainID, kind string
+			expires, revoked                                  *int64
 		)
 		err := tx.QueryRowContext(ctx, `SELECT t.id, t.identity_id, t.client_id, COALESCE(t.refresh_hash, ''),
-				t.refresh_expires_at, t.revoked_at, COALESCE(i.domain_id, '')
+				t.refresh_expires_at, t.revoked_at, COALESCE(i.domain_id, ''), i.kind
 			FROM oauth_tokens t JOIN identities i ON i.id = t.identity_id
 			JOIN idp_bindings b ON b.id = t.idp_binding_id AND b.status = 'active'
 			WHERE t.refresh_hash = $1 OR t.prev_refresh_hash = $1`+s.db.ForUpdate(), h).
-			Scan(&id, &identityID, &clientID, &current, &expires, &revoked, &domainID)
+			Scan(&id, &identityID, &clientID, &current, &expires, &revoked, &domainID, &kind)
 		if errors.Is(err, sql.ErrNoRows) {
 			answer = pollError("invalid_grant", "Unknown refresh token.")
 			return nil
@@ -43,6 +44,8 @@ func (s *Service) refreshGrant(ctx context.Context, in apiv1.DeviceTokenRequest)
 			return err
 		}
 		audit.RequestFrom(ctx).Target(chainOf(domainID), "oauth_token", id)
+		audit.RequestFrom(ctx).SetPrincipal(&principal.Principal{IdentityID: identityID, Kind: principal.Kind(kind),
+			DomainID: domainID, Credential: CredentialDevice, CredentialID: id})
 		now := s.now()
 		switch {
 		case in.ClientID != "" && in.ClientID != clientID:
