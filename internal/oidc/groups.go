@@ -9,7 +9,6 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/google/uuid"
 
@@ -26,10 +25,11 @@ const (
 var slugStrip = regexp.MustCompile(`[^a-z0-9]+`)
 
 // groupSlug derives a group slug (api.md §2.6) from a claim value; a short
-// hash keeps distinct values apart.
-func groupSlug(value string) string {
+// hash of the binding and the value keeps distinct values, and the same
+// value from two IdP bindings of one Domain, apart.
+func groupSlug(bindingID, value string) string {
 	s := strings.Trim(slugStrip.ReplaceAllString(strings.ToLower(value), "-"), "-")
-	sum := sha256.Sum256([]byte(value))
+	sum := sha256.Sum256([]byte(bindingID + "\x00" + value))
 	suffix := hex.EncodeToString(sum[:4])
 	if len(s) > 54 {
 		s = strings.Trim(s[:54], "-")
@@ -139,38 +139,13 @@ func (s *Service) ensureGroup(ctx context.Context, tx *sql.Tx, b *Binding, domai
 	}
 	_, err = tx.ExecContext(ctx, `INSERT INTO principal_groups (id, domain_id, scope_key, slug, display_name, source,
 		idp_binding_id, idp_claim_value, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, 'idp', $6, $7, $8, $8)`,
-		id, domain, domainID, groupSlug(value), value, b.ID, value, now)
+		id, domain, domainID, groupSlug(b.ID, value), value, b.ID, value, now)
 	if err != nil {
 		return "", fmt.Errorf("oidc: create group: %w", err)
 	}
 	return id, nil
 }
 
-// sqlTuples is the interim TupleWriter used until the ReBAC store is wired
-// in: it writes relation_tuples rows directly, inside the caller's
-// transaction. It does not feed an in-memory index.
-type sqlTuples struct{}
-
-func (sqlTuples) Write(ctx context.Context, tx *sql.Tx, add, remove []authz.Tuple) error {
-	now := store.Micros(time.Now())
-	for _, t := range add {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO relation_tuples (id, resource_type, resource_id, relation, subject_type,
-			subject_id, subject_relation, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-			ON CONFLICT (resource_type, resource_id, relation, subject_type, subject_id, subject_relation) DO NOTHING`,
-			uuid.Must(uuid.NewV7()).String(), t.Resource.Type, t.Resource.ID, t.Relation, t.Subject.Object.Type,
-			t.Subject.Object.ID, t.Subject.Relation, now); err != nil {
-			return fmt.Errorf("oidc: write tuple: %w", err)
-		}
-	}
-	for _, t := range remove {
-		if _, err := tx.ExecContext(ctx, `DELETE FROM relation_tuples WHERE resource_type = $1 AND resource_id = $2
-			AND relation = $3 AND subject_type = $4 AND subject_id = $5 AND subject_relation = $6`,
-			t.Resource.Type, t.Resource.ID, t.Relation, t.Subject.Object.Type, t.Subject.Object.ID, t.Subject.Relation); err != nil {
-			return fmt.Errorf("oidc: delete tuple: %w", err)
-		}
-	}
-	return nil
-}
 
 // EnsureIdPGroup creates (or finds) the IdP-synced group that the claim
 // value names under a binding, ahead of any sign-in, so that grants can

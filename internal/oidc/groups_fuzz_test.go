@@ -15,11 +15,11 @@ func FuzzGroupSlug(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, v string) {
-		s := groupSlug(v)
+		s := groupSlug("b", v)
 		if !groupSlugRE.MatchString(s) {
 			t.Fatalf("groupSlug(%q) = %q is not a valid slug", v, s)
 		}
-		if v != "" && groupSlug(v+"x") == s {
+		if v != "" && groupSlug("b", v+"x") == s {
 			t.Fatalf("%q and %q share slug %q", v, v+"x", s)
 		}
 	})
@@ -33,5 +33,13 @@ func TestClaimStrings(t *testing.T) {
 		if got := strs(c.in); len(got) != c.want {
 			t.Errorf("strs(%v) = %v", c.in, got)
 		}
+	}
+}
+
+// TestGroupSlugPerBinding: the same claim value from two bindings of one
+// Domain must not collide on the (scope, slug) uniqueness.
+func TestGroupSlugPerBinding(t *testing.T) {
+	if groupSlug("binding-a", "ops") == groupSlug("binding-b", "ops") {
+		t.Fatal("two bindings share the slug of one claim value")
 	}
 }

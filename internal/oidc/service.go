@@ -63,8 +63,7 @@ type Config struct {
 	Pages    *page.Codec
 	Keyring  *keyring.Keyring
 	Sessions *session.Service
-	// Tuples writes group membership tuples. nil means the interim SQL
-	// writer (see sqlTuples), until the ReBAC store is wired in.
+	// Tuples writes group membership tuples.
 	Tuples TupleWriter
 	// PublicURL is the server's external base URL (the callback is
 	// <PublicURL>/v1/auth/callback). Empty derives it from each request.
@@ -120,9 +119,8 @@ func NewService(cfg Config) (*Service, error) {
 		return nil, errors.New("oidc: Config.Keyring is required")
 	case cfg.Sessions == nil:
 		return nil, errors.New("oidc: Config.Sessions is required")
-	}
-	if cfg.Tuples == nil {
-		cfg.Tuples = sqlTuples{}
+	case cfg.Tuples == nil:
+		return nil, errors.New("oidc: Config.Tuples is required")
 	}
 	if cfg.HTTPClient == nil {
 		cfg.HTTPClient = &http.Client{Timeout: idpTimeout}
