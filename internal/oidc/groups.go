@@ -146,7 +146,6 @@ func (s *Service) ensureGroup(ctx context.Context, tx *sql.Tx, b *Binding, domai
 	return id, nil
 }
 
-
 // EnsureIdPGroup creates (or finds) the IdP-synced group that the claim
 // value names under a binding, ahead of any sign-in, so that grants can
 // name it (`plexsphere dev` seeds its demo roles this way).
