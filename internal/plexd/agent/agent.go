@@ -10,6 +10,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -44,6 +45,8 @@ type IdentityStore interface {
 	Save(id *identity.Identity) error
 	SaveCursor(id string) error
 	LoadCursor() (string, error)
+	SaveApplied(data []byte) error
+	LoadApplied() ([]byte, error)
 }
 
 // Options configures an Agent.
@@ -188,6 +191,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	a.mu.Lock()
 	a.started, a.checksum = a.clk.Now(), sum
 	a.mu.Unlock()
+	a.loadApplied(ctx)
 	cursor, err := a.opts.Store.LoadCursor()
 	if err != nil {
 		a.log.LogAttrs(ctx, slog.LevelWarn, "event cursor unreadable; resuming at the head", slog.String(logkey.Error, err.Error()))
@@ -316,11 +320,39 @@ func (a *Agent) apply(ctx context.Context) error {
 	if len(corr) == 0 {
 		return nil
 	}
+	if raw, err := json.Marshal(d); err == nil {
+		if err := a.opts.Store.SaveApplied(raw); err != nil {
+			a.log.LogAttrs(ctx, slog.LevelWarn, "persisting the applied state failed", slog.String(logkey.Error, err.Error()))
+		}
+	}
 	a.log.LogAttrs(ctx, slog.LevelInfo, "desired state applied", slog.Int(logkey.Corrections, len(corr)), slog.Int(logkey.Peers, len(cfg.Peers)))
 	if err := a.opts.ControlPlane.Drift(ctx, nodeproto.DriftReport{Timestamp: a.clk.Now().UTC(), Corrections: corr}); err != nil {
 		a.log.LogAttrs(ctx, slog.LevelWarn, "drift report failed", slog.String(logkey.Error, err.Error()))
 	}
 	return nil
+}
+
+// loadApplied restores the snapshot applied before a restart, so only
+// real changes count as drift. A damaged file costs one full report.
+func (a *Agent) loadApplied(ctx context.Context) {
+	raw, err := a.opts.Store.LoadApplied()
+	if err != nil || raw == nil {
+		return
+	}
+	d := emptyDesired()
+	if err := json.Unmarshal(raw, &d); err != nil {
+		a.log.LogAttrs(ctx, slog.LevelWarn, "applied state unreadable; the first cycle reports everything", slog.String(logkey.Error, err.Error()))
+		return
+	}
+	if d.Peers == nil {
+		d.Peers = map[string]nodeproto.Peer{}
+	}
+	if d.Metadata == nil {
+		d.Metadata = map[string]string{}
+	}
+	a.mu.Lock()
+	a.applied = d
+	a.mu.Unlock()
 }
 
 // installKeys verifies and installs a signing key set from state or a

@@ -492,3 +492,56 @@ func TestRotateKeysAtLevel1OnlyReconciles(t *testing.T) {
 		t.Error("the key was rotated against a level-1 control plane")
 	}
 }
+
+// TestRestartReportsOnlyRealDrift: the applied snapshot survives a
+// restart, so an unchanged state after it posts no drift report and a
+// changed one posts only the change.
+func TestRestartReportsOnlyRealDrift(t *testing.T) {
+	cp := cptest.New(t, cptest.Options{})
+	id, store, cl := joinNode(t, cp, t.TempDir())
+	p1 := testPeer("keep")
+	cp.SetState(id.NodeID, nodeproto.StateResponse{Peers: []nodeproto.Peer{p1}, Policies: []nodeproto.Policy{},
+		Metadata: map[string]string{"a": "b"}, Data: []nodeproto.DataEntry{{Key: "k", ContentType: "application/json",
+			Payload: json.RawMessage(`{ "x" : 1 }`), Version: 1, UpdatedAt: time.Unix(5, 0).UTC()}}, SecretRefs: []nodeproto.SecretRef{}})
+	newAgent := func() *agent.Agent {
+		a, err := agent.New(agent.Options{Identity: id, Store: store, ControlPlane: cl, Mesh: meshtest.New(8),
+			HeartbeatInterval: time.Hour, ReconcileInterval: time.Hour})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a
+	}
+	// runOnce runs an agent until its first reconcile and returns the drift
+	// report it posted, or nil when it posted none within a grace period.
+	runOnce := func(a *agent.Agent) *nodeproto.DriftReport {
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { a.Run(ctx); close(done) }()
+		defer func() { cancel(); <-done }()
+		for deadline := time.Now().Add(waitFor); a.Status().LastReconcile == nil; {
+			if time.Now().After(deadline) {
+				t.Fatal("no reconcile")
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		select {
+		case d := <-cp.Drifts:
+			return &d
+		case <-time.After(300 * time.Millisecond):
+			return nil
+		}
+	}
+	if d := runOnce(newAgent()); d == nil || len(d.Corrections) != 3 {
+		t.Fatalf("first run drift %+v, want peer, metadata and data", d)
+	}
+	if d := runOnce(newAgent()); d != nil {
+		t.Fatalf("a restart with unchanged state reported drift %+v", d.Corrections)
+	}
+	cp.SetState(id.NodeID, nodeproto.StateResponse{Peers: []nodeproto.Peer{p1, testPeer("new")}, Policies: []nodeproto.Policy{},
+		Metadata: map[string]string{"a": "b"}, Data: []nodeproto.DataEntry{{Key: "k", ContentType: "application/json",
+			Payload: json.RawMessage(`{"x":1}`), Version: 1, UpdatedAt: time.Unix(5, 0).UTC()}}, SecretRefs: []nodeproto.SecretRef{}})
+	d := runOnce(newAgent())
+	if d == nil || len(d.Corrections) != 1 || d.Corrections[0].Type != nodeproto.DriftPeerAdded || d.Corrections[0].Detail != "peer new" {
+		t.Errorf("after a real change: %+v, want only peer_added new", d)
+	}
+}

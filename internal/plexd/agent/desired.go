@@ -2,6 +2,7 @@ package agent
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"maps"
 	"slices"
@@ -143,11 +144,21 @@ func dataEqual(a, b []nodeproto.DataEntry) bool {
 	}
 	for _, e := range a {
 		o, ok := idx[e.Key]
-		if !ok || o.Version != e.Version || o.ContentType != e.ContentType || !bytes.Equal(o.Payload, e.Payload) {
+		if !ok || o.Version != e.Version || o.ContentType != e.ContentType || !jsonEqual(o.Payload, e.Payload) {
 			return false
 		}
 	}
 	return true
+}
+
+// jsonEqual compares two JSON values byte for byte after compaction, so
+// a payload that went through the applied-state file equals its source.
+func jsonEqual(a, b []byte) bool {
+	var ca, cb bytes.Buffer
+	if json.Compact(&ca, a) != nil || json.Compact(&cb, b) != nil {
+		return bytes.Equal(a, b)
+	}
+	return bytes.Equal(ca.Bytes(), cb.Bytes())
 }
 
 func sortedRefs(r []nodeproto.SecretRef) []nodeproto.SecretRef {

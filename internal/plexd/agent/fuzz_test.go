@@ -38,6 +38,8 @@ type stubStore struct{}
 func (stubStore) Save(*identity.Identity) error { return nil }
 func (stubStore) SaveCursor(string) error       { return nil }
 func (stubStore) LoadCursor() (string, error)   { return "", nil }
+func (stubStore) SaveApplied([]byte) error      { return nil }
+func (stubStore) LoadApplied() ([]byte, error)  { return nil, nil }
 
 var fuzzSeed = bytes.Repeat([]byte{7}, 32)
 

@@ -28,6 +28,7 @@ import (
 const (
 	IdentityFile = "identity.json"
 	CursorFile   = "last_event_id"
+	AppliedFile  = "applied.json"
 )
 
 // Modes of what the store writes.
@@ -37,7 +38,7 @@ const (
 )
 
 // maxFile bounds what Load reads.
-const maxFile = 1 << 20
+const maxFile = 16 << 20
 
 // ErrNotFound: no identity has been saved; the node has not joined.
 var ErrNotFound = errors.New("identity: node has not joined")
@@ -191,7 +192,7 @@ func (s *Store) Save(id *Identity) error {
 
 // Remove deletes the identity and the cursor (after deregistration).
 func (s *Store) Remove() error {
-	for _, name := range []string{IdentityFile, CursorFile} {
+	for _, name := range []string{IdentityFile, CursorFile, AppliedFile} {
 		if err := os.Remove(filepath.Join(s.dir, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("identity: remove: %w", err)
 		}
@@ -219,6 +220,25 @@ func (s *Store) LoadCursor() (string, error) {
 // level 2).
 func (s *Store) SaveCursor(id string) error {
 	return s.writeAtomic(CursorFile, []byte(id+"\n"))
+}
+
+// SaveApplied persists the last applied desired state (opaque JSON), so
+// the first cycle after a restart does not report everything as drift
+// (§9.4 level 2).
+func (s *Store) SaveApplied(data []byte) error {
+	return s.writeAtomic(AppliedFile, data)
+}
+
+// LoadApplied returns the persisted applied state, nil when none.
+func (s *Store) LoadApplied() ([]byte, error) {
+	data, err := readLimited(filepath.Join(s.dir, AppliedFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("identity: applied state: %w", err)
+	}
+	return data, nil
 }
 
 // writeAtomic writes name through a temporary file in the same directory,
