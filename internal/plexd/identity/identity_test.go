@@ -147,6 +147,16 @@ func TestSecretsNeverRendered(t *testing.T) {
 	}
 }
 
+func TestPublicKeyOf(t *testing.T) {
+	kp, _ := NewKeyPair(nil)
+	if pub, err := PublicKeyOf(kp.Private); err != nil || pub != kp.Public {
+		t.Errorf("PublicKeyOf = %q, %v; want %q", pub, err, kp.Public)
+	}
+	if _, err := PublicKeyOf("not a key"); err == nil {
+		t.Error("a malformed private key was accepted")
+	}
+}
+
 func TestKeyPairIsX25519(t *testing.T) {
 	kp, err := NewKeyPair(nil)
 	if err != nil {
@@ -172,6 +182,7 @@ func TestRemove(t *testing.T) {
 	s, _ := NewStore(t.TempDir())
 	s.Save(sample(t))
 	s.SaveCursor("1")
+	s.SaveApplied([]byte(`{}`))
 	if err := s.Remove(); err != nil {
 		t.Fatal(err)
 	}
@@ -180,5 +191,8 @@ func TestRemove(t *testing.T) {
 	}
 	if c, _ := s.LoadCursor(); c != "" {
 		t.Errorf("cursor survived Remove: %q", c)
+	}
+	if a, _ := s.LoadApplied(); a != nil {
+		t.Errorf("applied state survived Remove: %s", a)
 	}
 }
