@@ -11,7 +11,7 @@ type IssueBootstrapToken struct {
 	// MaxUses is ours: how many nodes the token may enrol (default 1).
 	MaxUses int `json:"max_uses,omitempty" minimum:"1" maximum:"10000" doc:"Enrolments allowed; default 1 (one-shot)."`
 	// Labels are ours: applied to every node the token enrols.
-	Labels map[string]string `json:"labels,omitempty" doc:"Labels applied to each enrolled node (key → value)."`
+	Labels map[string]string `json:"labels,omitempty" doc:"Qualified keys of label Definitions → value; checked at issue (with the issuer's assign permission) and assigned to each enrolled node."`
 }
 
 // IssuedBootstrapToken answers an issue: the plaintext, shown once.

@@ -39,7 +39,7 @@ func (s *Server) assembleEnrolment(ctx context.Context, cfg config.Config, log *
 		return err
 	}
 	s.Enroll, err = enroll.NewService(enroll.Config{DB: s.DB, Audit: s.Audit, Authz: s.Guard, Pages: pages,
-		Keyring: s.Keyring, Signing: s.Keys, NSKDigestKey: nskKey, Tuples: s.Tuples, Events: s.Events, Logger: log})
+		Keyring: s.Keyring, Signing: s.Keys, NSKDigestKey: nskKey, Tuples: s.Tuples, Labels: s.Labels, Events: s.Events, Logger: log})
 	return err
 }
 

@@ -276,6 +276,9 @@ func (s *Service) writeNode(ctx context.Context, tx *sql.Tx, r *redemption, resp
 		store.Micros(now)); err != nil {
 		return ref, err
 	}
+	if err := s.labels.ApplyBindings(ctx, tx, "node", ref.ID, tok.Labels, "bootstrap_token:"+tok.ID); err != nil {
+		return ref, err
+	}
 	add := nodeTuples(ref, resourceID)
 	if r.resourceID == "" {
 		add = append(add, resourceTuples(resourceID, ref)...)

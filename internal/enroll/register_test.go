@@ -34,8 +34,18 @@ func TestRegistration(t *testing.T) {
 
 func testAgentForm(t *testing.T, e *env) {
 	f := e.fixture(t, "agent", "100.64.0.0/16", "")
+	for _, key := range []string{"env", "role"} {
+		if st, raw := e.Do(t, "POST", "/v1/label-definitions", apiv1.CreateLabelDefinition{Scope: "project:" + f.project.ID,
+			LocalKey: key, ValueSchema: apiv1.ValueSchema{Kind: "string"}, ApplicableKinds: []string{"node"}}, nil); st != 201 {
+			t.Fatalf("label definition: %d %s", st, raw)
+		}
+	}
+	envKey, roleKey := "agent.agent/env", "agent.agent/role"
+	st, raw := e.Do(t, "POST", "/v1/projects/"+f.project.ID+"/bootstrap-tokens", apiv1.IssueBootstrapToken{Kind: "node",
+		EnvPrefix: "prod", Labels: map[string]string{"undefined/key": "x"}}, nil)
+	wantProblem(t, st, raw, 422, "label_not_defined")
 	issued := e.issue(t, f.project.ID, apiv1.IssueBootstrapToken{Kind: "node", EnvPrefix: "prod",
-		Labels: map[string]string{"env": "prod", "role": "db"}})
+		Labels: map[string]string{envKey: "prod", roleKey: "db"}})
 	if !tokenFormat.MatchString(issued.Token) || !nodeproto.ValidBootstrapToken(issued.Token) {
 		t.Fatalf("token format: %q", issued.Token)
 	}
@@ -62,6 +72,12 @@ func testAgentForm(t *testing.T, e *env) {
 		f.domain.ID, decodeRegistered(t, raw).NodeID, "node:"+decodeRegistered(t, raw).NodeID).Scan(&audited)
 	if audited != 1 {
 		t.Fatalf("registration audit entries on the Domain chain: %d, want 1", audited)
+	}
+	var assigned apiv1.LabelAssignmentList
+	if st, out := e.Do(t, "GET", "/v1/objects/node/"+decodeRegistered(t, raw).NodeID+"/labels", nil, &assigned); st != 200 ||
+		len(assigned.Items) != 2 || assigned.Items[0].QualifiedKey != envKey || assigned.Items[0].Value != "prod" ||
+		!strings.HasPrefix(assigned.Items[0].AssignedBy, "bootstrap_token:") {
+		t.Fatalf("token labels on the node: %d %s", st, out)
 	}
 	var members map[string]json.RawMessage
 	json.Unmarshal(raw, &members)
@@ -97,14 +113,14 @@ func testAgentForm(t *testing.T, e *env) {
 	if meta.ConsumedAt == nil || meta.Uses != 1 {
 		t.Fatalf("token not consumed: %+v", meta)
 	}
-	st, raw := e.Do(t, "DELETE", "/v1/projects/"+f.project.ID+"/bootstrap-tokens/"+issued.TokenID, nil, nil)
+	st, raw = e.Do(t, "DELETE", "/v1/projects/"+f.project.ID+"/bootstrap-tokens/"+issued.TokenID, nil, nil)
 	wantProblem(t, st, raw, 409, "illegal_transition")
 
 	// The node carries the token's kind and labels over the agent's metadata.
 	var node apiv1.Node
 	if st, raw := e.Do(t, "GET", "/v1/nodes/"+r.NodeID, nil, &node); st != 200 || node.Kind != "node" ||
 		node.Name != "web-1" || node.MeshIP != r.MeshIP || node.PublicKey != key || node.ProjectID != f.project.ID ||
-		node.Labels["role"] != "db" || node.Labels["env"] != "prod" || node.Labels["zone"] != "a" ||
+		node.Labels[roleKey] != "db" || node.Labels[envKey] != "prod" || node.Labels["zone"] != "a" ||
 		node.Reachability.State != "unreachable" {
 		t.Fatalf("node: %d %s", st, raw)
 	}

@@ -51,6 +51,14 @@ type Tuples interface {
 	Sync(ctx context.Context) error
 }
 
+// Labels validates a token's labels when it is issued and assigns them to
+// each node it enrols, inside the registration's transaction (the labels
+// context's Service).
+type Labels interface {
+	CheckBindings(ctx context.Context, kind, domainID, projectID string, labels map[string]string) error
+	ApplyBindings(ctx context.Context, tx *sql.Tx, kind, id string, labels map[string]string, by string) error
+}
+
 // Emitter appends events to nodes' logs inside the caller's transaction
 // (the event plane's Service).
 type Emitter interface {
@@ -74,6 +82,8 @@ type Config struct {
 	NSKDigestKey []byte
 	// Tuples writes node structural tuples. Required.
 	Tuples Tuples
+	// Labels checks and applies bootstrap-token labels. Required.
+	Labels Labels
 	// Events receives peer_added / peer_removed for a node's peers in the
 	// transaction that adds or removes it; nil emits nothing (tests).
 	Events Emitter
@@ -96,6 +106,7 @@ type Service struct {
 	signing SigningKeys
 	nskKey  []byte
 	tuples  Tuples
+	labels  Labels
 	events  Emitter
 	log     *slog.Logger
 	hashSem chan struct{}
@@ -117,6 +128,8 @@ func NewService(cfg Config) (*Service, error) {
 		return nil, errors.New("enroll: Config.Keyring is required")
 	case cfg.Signing == nil:
 		return nil, errors.New("enroll: Config.Signing is required")
+	case cfg.Labels == nil:
+		return nil, errors.New("enroll: Config.Labels is required")
 	case cfg.Tuples == nil:
 		return nil, errors.New("enroll: Config.Tuples is required")
 	case len(cfg.NSKDigestKey) < 32:
@@ -132,7 +145,7 @@ func NewService(cfg Config) (*Service, error) {
 		cfg.Now = time.Now
 	}
 	return &Service{db: cfg.DB, audit: cfg.Audit, authz: cfg.Authz, pages: cfg.Pages, kr: cfg.Keyring,
-		signing: cfg.Signing, nskKey: cfg.NSKDigestKey, tuples: cfg.Tuples, events: cfg.Events, log: cfg.Logger,
+		signing: cfg.Signing, nskKey: cfg.NSKDigestKey, tuples: cfg.Tuples, labels: cfg.Labels, events: cfg.Events, log: cfg.Logger,
 		hashSem: make(chan struct{}, cfg.HashConcurrency), now: cfg.Now}, nil
 }
 

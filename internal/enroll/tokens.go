@@ -252,7 +252,16 @@ func (s *Service) issueToken(ctx context.Context, in *issueTokenInput) (*issuedT
 	if b.MaxUses == 0 {
 		b.MaxUses = 1
 	}
-	if err := validateLabels(b.Labels); err != nil {
+	if len(b.Labels) > maxTokenLabels {
+		return nil, problem.BadRequest("invalid_body", "A token binds at most 64 labels.")
+	}
+	domainID, _, err := projectDomain(ctx, s.db, pid)
+	if err != nil {
+		return nil, err
+	}
+	// Token labels are label assignments made later, at each registration:
+	// check them now, with the issuer's authority.
+	if err := s.labels.CheckBindings(ctx, "node", domainID, pid, b.Labels); err != nil {
 		return nil, err
 	}
 	labels, _ := json.Marshal(nonNilMap(b.Labels))
@@ -285,19 +294,6 @@ func (s *Service) issueToken(ctx context.Context, in *issueTokenInput) (*issuedT
 		return nil, problem.From(err)
 	}
 	return out, nil
-}
-
-// validateLabels bounds the labels a token binds.
-func validateLabels(m map[string]string) error {
-	if len(m) > maxTokenLabels {
-		return problem.BadRequest("invalid_body", "A token binds at most 64 labels.")
-	}
-	for k, v := range m {
-		if k == "" || len(k) > 128 || len(v) > 256 {
-			return problem.BadRequest("invalid_body", "Label keys must be 1..128 bytes and values at most 256.")
-		}
-	}
-	return nil
 }
 
 func nonNilMap(m map[string]string) map[string]string {

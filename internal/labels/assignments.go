@@ -19,11 +19,11 @@ import (
 )
 
 type objectLabelsInput struct {
-	Kind string `path:"kind" doc:"Object kind: domain, project or resource."`
+	Kind string `path:"kind" doc:"Object kind: domain, project, resource or node."`
 	ID   string `path:"id" doc:"Object id (UUID)."`
 }
 type assignInput struct {
-	Kind string `path:"kind" doc:"Object kind: domain, project or resource."`
+	Kind string `path:"kind" doc:"Object kind: domain, project, resource or node."`
 	ID   string `path:"id" doc:"Object id (UUID)."`
 	Body apiv1.AssignLabel
 }
@@ -146,7 +146,7 @@ func (s *Service) assignLabel(ctx context.Context, in *assignInput) (*assignment
 		if err := checkAssignable(d, in.Body.Value); err != nil {
 			return problem.Unprocessable("label_value_invalid", "Invalid value for "+d.QualifiedKey+": "+err.Error()+".")
 		}
-		if out, err = s.put(ctx, tx, d, t, in.Body.Value); err != nil {
+		if out, err = s.put(ctx, tx, d, t, in.Body.Value, caller(ctx)); err != nil {
 			return err
 		}
 		return s.audit.Commit(ctx, tx)
@@ -172,7 +172,7 @@ func checkAssignable(d apiv1.LabelDefinition, v string) error {
 // put stores value under d on t, with t's row locked: cardinality 1
 // replaces the current value, more adds one; a value already present is
 // returned as it is.
-func (s *Service) put(ctx context.Context, tx *sql.Tx, d apiv1.LabelDefinition, t target, value string) (apiv1.LabelAssignment, error) {
+func (s *Service) put(ctx context.Context, tx *sql.Tx, d apiv1.LabelDefinition, t target, value, by string) (apiv1.LabelAssignment, error) {
 	current, err := assignments(ctx, tx, t, d.ID)
 	if err != nil {
 		return apiv1.LabelAssignment{}, err
@@ -204,7 +204,7 @@ func (s *Service) put(ctx context.Context, tx *sql.Tx, d apiv1.LabelDefinition, 
 		return apiv1.LabelAssignment{}, err
 	}
 	a := apiv1.LabelAssignment{DefinitionID: d.ID, QualifiedKey: d.QualifiedKey, ObjectKind: t.kind, ObjectID: t.id,
-		Value: value, AssignedBy: caller(ctx), AssignedAt: s.stamp()}
+		Value: value, AssignedBy: by, AssignedAt: s.stamp()}
 	_, err = tx.ExecContext(ctx, `INSERT INTO label_assignments
 		(object_kind, object_id, definition_id, value, assigned_by, assigned_at) VALUES ($1,$2,$3,$4,$5,$6)`,
 		a.ObjectKind, a.ObjectID, a.DefinitionID, a.Value, a.AssignedBy, store.Micros(a.AssignedAt))

@@ -161,7 +161,7 @@ func TestAssignmentErrors(t *testing.T) {
 			status                     int
 			code                       string
 		}{
-			{"node", "node", tr.vm, plat.ID, "x", 400, "invalid_object_kind"},
+			{"node", "node", tr.vm, plat.ID, "x", 404, "object_not_found"},
 			{"unknown kind", "vm", tr.vm, plat.ID, "x", 400, "invalid_object_kind"},
 			{"object id", "resource", "42", plat.ID, "x", 400, "invalid_object_id"},
 			{"definition id", "resource", tr.vm, "env", "x", 400, "invalid_label_definition_id"},
@@ -201,7 +201,7 @@ func TestAssignmentErrors(t *testing.T) {
 		h.assign(t, "resource", tr.gvm, resOnly.ID, "xl")
 		h.assign(t, "resource", tr.vm, multi.ID, "a b")
 
-		h.fails(t, 400, "invalid_object_kind", "GET", labelsPath("node", tr.vm), nil)
+		h.fails(t, 404, "object_not_found", "GET", labelsPath("node", tr.vm), nil)
 		h.fails(t, 400, "invalid_object_id", "GET", labelsPath("resource", "x"), nil)
 		h.fails(t, 404, "object_not_found", "GET", labelsPath("project", missingID), nil)
 		h.fails(t, 400, "invalid_object_kind", "DELETE", unassignPath("vm", tr.vm, "platform/env"), nil)

@@ -12,11 +12,12 @@ import (
 )
 
 // objectQueries read, for each kind that takes labels today, an object's
-// Domain and Project ("" for a Domain). Nodes join when they exist.
+// Domain and Project ("" for a Domain).
 var objectQueries = map[string]string{
 	"domain":   `SELECT id, '' FROM domains WHERE id = $1`,
 	"project":  `SELECT domain_id, id FROM projects WHERE id = $1`,
 	"resource": `SELECT domain_id, project_id FROM resources WHERE id = $1`,
+	"node":     `SELECT domain_id, project_id FROM nodes WHERE id = $1 AND revoked_at IS NULL`,
 }
 
 // target is a labelled object and where it sits in the tenancy tree.
@@ -32,7 +33,7 @@ func (t target) ref() string { return t.kind + ":" + t.id }
 // parseTarget checks the path of an object's labels.
 func parseTarget(kind, id string) (target, error) {
 	if _, ok := objectQueries[kind]; !ok {
-		return target{}, problem.BadRequest("invalid_object_kind", "Labels can be set on a domain, project or resource.")
+		return target{}, problem.BadRequest("invalid_object_kind", "Labels can be set on a domain, project, resource or node.")
 	}
 	id, err := parseID("object", id)
 	if err != nil {
