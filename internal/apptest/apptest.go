@@ -7,82 +7,43 @@ package apptest
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"database/sql"
-	"encoding/hex"
 	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"os"
 	"path/filepath"
 	"testing"
 
-	_ "github.com/jackc/pgx/v5/stdlib" // the pgx driver, for schema setup
-
 	"github.com/plexsphere/plexsphere/internal/app"
 	"github.com/plexsphere/plexsphere/internal/config"
+	"github.com/plexsphere/plexsphere/internal/store/storetest"
 )
 
-// PostgresEnv names the PostgreSQL URL the suites use when set.
-const PostgresEnv = "PLEXSPHERE_TEST_POSTGRES_URL"
+// The databases a suite runs against, from storetest (kept here so that
+// suites built on the whole control plane need only this package).
+const (
+	PostgresEnv = storetest.PostgresEnv
+	SQLite      = storetest.SQLite
+	Postgres    = storetest.Postgres
+)
 
 // Backend is one database a suite runs against.
-type Backend string
-
-// The backends.
-const (
-	SQLite   Backend = "sqlite"
-	Postgres Backend = "postgres"
-)
+type Backend = storetest.Backend
 
 // Backends lists SQLite, plus PostgreSQL when PLEXSPHERE_TEST_POSTGRES_URL is
-// set. Under CI (CI=true) a missing PostgreSQL is a failure, not a skip.
+// set; see storetest.Backends.
 func Backends(t testing.TB) []Backend {
-	if os.Getenv(PostgresEnv) != "" {
-		return []Backend{SQLite, Postgres}
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("%s is not set under CI; run the suite through scripts/test", PostgresEnv)
-	}
-	return []Backend{SQLite}
+	t.Helper()
+	return storetest.Backends(t)
 }
 
 // DatabaseURL returns "" for SQLite, or the URL of a fresh PostgreSQL schema
-// that is dropped when the test ends.
+// dropped when the test ends; see storetest.DatabaseURL.
 func DatabaseURL(t testing.TB, b Backend) string {
 	t.Helper()
-	if b == SQLite {
-		return ""
-	}
-	base := os.Getenv(PostgresEnv)
-	if base == "" {
-		t.Fatalf("%s is not set", PostgresEnv)
-	}
-	raw := make([]byte, 6)
-	rand.Read(raw)
-	schema := "t_" + hex.EncodeToString(raw)
-	db, err := sql.Open("pgx", base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := db.Exec("CREATE SCHEMA " + schema); err != nil {
-		t.Fatalf("create schema: %v", err)
-	}
-	t.Cleanup(func() {
-		db.Exec("DROP SCHEMA " + schema + " CASCADE")
-		db.Close()
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
+	return storetest.DatabaseURL(t, b)
 }
 
 // Env is a running control plane.

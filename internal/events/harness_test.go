@@ -5,15 +5,11 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
-	"crypto/rand"
 	"database/sql"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -26,6 +22,7 @@ import (
 	"github.com/plexsphere/plexsphere/internal/envelope"
 	"github.com/plexsphere/plexsphere/internal/events"
 	"github.com/plexsphere/plexsphere/internal/store"
+	"github.com/plexsphere/plexsphere/internal/store/storetest"
 )
 
 // testKey is the RFC 8032 TEST 1 key.
@@ -34,56 +31,18 @@ var testKey = ed25519.NewKeyFromSeed([]byte{
 	0x44, 0x49, 0xc5, 0x69, 0x7b, 0x32, 0x69, 0x19, 0x70, 0x3b, 0xac, 0x03, 0x1c, 0xae, 0x7f, 0x60,
 })
 
-// postgresEnv names the PostgreSQL the suites also run on when set (the
-// same variable internal/apptest reads; this package does not import it so
-// that its tests do not depend on the whole composition root).
-const postgresEnv = "PLEXSPHERE_TEST_POSTGRES_URL"
-
-// backend is one database a suite runs against.
-type backend string
-
+// The databases the suites run against (storetest's, under the short names
+// the tests use).
 const (
-	sqliteDB   backend = "sqlite"
-	postgresDB backend = "postgres"
+	postgresEnv = storetest.PostgresEnv
+	sqliteDB    = storetest.SQLite
+	postgresDB  = storetest.Postgres
 )
 
 // backends lists SQLite, plus PostgreSQL when postgresEnv is set.
-func backends(t testing.TB) []backend {
-	if os.Getenv(postgresEnv) != "" {
-		return []backend{sqliteDB, postgresDB}
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("%s is not set under CI", postgresEnv)
-	}
-	return []backend{sqliteDB}
-}
-
-// postgresSchema returns the URL of a fresh schema, dropped after the test.
-func postgresSchema(t testing.TB) string {
+func backends(t testing.TB) []storetest.Backend {
 	t.Helper()
-	base := os.Getenv(postgresEnv)
-	raw := make([]byte, 6)
-	rand.Read(raw)
-	schema := "t_" + hex.EncodeToString(raw)
-	db, err := sql.Open("pgx", base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := db.Exec("CREATE SCHEMA " + schema); err != nil {
-		t.Fatalf("create schema: %v", err)
-	}
-	t.Cleanup(func() {
-		db.Exec("DROP SCHEMA " + schema + " CASCADE")
-		db.Close()
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
+	return storetest.Backends(t)
 }
 
 // database is one store shared by the planes of a test (replicas).
@@ -92,12 +51,9 @@ type database struct {
 	sqlite string
 }
 
-func newDatabase(t testing.TB, b backend) database {
-	d := database{sqlite: filepath.Join(t.TempDir(), "plexsphere.db")}
-	if b == postgresDB {
-		d.url = postgresSchema(t)
-	}
-	return d
+func newDatabase(t testing.TB, b storetest.Backend) database {
+	t.Helper()
+	return database{url: storetest.DatabaseURL(t, b), sqlite: filepath.Join(t.TempDir(), "plexsphere.db")}
 }
 
 func (d database) open(t testing.TB) *store.DB {

@@ -11,8 +11,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -30,25 +28,17 @@ import (
 	"github.com/plexsphere/plexsphere/internal/page"
 	"github.com/plexsphere/plexsphere/internal/problem"
 	"github.com/plexsphere/plexsphere/internal/store"
+	"github.com/plexsphere/plexsphere/internal/store/storetest"
 	"github.com/plexsphere/plexsphere/internal/tenancy"
 	"github.com/plexsphere/plexsphere/internal/tuples"
 )
-
-// postgresEnv names the PostgreSQL server the suite also runs against.
-const postgresEnv = "PLEXSPHERE_TEST_POSTGRES_URL"
 
 // eachBackend runs fn on a fresh control plane over SQLite, and over a fresh
 // PostgreSQL schema when PLEXSPHERE_TEST_POSTGRES_URL is set.
 func eachBackend(t *testing.T, fn func(t *testing.T, h *harness)) {
 	t.Helper()
-	backends := []string{"sqlite"}
-	if os.Getenv(postgresEnv) != "" {
-		backends = append(backends, "postgres")
-	} else if os.Getenv("CI") == "true" {
-		t.Fatalf("%s is not set under CI", postgresEnv)
-	}
-	for _, b := range backends {
-		t.Run(b, func(t *testing.T) {
+	for _, b := range storetest.Backends(t) {
+		t.Run(string(b), func(t *testing.T) {
 			t.Parallel()
 			fn(t, newHarness(t, b))
 		})
@@ -68,12 +58,12 @@ type harness struct {
 	outsider string
 }
 
-func newHarness(t *testing.T, backend string) *harness {
+func newHarness(t *testing.T, b storetest.Backend) *harness {
 	t.Helper()
 	ctx := context.Background()
 	cfg := store.Config{SQLitePath: filepath.Join(t.TempDir(), "plexsphere.db")}
-	if backend == "postgres" {
-		cfg = store.Config{URL: freshSchema(t)}
+	if b == storetest.Postgres {
+		cfg = store.Config{URL: storetest.DatabaseURL(t, b)}
 	}
 	db, err := store.Open(ctx, cfg)
 	if err != nil {
@@ -134,35 +124,6 @@ func newHarness(t *testing.T, backend string) *harness {
 	t.Cleanup(hs.Close)
 	h.url = hs.URL
 	return h
-}
-
-// freshSchema creates a schema on the test PostgreSQL, dropped at the end,
-// and returns a URL whose search_path points at it.
-func freshSchema(t *testing.T) string {
-	t.Helper()
-	base := os.Getenv(postgresEnv)
-	admin, err := store.Open(context.Background(), store.Config{URL: base, MaxOpenConns: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	schema := "t_" + hex.EncodeToString(randomBytes(8))
-	if _, err := admin.Exec("CREATE SCHEMA " + schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if _, err := admin.Exec("DROP SCHEMA " + schema + " CASCADE"); err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-		}
-		admin.Close()
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
 }
 
 func randomBytes(n int) []byte {
