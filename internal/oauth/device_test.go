@@ -19,6 +19,7 @@ import (
 	"github.com/plexsphere/plexsphere/internal/apiv1"
 	"github.com/plexsphere/plexsphere/internal/apptest"
 	"github.com/plexsphere/plexsphere/internal/devidp"
+	"github.com/plexsphere/plexsphere/internal/oidc/oidctest"
 	"github.com/plexsphere/plexsphere/internal/plexctl"
 )
 
@@ -106,10 +107,10 @@ func TestPlexctlDeviceLogin(t *testing.T) {
 	for _, b := range apptest.Backends(t) {
 		t.Run(string(b), func(t *testing.T) {
 			t.Parallel()
-			f := start(t, b, true)
-			idp := f.issuer(t, nil)
-			dom := f.domain(t, "acme", "100.64.0.0/16")
-			bnd := f.bind(t, idp, apiv1.CreateIdPBinding{DomainID: dom})
+			f := oidctest.Start(t, b, true)
+			idp := f.Issuer(t, nil)
+			dom := f.Domain(t, "acme", "100.64.0.0/16")
+			bnd := f.Bind(t, idp, apiv1.CreateIdPBinding{DomainID: dom})
 			c := ctl{t: t, cfgPath: filepath.Join(t.TempDir(), "plexctl", "config.yaml")}
 
 			uri, code, done := c.login("--server", f.URL, "--domain", dom)
@@ -117,23 +118,23 @@ func TestPlexctlDeviceLogin(t *testing.T) {
 				u.Query().Get("user_code") != code || u.Query().Get("idp_binding_id") != bnd.ID || !strings.HasPrefix(uri, f.URL) {
 				t.Fatalf("printed %q, code %q", uri, code)
 			}
-			br := f.browser(t)
-			br.signIn(t, apiv1.SignIn{DomainID: dom}, "alice", devidp.ACRBasic)
+			br := f.Browser(t)
+			br.SignIn(t, apiv1.SignIn{DomainID: dom}, "alice", devidp.ACRBasic)
 			approve := apiv1.DeviceApprove{UserCode: code}
 			// Approval is a cookie mutation: CSRF applies, bearers are refused.
-			if resp, raw := br.do(t, "POST", "/v1/auth/device/approve", approve, false, map[string]string{"Origin": f.URL}); resp.StatusCode != 403 || problemCode(t, raw) != "csrf_token_mismatch" {
+			if resp, raw := br.Do(t, "POST", "/v1/auth/device/approve", approve, false, map[string]string{"Origin": f.URL}); resp.StatusCode != 403 || oidctest.ProblemCode(t, raw) != "csrf_token_mismatch" {
 				t.Fatalf("approve without CSRF: %d %s", resp.StatusCode, raw)
 			}
-			if st, raw := f.Do(t, "POST", "/v1/auth/device/approve", approve, nil); st != 401 || problemCode(t, raw) != "unauthenticated" {
+			if st, raw := f.Do(t, "POST", "/v1/auth/device/approve", approve, nil); st != 401 || oidctest.ProblemCode(t, raw) != "unauthenticated" {
 				t.Fatalf("bearer approve: %d %s", st, raw)
 			}
-			if resp, raw := br.do(t, "POST", "/v1/auth/device/approve", apiv1.DeviceApprove{UserCode: "AAAA-AAAA"}, true, nil); resp.StatusCode != 404 || problemCode(t, raw) != "device_code_not_found" {
+			if resp, raw := br.Do(t, "POST", "/v1/auth/device/approve", apiv1.DeviceApprove{UserCode: "AAAA-AAAA"}, true, nil); resp.StatusCode != 404 || oidctest.ProblemCode(t, raw) != "device_code_not_found" {
 				t.Fatalf("unknown code: %d %s", resp.StatusCode, raw)
 			}
-			if resp, raw := br.do(t, "POST", "/v1/auth/device/approve", apiv1.DeviceApprove{UserCode: strings.ToLower(code)}, true, nil); resp.StatusCode != 200 || !strings.Contains(string(raw), `"approved"`) {
+			if resp, raw := br.Do(t, "POST", "/v1/auth/device/approve", apiv1.DeviceApprove{UserCode: strings.ToLower(code)}, true, nil); resp.StatusCode != 200 || !strings.Contains(string(raw), `"approved"`) {
 				t.Fatalf("approve: %d %s", resp.StatusCode, raw)
 			}
-			if resp, raw := br.do(t, "POST", "/v1/auth/device/approve", approve, true, nil); resp.StatusCode != 409 || problemCode(t, raw) != "device_code_already_approved" {
+			if resp, raw := br.Do(t, "POST", "/v1/auth/device/approve", approve, true, nil); resp.StatusCode != 409 || oidctest.ProblemCode(t, raw) != "device_code_already_approved" {
 				t.Fatalf("second approve: %d %s", resp.StatusCode, raw)
 			}
 			var res [2]string
@@ -156,7 +157,7 @@ func TestPlexctlDeviceLogin(t *testing.T) {
 			}
 
 			// whoami runs as the approving user.
-			_, alice := br.whoami(t)
+			_, alice := br.Whoami(t)
 			whoami := func() (int, apiv1.Whoami, string) {
 				rc, out, errs := c.run("-o", "json", "whoami")
 				var w apiv1.Whoami
@@ -204,13 +205,13 @@ func TestPlexctlDeviceLogin(t *testing.T) {
 			if st, _ := f.DoAs(t, access2, "GET", "/v1/auth/whoami", nil, nil); st != 401 {
 				t.Fatalf("access token after logout: %d", st)
 			}
-			if st, raw := f.DoAs(t, "", "POST", "/v1/auth/device-token", apiv1.DeviceTokenRequest{GrantType: "refresh_token", RefreshToken: refresh2}, nil); st != 400 || problemCode(t, raw) != "invalid_grant" {
+			if st, raw := f.DoAs(t, "", "POST", "/v1/auth/device-token", apiv1.DeviceTokenRequest{GrantType: "refresh_token", RefreshToken: refresh2}, nil); st != 400 || oidctest.ProblemCode(t, raw) != "invalid_grant" {
 				t.Fatalf("refresh after logout: %d %s", st, raw)
 			}
 			if rc, _, _ := c.run("whoami"); rc != 1 {
 				t.Fatalf("whoami after logout: exit %d", rc)
 			}
-			f.noSecrets(t, access1, refresh1, access2, refresh2)
+			f.NoSecrets(t, access1, refresh1, access2, refresh2)
 		})
 	}
 }

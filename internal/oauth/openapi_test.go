@@ -14,6 +14,7 @@ import (
 	"github.com/plexsphere/plexsphere/internal/apiv1"
 	"github.com/plexsphere/plexsphere/internal/apptest"
 	"github.com/plexsphere/plexsphere/internal/devidp"
+	"github.com/plexsphere/plexsphere/internal/oidc/oidctest"
 )
 
 // TestSecurityDeclarations: the served document declares the credentials
@@ -77,34 +78,34 @@ func TestSecurityDeclarations(t *testing.T) {
 // binding of the Domain cannot approve a device login that resolved to
 // this one.
 func TestApprovalNeedsTheLoginsBinding(t *testing.T) {
-	f := start(t, apptest.SQLite, true)
+	f := oidctest.Start(t, apptest.SQLite, true)
 	// The second IdP's users carry no groups claim: two bindings syncing
 	// the same group name into one Domain is a separate (oidc) matter.
-	main, other := f.issuer(t, nil), f.issuer(t, func(c *devidp.Config) { c.Users = []devidp.User{{ID: "carol", Name: "Carol"}} })
-	dom := f.domain(t, "acme", "100.64.0.0/16")
-	f.bind(t, main, apiv1.CreateIdPBinding{DomainID: dom, Primary: true})
-	f.bind(t, other, apiv1.CreateIdPBinding{DomainID: dom, Alias: "other"})
+	main, other := f.Issuer(t, nil), f.Issuer(t, func(c *devidp.Config) { c.Users = []devidp.User{{ID: "carol", Name: "Carol"}} })
+	dom := f.Domain(t, "acme", "100.64.0.0/16")
+	f.Bind(t, main, apiv1.CreateIdPBinding{DomainID: dom, Primary: true})
+	f.Bind(t, other, apiv1.CreateIdPBinding{DomainID: dom, Alias: "other"})
 	var dc apiv1.DeviceCode
 	if st, raw := f.DoAs(t, "", "POST", "/v1/auth/device-code", apiv1.DeviceCodeRequest{DomainID: dom, IdPBindingAlias: "other"}, &dc); st != 200 {
 		t.Fatalf("device-code: %d %s", st, raw)
 	}
-	br := f.browser(t)
-	br.signIn(t, apiv1.SignIn{DomainID: dom}, "alice", devidp.ACRBasic) // the primary binding
-	resp, raw := br.do(t, "POST", "/v1/auth/device/approve", apiv1.DeviceApprove{UserCode: dc.UserCode}, true, nil)
-	if resp.StatusCode != 403 || problemCode(t, raw) != "device_binding_mismatch" {
+	br := f.Browser(t)
+	br.SignIn(t, apiv1.SignIn{DomainID: dom}, "alice", devidp.ACRBasic) // the primary binding
+	resp, raw := br.Do(t, "POST", "/v1/auth/device/approve", apiv1.DeviceApprove{UserCode: dc.UserCode}, true, nil)
+	if resp.StatusCode != 403 || oidctest.ProblemCode(t, raw) != "device_binding_mismatch" {
 		t.Fatalf("approve through another binding: %d %s", resp.StatusCode, raw)
 	}
 	// br2 does what the /device page does: sign in through the binding
 	// named in verification_uri_complete, returning to the page.
 	u, _ := url.Parse(dc.VerificationURIComplete)
 	page := u.RequestURI()
-	br2 := f.browser(t)
-	started := br2.startSignIn(t, apiv1.SignIn{IdPBindingID: u.Query().Get("idp_binding_id"), ReturnTo: page})
-	resp, raw = br2.callback(t, br2.authorize(t, started.AuthorizationURL, "carol", devidp.ACRBasic), false)
+	br2 := f.Browser(t)
+	started := br2.StartSignIn(t, apiv1.SignIn{IdPBindingID: u.Query().Get("idp_binding_id"), ReturnTo: page})
+	resp, raw = br2.Callback(t, br2.Authorize(t, started.AuthorizationURL, "carol", devidp.ACRBasic), false)
 	if resp.StatusCode != 303 || resp.Header.Get("Location") != page {
 		t.Fatalf("sign-in from the page: %d %q %s", resp.StatusCode, resp.Header.Get("Location"), raw)
 	}
-	if resp, raw := br2.do(t, "POST", "/v1/auth/device/approve", apiv1.DeviceApprove{UserCode: dc.UserCode}, true, nil); resp.StatusCode != 200 {
+	if resp, raw := br2.Do(t, "POST", "/v1/auth/device/approve", apiv1.DeviceApprove{UserCode: dc.UserCode}, true, nil); resp.StatusCode != 200 {
 		t.Fatalf("approve through the login's binding: %d %s", resp.StatusCode, raw)
 	}
 }

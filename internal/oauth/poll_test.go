@@ -7,6 +7,7 @@ import (
 	"github.com/plexsphere/plexsphere/internal/apiv1"
 	"github.com/plexsphere/plexsphere/internal/apptest"
 	"github.com/plexsphere/plexsphere/internal/devidp"
+	"github.com/plexsphere/plexsphere/internal/oidc/oidctest"
 )
 
 // TestDeviceFlowErrors walks the RFC 8628 poll answers and the approval
@@ -16,12 +17,12 @@ func TestDeviceFlowErrors(t *testing.T) {
 	for _, b := range apptest.Backends(t) {
 		t.Run(string(b), func(t *testing.T) {
 			t.Parallel()
-			f := start(t, b, true)
-			idp := f.issuer(t, nil)
-			dom := f.domain(t, "acme", "100.64.0.0/16")
-			f.bind(t, idp, apiv1.CreateIdPBinding{DomainID: dom})
-			br := f.browser(t)
-			br.signIn(t, apiv1.SignIn{DomainID: dom}, "bob", devidp.ACRBasic)
+			f := oidctest.Start(t, b, true)
+			idp := f.Issuer(t, nil)
+			dom := f.Domain(t, "acme", "100.64.0.0/16")
+			f.Bind(t, idp, apiv1.CreateIdPBinding{DomainID: dom})
+			br := f.Browser(t)
+			br.SignIn(t, apiv1.SignIn{DomainID: dom}, "bob", devidp.ACRBasic)
 
 			start := func() apiv1.DeviceCode {
 				t.Helper()
@@ -35,12 +36,12 @@ func TestDeviceFlowErrors(t *testing.T) {
 				t.Helper()
 				var tok apiv1.AccessToken
 				st, raw := f.DoAs(t, "", "POST", "/v1/auth/device-token", in, &tok)
-				return st, problemCode(t, raw), tok
+				return st, oidctest.ProblemCode(t, raw), tok
 			}
 			approve := func(code string, deny bool) (int, string) {
 				t.Helper()
-				resp, raw := br.do(t, "POST", "/v1/auth/device/approve", apiv1.DeviceApprove{UserCode: code, Deny: deny}, true, nil)
-				return resp.StatusCode, problemCode(t, raw)
+				resp, raw := br.Do(t, "POST", "/v1/auth/device/approve", apiv1.DeviceApprove{UserCode: code, Deny: deny}, true, nil)
+				return resp.StatusCode, oidctest.ProblemCode(t, raw)
 			}
 
 			dc := start()
@@ -57,7 +58,7 @@ func TestDeviceFlowErrors(t *testing.T) {
 				{apiv1.DeviceCodeRequest{DomainID: "0190c0de-0000-7000-8000-000000000000"}, 404, "binding_not_found"},
 				{apiv1.DeviceCodeRequest{DomainID: dom, IdPBindingAlias: "missing"}, 404, "binding_not_found"},
 			} {
-				if st, raw := f.DoAs(t, "", "POST", "/v1/auth/device-code", c.body, nil); st != c.st || problemCode(t, raw) != c.code {
+				if st, raw := f.DoAs(t, "", "POST", "/v1/auth/device-code", c.body, nil); st != c.st || oidctest.ProblemCode(t, raw) != c.code {
 					t.Fatalf("device-code %+v: %d %s", c.body, st, raw)
 				}
 			}
@@ -117,7 +118,7 @@ func TestDeviceFlowErrors(t *testing.T) {
 			if st, raw := f.DoAs(t, tok.AccessToken, "GET", "/v1/auth/whoami", nil, &who); st != 200 || who.PrincipalType != "user" {
 				t.Fatalf("whoami: %d %s", st, raw)
 			}
-			if _, bob := br.whoami(t); bob.Subject != who.Subject {
+			if _, bob := br.Whoami(t); bob.Subject != who.Subject {
 				t.Fatalf("token identity %s, approver %s", who.Subject, bob.Subject)
 			}
 
@@ -155,7 +156,7 @@ func TestDeviceFlowErrors(t *testing.T) {
 				refreshed.Subject.Pseudonym != approved.Subject.Pseudonym {
 				t.Fatalf("audit entries: approve %+v, token %+v, refresh %+v", approved, issued, refreshed)
 			}
-			f.noSecrets(t, dc.DeviceCode, denied.DeviceCode, tok.AccessToken, tok.RefreshToken, tok2.AccessToken, tok2.RefreshToken)
+			f.NoSecrets(t, dc.DeviceCode, denied.DeviceCode, tok.AccessToken, tok.RefreshToken, tok2.AccessToken, tok2.RefreshToken)
 		})
 	}
 }

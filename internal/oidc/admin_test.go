@@ -8,6 +8,7 @@ import (
 	"github.com/plexsphere/plexsphere/internal/apiv1"
 	"github.com/plexsphere/plexsphere/internal/apptest"
 	"github.com/plexsphere/plexsphere/internal/devidp"
+	"github.com/plexsphere/plexsphere/internal/oidc/oidctest"
 )
 
 // TestIdPBindingsAdmin covers the admin API: the secret is sealed and never
@@ -18,22 +19,22 @@ func TestIdPBindingsAdmin(t *testing.T) {
 	for _, b := range apptest.Backends(t) {
 		t.Run(string(b), func(t *testing.T) {
 			t.Parallel()
-			f := start(t, b, true)
-			idp, idp2 := f.issuer(t, nil), f.issuer(t, nil)
-			dom := f.domain(t, "acme", "100.64.0.0/16")
-			other := f.domain(t, "other", "100.65.0.0/16")
+			f := oidctest.Start(t, b, true)
+			idp, idp2 := f.Issuer(t, nil), f.Issuer(t, nil)
+			dom := f.Domain(t, "acme", "100.64.0.0/16")
+			other := f.Domain(t, "other", "100.65.0.0/16")
 
-			created := f.bind(t, idp, apiv1.CreateIdPBinding{DomainID: dom, Alias: "corp", Primary: true,
+			created := f.Bind(t, idp, apiv1.CreateIdPBinding{DomainID: dom, Alias: "corp", Primary: true,
 				RequiredACR: []string{devidp.ACRMFA}, ClaimMappings: map[string]string{"groups": "roles"}})
 			raw, _ := json.Marshal(created)
-			if strings.Contains(string(raw), clientSecret) || created.ClientSecretRef != "keyring:idp/"+created.ID ||
+			if strings.Contains(string(raw), oidctest.ClientSecret) || created.ClientSecretRef != "keyring:idp/"+created.ID ||
 				created.DomainID == nil || *created.DomainID != dom || created.Status != "active" ||
 				created.DiscoveryURL != idp.Issuer()+"/.well-known/openid-configuration" || created.Scopes[0] != "openid" {
 				t.Fatalf("created: %s", raw)
 			}
 			var sealed string
 			f.Server.DB.QueryRow(`SELECT client_secret_sealed FROM idp_bindings WHERE id = $1`, created.ID).Scan(&sealed)
-			if sealed == "" || strings.Contains(sealed, clientSecret) {
+			if sealed == "" || strings.Contains(sealed, oidctest.ClientSecret) {
 				t.Fatalf("secret not sealed: %q", sealed)
 			}
 
@@ -57,7 +58,7 @@ func TestIdPBindingsAdmin(t *testing.T) {
 			} {
 				in := base
 				c.mutate(&in)
-				if st, raw := f.Do(t, "POST", "/v1/admin/idp", in, nil); st != c.status || problemCode(t, raw) != c.code {
+				if st, raw := f.Do(t, "POST", "/v1/admin/idp", in, nil); st != c.status || oidctest.ProblemCode(t, raw) != c.code {
 					t.Errorf("%s: %d %s", c.name, st, raw)
 				}
 			}
@@ -68,9 +69,9 @@ func TestIdPBindingsAdmin(t *testing.T) {
 				t.Fatalf("binding creation audited %d times on the Domain chain", audited)
 			}
 			// The same issuer is fine in another Domain and platform-wide.
-			second := f.bind(t, idp2, apiv1.CreateIdPBinding{DomainID: dom, ClientSecretRef: "env:PLEXSPHERE_TEST_UNSET"})
-			f.bind(t, idp, apiv1.CreateIdPBinding{DomainID: other})
-			platform := f.bind(t, idp2, apiv1.CreateIdPBinding{})
+			second := f.Bind(t, idp2, apiv1.CreateIdPBinding{DomainID: dom, ClientSecretRef: "env:PLEXSPHERE_TEST_UNSET"})
+			f.Bind(t, idp, apiv1.CreateIdPBinding{DomainID: other})
+			platform := f.Bind(t, idp2, apiv1.CreateIdPBinding{})
 			if platform.DomainID != nil {
 				t.Fatalf("platform binding has a domain: %+v", platform)
 			}
@@ -94,19 +95,19 @@ func TestIdPBindingsAdmin(t *testing.T) {
 
 			// A signed-in Domain user without manage: 403 for an existing
 			// and a missing binding alike; lists drop every row.
-			br := f.browser(t)
-			br.signIn(t, apiv1.SignIn{DomainID: dom}, "alice", devidp.ACRBasic)
+			br := f.Browser(t)
+			br.SignIn(t, apiv1.SignIn{DomainID: dom}, "alice", devidp.ACRBasic)
 			for _, id := range []string{created.ID, "01890000-0000-7000-8000-000000000000"} {
-				if resp, raw := br.do(t, "GET", "/v1/admin/idp/"+id, nil, false, nil); resp.StatusCode != 403 ||
-					problemCode(t, raw) != "permission_denied" {
+				if resp, raw := br.Do(t, "GET", "/v1/admin/idp/"+id, nil, false, nil); resp.StatusCode != 403 ||
+					oidctest.ProblemCode(t, raw) != "permission_denied" {
 					t.Fatalf("non-admin read of %s: %d %s", id, resp.StatusCode, raw)
 				}
 			}
-			resp, raw := br.do(t, "GET", "/v1/admin/idp", nil, false, nil)
+			resp, raw := br.Do(t, "GET", "/v1/admin/idp", nil, false, nil)
 			if resp.StatusCode != 200 || !strings.Contains(string(raw), `"items":[]`) {
 				t.Fatalf("non-admin list: %d %s", resp.StatusCode, raw)
 			}
-			if resp, raw := br.do(t, "DELETE", "/v1/admin/idp/"+created.ID, nil, true, nil); resp.StatusCode != 403 {
+			if resp, raw := br.Do(t, "DELETE", "/v1/admin/idp/"+created.ID, nil, true, nil); resp.StatusCode != 403 {
 				t.Fatalf("non-admin delete: %d %s", resp.StatusCode, raw)
 			}
 
@@ -118,21 +119,21 @@ func TestIdPBindingsAdmin(t *testing.T) {
 				{apiv1.SignIn{DomainID: dom}, idp.Issuer()},
 				{apiv1.SignIn{DomainID: dom, IdPBindingAlias: "corp"}, idp.Issuer()},
 				{apiv1.SignIn{IdPBindingID: second.ID}, idp2.Issuer()},
-				{apiv1.SignIn{DomainID: f.domain(t, "empty", "100.66.0.0/16")}, idp2.Issuer()},
+				{apiv1.SignIn{DomainID: f.Domain(t, "empty", "100.66.0.0/16")}, idp2.Issuer()},
 			} {
-				if s := f.browser(t).startSignIn(t, c.in); !strings.HasPrefix(s.AuthorizationURL, c.want) {
+				if s := f.Browser(t).StartSignIn(t, c.in); !strings.HasPrefix(s.AuthorizationURL, c.want) {
 					t.Errorf("%+v resolved to %s", c.in, s.AuthorizationURL)
 				}
 			}
-			if resp, raw := f.browser(t).do(t, "POST", "/v1/auth/sign-in", apiv1.SignIn{DomainID: "01890000-0000-7000-8000-000000000000"},
-				false, nil); resp.StatusCode != 404 || problemCode(t, raw) != "binding_not_found" {
+			if resp, raw := f.Browser(t).Do(t, "POST", "/v1/auth/sign-in", apiv1.SignIn{DomainID: "01890000-0000-7000-8000-000000000000"},
+				false, nil); resp.StatusCode != 404 || oidctest.ProblemCode(t, raw) != "binding_not_found" {
 				t.Fatalf("unknown domain: %d %s", resp.StatusCode, raw)
 			}
-			two := f.domain(t, "two", "100.67.0.0/16")
-			f.bind(t, idp, apiv1.CreateIdPBinding{DomainID: two})
-			f.bind(t, idp2, apiv1.CreateIdPBinding{DomainID: two})
-			if resp, raw := f.browser(t).do(t, "POST", "/v1/auth/sign-in", apiv1.SignIn{DomainID: two}, false, nil); resp.StatusCode != 400 ||
-				problemCode(t, raw) != "idp_binding_required" {
+			two := f.Domain(t, "two", "100.67.0.0/16")
+			f.Bind(t, idp, apiv1.CreateIdPBinding{DomainID: two})
+			f.Bind(t, idp2, apiv1.CreateIdPBinding{DomainID: two})
+			if resp, raw := f.Browser(t).Do(t, "POST", "/v1/auth/sign-in", apiv1.SignIn{DomainID: two}, false, nil); resp.StatusCode != 400 ||
+				oidctest.ProblemCode(t, raw) != "idp_binding_required" {
 				t.Fatalf("ambiguous: %d %s", resp.StatusCode, raw)
 			}
 
@@ -140,13 +141,13 @@ func TestIdPBindingsAdmin(t *testing.T) {
 			if st, raw := f.Do(t, "DELETE", "/v1/admin/idp/"+created.ID, nil, nil); st != 204 {
 				t.Fatalf("delete: %d %s", st, raw)
 			}
-			if st, raw := f.Do(t, "GET", "/v1/admin/idp/"+created.ID, nil, nil); st != 404 || problemCode(t, raw) != "binding_not_found" {
+			if st, raw := f.Do(t, "GET", "/v1/admin/idp/"+created.ID, nil, nil); st != 404 || oidctest.ProblemCode(t, raw) != "binding_not_found" {
 				t.Fatalf("get deleted: %d %s", st, raw)
 			}
-			if st, _ := br.whoami(t); st != 401 {
+			if st, _ := br.Whoami(t); st != 401 {
 				t.Fatalf("session survived its binding: %d", st)
 			}
-			if st, raw := f.Do(t, "GET", "/v1/admin/idp/not-a-uuid", nil, nil); st != 400 || problemCode(t, raw) != "invalid_idp_binding_id" {
+			if st, raw := f.Do(t, "GET", "/v1/admin/idp/not-a-uuid", nil, nil); st != 400 || oidctest.ProblemCode(t, raw) != "invalid_idp_binding_id" {
 				t.Fatalf("bad id: %d %s", st, raw)
 			}
 		})

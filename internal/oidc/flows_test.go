@@ -13,6 +13,7 @@ import (
 	"github.com/plexsphere/plexsphere/internal/apptest"
 	"github.com/plexsphere/plexsphere/internal/authz"
 	"github.com/plexsphere/plexsphere/internal/devidp"
+	"github.com/plexsphere/plexsphere/internal/oidc/oidctest"
 )
 
 // TestGroupsClaimGrantsAndRevokes shows the groups claim creating an
@@ -23,18 +24,18 @@ func TestGroupsClaimGrantsAndRevokes(t *testing.T) {
 	for _, b := range apptest.Backends(t) {
 		t.Run(string(b), func(t *testing.T) {
 			t.Parallel()
-			f := start(t, b, true)
-			idp := f.issuer(t, nil)
-			dom := f.domain(t, "acme", "100.64.0.0/16")
-			binding := f.bind(t, idp, apiv1.CreateIdPBinding{DomainID: dom, ClaimMappings: map[string]string{"groups": "groups"}})
+			f := oidctest.Start(t, b, true)
+			idp := f.Issuer(t, nil)
+			dom := f.Domain(t, "acme", "100.64.0.0/16")
+			binding := f.Bind(t, idp, apiv1.CreateIdPBinding{DomainID: dom, ClaimMappings: map[string]string{"groups": "groups"}})
 			var proj apiv1.Project
 			if st, raw := f.Do(t, "POST", "/v1/projects", apiv1.CreateProject{DomainID: dom, Name: "web", Slug: "web"}, &proj); st != 201 {
 				t.Fatalf("create project: %d %s", st, raw)
 			}
 
-			br := f.browser(t)
-			br.signIn(t, apiv1.SignIn{DomainID: dom}, "alice", devidp.ACRBasic)
-			if resp, raw := br.do(t, "GET", "/v1/projects/"+proj.ID, nil, false, nil); resp.StatusCode != 403 {
+			br := f.Browser(t)
+			br.SignIn(t, apiv1.SignIn{DomainID: dom}, "alice", devidp.ACRBasic)
+			if resp, raw := br.Do(t, "GET", "/v1/projects/"+proj.ID, nil, false, nil); resp.StatusCode != 403 {
 				t.Fatalf("project read before any grant: %d %s", resp.StatusCode, raw)
 			}
 			var opsID string
@@ -52,7 +53,7 @@ func TestGroupsClaimGrantsAndRevokes(t *testing.T) {
 			grant := authz.Tuple{Resource: authz.ObjectRef{Type: authz.TypeProject, ID: proj.ID}, Relation: "viewer",
 				Subject: authz.ObjectRef{Type: authz.TypeGroup, ID: opsID}.Userset("member")}
 			writeTuples(t, f, []authz.Tuple{grant})
-			if resp, raw := br.do(t, "GET", "/v1/projects/"+proj.ID, nil, false, nil); resp.StatusCode != 200 {
+			if resp, raw := br.Do(t, "GET", "/v1/projects/"+proj.ID, nil, false, nil); resp.StatusCode != 200 {
 				t.Fatalf("project read through the ops group: %d %s", resp.StatusCode, raw)
 			}
 
@@ -61,8 +62,8 @@ func TestGroupsClaimGrantsAndRevokes(t *testing.T) {
 			if err := idp.SetGroups("alice", []string{"dev team"}); err != nil {
 				t.Fatal(err)
 			}
-			br.signIn(t, apiv1.SignIn{DomainID: dom}, "alice", devidp.ACRBasic)
-			if resp, raw := br.do(t, "GET", "/v1/projects/"+proj.ID, nil, false, nil); resp.StatusCode != 403 {
+			br.SignIn(t, apiv1.SignIn{DomainID: dom}, "alice", devidp.ACRBasic)
+			if resp, raw := br.Do(t, "GET", "/v1/projects/"+proj.ID, nil, false, nil); resp.StatusCode != 403 {
 				t.Fatalf("project read after the claim dropped ops: %d %s", resp.StatusCode, raw)
 			}
 			var members int
@@ -79,7 +80,7 @@ func TestGroupsClaimGrantsAndRevokes(t *testing.T) {
 	}
 }
 
-func writeTuples(t *testing.T, f *fixture, add []authz.Tuple) {
+func writeTuples(t *testing.T, f *oidctest.Fixture, add []authz.Tuple) {
 	t.Helper()
 	ctx := context.Background()
 	err := f.Server.DB.Tx(ctx, func(tx *sql.Tx) error { return f.Server.Tuples.Write(ctx, tx, add, nil) })
@@ -100,11 +101,11 @@ func TestCallbackRejections(t *testing.T) {
 	for _, b := range apptest.Backends(t) {
 		t.Run(string(b), func(t *testing.T) {
 			t.Parallel()
-			f := start(t, b, true)
-			idp := f.issuer(t, nil)
-			expired := f.issuer(t, func(c *devidp.Config) { c.IDTokenLifetime = -10 * time.Minute })
+			f := oidctest.Start(t, b, true)
+			idp := f.Issuer(t, nil)
+			expired := f.Issuer(t, func(c *devidp.Config) { c.IDTokenLifetime = -10 * time.Minute })
 			var foreignIssuer string
-			foreign := f.issuer(t, func(c *devidp.Config) {
+			foreign := f.Issuer(t, func(c *devidp.Config) {
 				foreignIssuer = c.Issuer
 				c.IssuerForRequest = func(r *http.Request) string {
 					if strings.HasPrefix(r.URL.Path, "/oauth/token") {
@@ -113,26 +114,26 @@ func TestCallbackRejections(t *testing.T) {
 					return foreignIssuer
 				}
 			})
-			dom := f.domain(t, "acme", "100.64.0.0/16")
-			main := f.bind(t, idp, apiv1.CreateIdPBinding{DomainID: dom, Primary: true})
-			expiredB := f.bind(t, expired, apiv1.CreateIdPBinding{DomainID: dom, Alias: "expired"})
-			foreignB := f.bind(t, foreign, apiv1.CreateIdPBinding{DomainID: dom})
+			dom := f.Domain(t, "acme", "100.64.0.0/16")
+			main := f.Bind(t, idp, apiv1.CreateIdPBinding{DomainID: dom, Primary: true})
+			expiredB := f.Bind(t, expired, apiv1.CreateIdPBinding{DomainID: dom, Alias: "expired"})
+			foreignB := f.Bind(t, foreign, apiv1.CreateIdPBinding{DomainID: dom})
 
-			wantRefused := func(t *testing.T, br *browser, cb string, code string) {
+			wantRefused := func(t *testing.T, br *oidctest.Browser, cb string, code string) {
 				t.Helper()
-				resp, raw := br.callback(t, cb, true)
-				if got := problemCode(t, raw); resp.StatusCode >= 500 || resp.StatusCode < 400 || got != code {
+				resp, raw := br.Callback(t, cb, true)
+				if got := oidctest.ProblemCode(t, raw); resp.StatusCode >= 500 || resp.StatusCode < 400 || got != code {
 					t.Fatalf("want %s, got %d %s", code, resp.StatusCode, raw)
 				}
-				if br.cookie("plexsphere_session") != "" {
+				if br.Cookie("plexsphere_session") != "" {
 					t.Fatal("a refused callback set a session")
 				}
 			}
 
 			t.Run("unknown state", func(t *testing.T) {
-				br := f.browser(t)
+				br := f.Browser(t)
 				wantRefused(t, br, f.URL+"/v1/auth/callback?code=abc&state=forged", "invalid_state")
-				resp, _ := br.callback(t, f.URL+"/v1/auth/callback?code=abc&state=forged", false)
+				resp, _ := br.Callback(t, f.URL+"/v1/auth/callback?code=abc&state=forged", false)
 				loc, _ := url.Parse(resp.Header.Get("Location"))
 				if resp.StatusCode != 303 || loc.Path != "/" || loc.Query().Get("auth_error_kind") != "invalid_state" ||
 					loc.Query().Get("auth_error_status") != "400" || loc.Query().Get("auth_error_detail") == "" {
@@ -140,26 +141,26 @@ func TestCallbackRejections(t *testing.T) {
 				}
 			})
 			t.Run("replayed state and code", func(t *testing.T) {
-				br := f.browser(t)
-				started := br.startSignIn(t, apiv1.SignIn{DomainID: dom})
-				cb := br.authorize(t, started.AuthorizationURL, "alice", devidp.ACRBasic)
-				if resp, raw := br.callback(t, cb, false); resp.StatusCode != 303 || resp.Header.Get("Location") != "/" {
+				br := f.Browser(t)
+				started := br.StartSignIn(t, apiv1.SignIn{DomainID: dom})
+				cb := br.Authorize(t, started.AuthorizationURL, "alice", devidp.ACRBasic)
+				if resp, raw := br.Callback(t, cb, false); resp.StatusCode != 303 || resp.Header.Get("Location") != "/" {
 					t.Fatalf("first use: %d %s", resp.StatusCode, raw)
 				}
-				attacker := f.browser(t)
+				attacker := f.Browser(t)
 				wantRefused(t, attacker, cb, "state_replayed")
 				// The same code under a fresh flow of the attacker's: the
 				// provider refuses a code it already redeemed.
-				fresh := attacker.startSignIn(t, apiv1.SignIn{DomainID: dom})
+				fresh := attacker.StartSignIn(t, apiv1.SignIn{DomainID: dom})
 				u, _ := url.Parse(cb)
 				wantRefused(t, attacker, f.URL+"/v1/auth/callback?code="+url.QueryEscape(u.Query().Get("code"))+
 					"&state="+url.QueryEscape(fresh.State), "invalid_grant")
 			})
 			t.Run("wrong verifier", func(t *testing.T) {
-				br := f.browser(t)
-				first := br.startSignIn(t, apiv1.SignIn{DomainID: dom})
-				cb := br.authorize(t, first.AuthorizationURL, "alice", devidp.ACRBasic)
-				second := br.startSignIn(t, apiv1.SignIn{DomainID: dom})
+				br := f.Browser(t)
+				first := br.StartSignIn(t, apiv1.SignIn{DomainID: dom})
+				cb := br.Authorize(t, first.AuthorizationURL, "alice", devidp.ACRBasic)
+				second := br.StartSignIn(t, apiv1.SignIn{DomainID: dom})
 				u, _ := url.Parse(cb)
 				// The first flow's code under the second flow's state: the
 				// code is redeemed with the second flow's verifier.
@@ -167,9 +168,9 @@ func TestCallbackRejections(t *testing.T) {
 					"&state="+url.QueryEscape(second.State), "invalid_grant")
 			})
 			t.Run("wrong nonce", func(t *testing.T) {
-				br := f.browser(t)
-				started := br.startSignIn(t, apiv1.SignIn{DomainID: dom})
-				cb := br.authorize(t, started.AuthorizationURL, "alice", devidp.ACRBasic)
+				br := f.Browser(t)
+				started := br.StartSignIn(t, apiv1.SignIn{DomainID: dom})
+				cb := br.Authorize(t, started.AuthorizationURL, "alice", devidp.ACRBasic)
 				if _, err := f.Server.DB.Exec(`UPDATE oidc_flows SET nonce = 'not-the-requested-nonce' WHERE id = $1`,
 					started.CodeVerifierHandle); err != nil {
 					t.Fatal(err)
@@ -177,32 +178,32 @@ func TestCallbackRejections(t *testing.T) {
 				wantRefused(t, br, cb, "nonce_mismatch")
 			})
 			t.Run("another browser", func(t *testing.T) {
-				br := f.browser(t)
-				started := br.startSignIn(t, apiv1.SignIn{DomainID: dom})
-				cb := br.authorize(t, started.AuthorizationURL, "alice", devidp.ACRBasic)
-				wantRefused(t, f.browser(t), cb, "flow_binding_mismatch")
+				br := f.Browser(t)
+				started := br.StartSignIn(t, apiv1.SignIn{DomainID: dom})
+				cb := br.Authorize(t, started.AuthorizationURL, "alice", devidp.ACRBasic)
+				wantRefused(t, f.Browser(t), cb, "flow_binding_mismatch")
 				wantRefused(t, br, cb, "state_replayed")
 			})
 			t.Run("expired id token", func(t *testing.T) {
-				br := f.browser(t)
-				started := br.startSignIn(t, apiv1.SignIn{DomainID: dom, IdPBindingAlias: "expired"})
+				br := f.Browser(t)
+				started := br.StartSignIn(t, apiv1.SignIn{DomainID: dom, IdPBindingAlias: "expired"})
 				if !strings.HasPrefix(started.AuthorizationURL, expired.Issuer()) {
 					t.Fatalf("alias resolved to the wrong IdP: %s", started.AuthorizationURL)
 				}
-				wantRefused(t, br, br.authorize(t, started.AuthorizationURL, "alice", devidp.ACRBasic), "id_token_expired")
+				wantRefused(t, br, br.Authorize(t, started.AuthorizationURL, "alice", devidp.ACRBasic), "id_token_expired")
 			})
 			t.Run("foreign issuer", func(t *testing.T) {
-				br := f.browser(t)
-				started := br.startSignIn(t, apiv1.SignIn{IdPBindingID: foreignB.ID})
-				wantRefused(t, br, br.authorize(t, started.AuthorizationURL, "alice", devidp.ACRBasic), "id_token_invalid")
-				if !strings.Contains(f.logs.String(), "issued by a different provider") {
+				br := f.Browser(t)
+				started := br.StartSignIn(t, apiv1.SignIn{IdPBindingID: foreignB.ID})
+				wantRefused(t, br, br.Authorize(t, started.AuthorizationURL, "alice", devidp.ACRBasic), "id_token_invalid")
+				if !strings.Contains(f.Logs.String(), "issued by a different provider") {
 					t.Fatal("the refusal was not for the issuer")
 				}
 			})
 			t.Run("expired flow", func(t *testing.T) {
-				br := f.browser(t)
-				started := br.startSignIn(t, apiv1.SignIn{DomainID: dom})
-				cb := br.authorize(t, started.AuthorizationURL, "alice", devidp.ACRBasic)
+				br := f.Browser(t)
+				started := br.StartSignIn(t, apiv1.SignIn{DomainID: dom})
+				cb := br.Authorize(t, started.AuthorizationURL, "alice", devidp.ACRBasic)
 				if _, err := f.Server.DB.Exec(`UPDATE oidc_flows SET expires_at = 0 WHERE id = $1`, started.CodeVerifierHandle); err != nil {
 					t.Fatal(err)
 				}
@@ -213,7 +214,7 @@ func TestCallbackRejections(t *testing.T) {
 			if n < 8 {
 				t.Fatalf("refused sign-ins audited: %d", n)
 			}
-			if strings.Contains(f.logs.String(), clientSecret) {
+			if strings.Contains(f.Logs.String(), oidctest.ClientSecret) {
 				t.Fatal("the client secret reached the log")
 			}
 			_, _ = main, expiredB
@@ -224,19 +225,19 @@ func TestCallbackRejections(t *testing.T) {
 // TestJITDeny: a binding with jit_policy deny refuses unknown users but
 // signs in users who already exist for its issuer.
 func TestJITDeny(t *testing.T) {
-	f := start(t, apptest.SQLite, true)
-	idp := f.issuer(t, nil)
-	dom := f.domain(t, "acme", "100.64.0.0/16")
-	allow := f.bind(t, idp, apiv1.CreateIdPBinding{DomainID: dom})
-	f.browser(t).signIn(t, apiv1.SignIn{DomainID: dom}, "bob", devidp.ACRBasic)
+	f := oidctest.Start(t, apptest.SQLite, true)
+	idp := f.Issuer(t, nil)
+	dom := f.Domain(t, "acme", "100.64.0.0/16")
+	allow := f.Bind(t, idp, apiv1.CreateIdPBinding{DomainID: dom})
+	f.Browser(t).SignIn(t, apiv1.SignIn{DomainID: dom}, "bob", devidp.ACRBasic)
 	if st, raw := f.Do(t, "DELETE", "/v1/admin/idp/"+allow.ID, nil, nil); st != 204 {
 		t.Fatalf("delete: %d %s", st, raw)
 	}
-	f.bind(t, idp, apiv1.CreateIdPBinding{DomainID: dom, JITPolicy: "deny"})
-	br := f.browser(t)
-	started := br.startSignIn(t, apiv1.SignIn{DomainID: dom})
-	resp, raw := br.callback(t, br.authorize(t, started.AuthorizationURL, "alice", devidp.ACRBasic), true)
-	if resp.StatusCode != 400 || problemCode(t, raw) != "jit_denied" {
+	f.Bind(t, idp, apiv1.CreateIdPBinding{DomainID: dom, JITPolicy: "deny"})
+	br := f.Browser(t)
+	started := br.StartSignIn(t, apiv1.SignIn{DomainID: dom})
+	resp, raw := br.Callback(t, br.Authorize(t, started.AuthorizationURL, "alice", devidp.ACRBasic), true)
+	if resp.StatusCode != 400 || oidctest.ProblemCode(t, raw) != "jit_denied" {
 		t.Fatalf("jit deny: %d %s", resp.StatusCode, raw)
 	}
 	var n int
@@ -244,5 +245,5 @@ func TestJITDeny(t *testing.T) {
 	if n != 0 {
 		t.Fatal("a denied user was provisioned")
 	}
-	f.browser(t).signIn(t, apiv1.SignIn{DomainID: dom}, "bob", devidp.ACRBasic)
+	f.Browser(t).SignIn(t, apiv1.SignIn{DomainID: dom}, "bob", devidp.ACRBasic)
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/plexsphere/plexsphere/internal/apiv1"
 	"github.com/plexsphere/plexsphere/internal/apptest"
 	"github.com/plexsphere/plexsphere/internal/devidp"
+	"github.com/plexsphere/plexsphere/internal/oidc/oidctest"
 )
 
 // TestBrowserSignIn drives the real development OpenID Provider through
@@ -17,20 +18,20 @@ func TestBrowserSignIn(t *testing.T) {
 	for _, b := range apptest.Backends(t) {
 		t.Run(string(b), func(t *testing.T) {
 			t.Parallel()
-			f := start(t, b, true)
-			idp := f.issuer(t, nil)
-			dom := f.domain(t, "acme", "100.64.0.0/16")
-			f.bind(t, idp, apiv1.CreateIdPBinding{DomainID: dom})
+			f := oidctest.Start(t, b, true)
+			idp := f.Issuer(t, nil)
+			dom := f.Domain(t, "acme", "100.64.0.0/16")
+			f.Bind(t, idp, apiv1.CreateIdPBinding{DomainID: dom})
 
-			br := f.browser(t)
-			started := br.startSignIn(t, apiv1.SignIn{DomainID: dom})
+			br := f.Browser(t)
+			started := br.StartSignIn(t, apiv1.SignIn{DomainID: dom})
 			if started.State == "" || started.Nonce == "" || started.CodeVerifierHandle == "" ||
 				!strings.Contains(started.AuthorizationURL, "code_challenge_method=S256") ||
 				strings.Contains(started.AuthorizationURL, "code_verifier") {
 				t.Fatalf("sign-in answer: %+v", started)
 			}
-			cb := br.authorize(t, started.AuthorizationURL, "alice", devidp.ACRBasic)
-			resp, raw := br.callback(t, cb, false)
+			cb := br.Authorize(t, started.AuthorizationURL, "alice", devidp.ACRBasic)
+			resp, raw := br.Callback(t, cb, false)
 			if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/" {
 				t.Fatalf("callback: %d %s", resp.StatusCode, raw)
 			}
@@ -55,13 +56,13 @@ func TestBrowserSignIn(t *testing.T) {
 				t.Errorf("csrf cookie must be script-readable and strict: %q", csrfSet)
 			}
 
-			st, who := br.whoami(t)
+			st, who := br.Whoami(t)
 			if st != 200 || who.PrincipalType != "user" || who.DomainID != dom || who.ACR != devidp.ACRBasic || who.Email != "alice@example.test" ||
 				len(who.AMR) != 1 || who.AMR[0] != "pwd" {
 				t.Fatalf("whoami: %d %+v", st, who)
 			}
 			// Only a hash of the cookie value is stored.
-			cookie := br.cookie("plexsphere_session")
+			cookie := br.Cookie("plexsphere_session")
 			var n int
 			f.Server.DB.QueryRow(`SELECT COUNT(*) FROM sessions WHERE secret_hash = $1`, cookie).Scan(&n)
 			if n != 0 {
@@ -69,9 +70,9 @@ func TestBrowserSignIn(t *testing.T) {
 			}
 			// The identity is keyed by (issuer, subject); a second sign-in
 			// finds it again.
-			br2 := f.browser(t)
-			br2.signIn(t, apiv1.SignIn{DomainID: dom}, "alice", devidp.ACRBasic)
-			if _, who2 := br2.whoami(t); who2.Subject != who.Subject {
+			br2 := f.Browser(t)
+			br2.SignIn(t, apiv1.SignIn{DomainID: dom}, "alice", devidp.ACRBasic)
+			if _, who2 := br2.Whoami(t); who2.Subject != who.Subject {
 				t.Fatalf("second sign-in is another identity: %s vs %s", who2.Subject, who.Subject)
 			}
 			f.Server.DB.QueryRow(`SELECT COUNT(*) FROM identities WHERE issuer = $1 AND subject = 'alice'`, idp.Issuer()).Scan(&n)
@@ -80,11 +81,11 @@ func TestBrowserSignIn(t *testing.T) {
 			}
 
 			// Sign-out ends this session only and clears the cookie.
-			resp, raw = br.do(t, "DELETE", "/v1/auth/whoami", nil, false, nil)
-			if resp.StatusCode != 204 || br.cookie("plexsphere_session") != "" {
+			resp, raw = br.Do(t, "DELETE", "/v1/auth/whoami", nil, false, nil)
+			if resp.StatusCode != 204 || br.Cookie("plexsphere_session") != "" {
 				t.Fatalf("sign-out: %d %s", resp.StatusCode, raw)
 			}
-			if st, _ := br.whoami(t); st != 401 {
+			if st, _ := br.Whoami(t); st != 401 {
 				t.Fatalf("whoami after sign-out: %d", st)
 			}
 			// Replaying the old cookie value does not work either.
@@ -93,15 +94,15 @@ func TestBrowserSignIn(t *testing.T) {
 			if resp, _ := http.DefaultClient.Do(req); resp.StatusCode != 401 {
 				t.Fatalf("signed-out cookie still works: %d", resp.StatusCode)
 			}
-			if st, _ := br2.whoami(t); st != 200 {
+			if st, _ := br2.Whoami(t); st != 200 {
 				t.Fatalf("the other session ended too: %d", st)
 			}
 			// Sign-out without a session is still 204.
-			if resp, _ := f.browser(t).do(t, "DELETE", "/v1/auth/whoami", nil, false, nil); resp.StatusCode != 204 {
+			if resp, _ := f.Browser(t).Do(t, "DELETE", "/v1/auth/whoami", nil, false, nil); resp.StatusCode != 204 {
 				t.Fatalf("anonymous sign-out: %d", resp.StatusCode)
 			}
-			for _, secret := range []string{cookie, clientSecret, started.State} {
-				if strings.Contains(f.logs.String(), secret) {
+			for _, secret := range []string{cookie, oidctest.ClientSecret, started.State} {
+				if strings.Contains(f.Logs.String(), secret) {
 					t.Fatalf("a secret reached the log: %q", secret)
 				}
 			}

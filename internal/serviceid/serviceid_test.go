@@ -2,22 +2,17 @@ package serviceid_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/plexsphere/plexsphere/internal/apiv1"
-	"github.com/plexsphere/plexsphere/internal/app"
 	"github.com/plexsphere/plexsphere/internal/apptest"
-	"github.com/plexsphere/plexsphere/internal/config"
 	"github.com/plexsphere/plexsphere/internal/devidp"
+	"github.com/plexsphere/plexsphere/internal/oidc/oidctest"
 )
 
 const (
@@ -25,69 +20,13 @@ const (
 	ciSecret = "ci-secret-4b1d9e7a"
 )
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
-// start runs a control plane whose logs are captured.
-func start(t *testing.T, b apptest.Backend) (*apptest.Env, *syncBuffer) {
-	t.Helper()
-	cfg := config.Defaults()
-	cfg.DataDir = t.TempDir()
-	cfg.DatabaseURL = apptest.DatabaseURL(t, b)
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	logs := &syncBuffer{}
-	srv, err := app.Open(context.Background(), cfg, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
-	if err != nil {
-		t.Fatal(err)
-	}
-	tok, err := srv.Bootstrap(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewServer(srv.Handler())
-	t.Cleanup(func() {
-		hs.Close()
-		srv.Close()
-	})
-	return &apptest.Env{Server: srv, URL: hs.URL, Token: tok, DataDir: cfg.DataDir, Config: cfg}, logs
-}
-
 // issuer is the development IdP with the binding's client and a CI client.
-func issuer(t *testing.T) *devidp.Provider {
+func issuer(t *testing.T, f *oidctest.Fixture) *devidp.Provider {
 	t.Helper()
-	var h http.Handler
-	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.ServeHTTP(w, r) }))
-	t.Cleanup(ts.Close)
-	p, err := devidp.New(devidp.Config{Issuer: ts.URL, Users: []devidp.User{{ID: "alice", Name: "Alice"}},
-		Clients: []devidp.Client{{ID: "plexsphere", Secret: "binding-secret-0c2f"}, {ID: ciClient, Secret: ciSecret}},
-		Logger:  slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h = p.Handler()
-	return p
-}
-
-func code(raw []byte) string {
-	var p apiv1.Problem
-	json.Unmarshal(raw, &p)
-	return p.Code
+	return f.Issuer(t, func(c *devidp.Config) {
+		c.Users = []devidp.User{{ID: "alice", Name: "Alice"}}
+		c.Clients = []devidp.Client{{ID: "plexsphere", Secret: "binding-secret-0c2f"}, {ID: ciClient, Secret: ciSecret}}
+	})
 }
 
 // tokenRequest posts to the token endpoint as a form (basic: with HTTP
@@ -123,7 +62,7 @@ func tokenRequest(t *testing.T, e *apptest.Env, form url.Values, asJSON, basic b
 	if resp.StatusCode == 200 {
 		json.Unmarshal(raw, &tok)
 	}
-	return resp.StatusCode, tok, code(raw)
+	return resp.StatusCode, tok, oidctest.ProblemCode(t, raw)
 }
 
 func cc(id, secret string) url.Values {
@@ -138,8 +77,9 @@ func TestServiceIdentities(t *testing.T) {
 	for _, b := range apptest.Backends(t) {
 		t.Run(string(b), func(t *testing.T) {
 			t.Parallel()
-			e, logs := start(t, b)
-			idp := issuer(t)
+			f := oidctest.Start(t, b, false)
+			e := f.Env
+			idp := issuer(t, f)
 			var dom apiv1.Domain
 			if st, raw := e.Do(t, "POST", "/v1/domains", apiv1.CreateDomain{Name: "acme", Slug: "acme", MeshCIDR: "100.64.0.0/16"}, &dom); st != 201 {
 				t.Fatalf("domain: %d %s", st, raw)
@@ -160,7 +100,7 @@ func TestServiceIdentities(t *testing.T) {
 
 			// Authorization before anything else.
 			_, stranger := e.NewUser(t, "stranger")
-			if st, raw := e.DoAs(t, stranger, "POST", base, create, nil); st != 403 || code(raw) != "permission_denied" {
+			if st, raw := e.DoAs(t, stranger, "POST", base, create, nil); st != 403 || oidctest.ProblemCode(t, raw) != "permission_denied" {
 				t.Fatalf("stranger create: %d %s", st, raw)
 			}
 			if st, raw := e.DoAs(t, stranger, "GET", base, nil, nil); st != 403 {
@@ -178,7 +118,7 @@ func TestServiceIdentities(t *testing.T) {
 			var spiffe apiv1.ServiceIdentity
 			jwtIdentity := apiv1.CreateServiceIdentity{DisplayName: "mesh", IdPBindingID: bnd.ID,
 				FederationKind: "jwt_bearer", ClientID: "spiffe-x", Subject: "spiffe://acme/x"}
-			if st, raw := e.Do(t, "POST", base, jwtIdentity, nil); st != 400 || code(raw) != "spiffe_bundle_unconfigured" {
+			if st, raw := e.Do(t, "POST", base, jwtIdentity, nil); st != 400 || oidctest.ProblemCode(t, raw) != "spiffe_bundle_unconfigured" {
 				t.Fatalf("jwt_bearer without a trust bundle: %d %s", st, raw)
 			}
 			jwtIdentity.IdPBindingID = spiffeBinding.ID
@@ -192,10 +132,10 @@ func TestServiceIdentities(t *testing.T) {
 			if st, raw := e.Do(t, "GET", base+"?cursor="+list.NextCursor, nil, &list); st != 200 || len(list.Items) != 1 || list.Items[0].ID != spiffe.ID {
 				t.Fatalf("list page 2: %d %s", st, raw)
 			}
-			if st, raw := e.Do(t, "GET", base+"/0190c0de-0000-7000-8000-000000000000", nil, nil); st != 404 || code(raw) != "service_identity_not_found" {
+			if st, raw := e.Do(t, "GET", base+"/0190c0de-0000-7000-8000-000000000000", nil, nil); st != 404 || oidctest.ProblemCode(t, raw) != "service_identity_not_found" {
 				t.Fatalf("unknown: %d %s", st, raw)
 			}
-			if st, raw := e.Do(t, "GET", base+"/nope", nil, nil); st != 400 || code(raw) != "invalid_service_identity_id" {
+			if st, raw := e.Do(t, "GET", base+"/nope", nil, nil); st != 400 || oidctest.ProblemCode(t, raw) != "invalid_service_identity_id" {
 				t.Fatalf("bad id: %d %s", st, raw)
 			}
 
@@ -279,7 +219,7 @@ func TestServiceIdentities(t *testing.T) {
 
 			// PATCH: rename; disabling revokes every credential and refuses new ones.
 			one := base + "/" + si.ID
-			if st, raw := e.Do(t, "PATCH", one, map[string]any{}, nil); st != 400 || code(raw) != "empty_patch" {
+			if st, raw := e.Do(t, "PATCH", one, map[string]any{}, nil); st != 400 || oidctest.ProblemCode(t, raw) != "empty_patch" {
 				t.Fatalf("empty patch: %d %s", st, raw)
 			}
 			var got apiv1.ServiceIdentity
@@ -330,15 +270,7 @@ func TestServiceIdentities(t *testing.T) {
 				t.Fatalf("token after delete: %d %s", st, pc)
 			}
 
-			out := logs.String()
-			if !strings.Contains(out, "request") {
-				t.Fatal("no logs captured")
-			}
-			for _, secret := range append(tokens, ciSecret, psk.Plaintext, oldPSK, rotated.Plaintext, "binding-secret-0c2f") {
-				if strings.Contains(out, secret) {
-					t.Fatalf("a secret (%.8s…) appears in the logs", secret)
-				}
-			}
+			f.NoSecrets(t, append(tokens, ciSecret, psk.Plaintext, oldPSK, rotated.Plaintext, "binding-secret-0c2f")...)
 		})
 	}
 }
