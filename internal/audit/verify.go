@@ -25,7 +25,7 @@ const (
 type Result = apiv1.AuditVerifyResult
 
 // parallelMin is the chain length from which Verify splits the work.
-const parallelMin = 20_000
+var parallelMin int64 = 20_000
 
 // Verify recomputes chain from fromSeq to toSeq (0 = its ends) straight from
 // the database: every seq must be present and consecutive, every prev_hash
