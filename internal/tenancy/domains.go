@@ -82,38 +82,15 @@ func (s *Service) listDomains(ctx context.Context, in *listDomainsInput) (*domai
 	if err != nil {
 		return nil, err
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT `+domainColumns+` FROM domains WHERE slug > $1 ORDER BY slug LIMIT $2`, after, limit+1)
+	list, err := listPage(ctx, s, "domains.list", limit, scanDomain, func(d apiv1.Domain) any { return d.Slug },
+		`SELECT `+domainColumns+` FROM domains WHERE slug > $1 ORDER BY slug LIMIT $2`, after, limit+1)
 	if err != nil {
-		return nil, problem.Internal(err)
-	}
-	defer rows.Close()
-	var items []apiv1.Domain
-	for rows.Next() {
-		d, err := scanDomain(rows)
-		if err != nil {
-			return nil, problem.Internal(err)
-		}
-		items = append(items, d)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, problem.Internal(err)
-	}
-	out := &domainsOutput{}
-	if len(items) > limit {
-		items = items[:limit]
-		if out.Body.NextCursor, err = s.pages.Next(ctx, "domains.list", items[limit-1].Slug); err != nil {
-			return nil, err
-		}
-	}
-	fetched := len(items)
-	if items, err = visibleRows(ctx, s.authz, "read", items, func(d apiv1.Domain) string { return "domain:" + d.ID }); err != nil {
 		return nil, err
 	}
-	out.Body.Items = append([]apiv1.Domain{}, items...)
-	if fetched > 0 && len(items) == 0 {
-		out.Body.EmptyReason = "no_rebac_membership"
+	if err := keepVisible(ctx, s.authz, "read", &list, func(d apiv1.Domain) string { return "domain:" + d.ID }); err != nil {
+		return nil, err
 	}
-	return out, nil
+	return &domainsOutput{Body: list}, nil
 }
 
 func (s *Service) createDomain(ctx context.Context, in *createDomainInput) (*domainOutput, error) {

@@ -106,41 +106,17 @@ func (s *Service) listProjects(ctx context.Context, in *listProjectsInput) (*pro
 	}
 	n := len(args)
 	args = append(args, pos.Slug, pos.ID, limit+1)
-	rows, err := s.db.QueryContext(ctx, `SELECT `+projectColumns+` FROM projects
+	list, err := listPage(ctx, s, scope, limit, scanProject, func(p apiv1.Project) any { return projectPos{p.Slug, p.ID} },
+		`SELECT `+projectColumns+` FROM projects
 		WHERE (slug > $`+strconv.Itoa(n+1)+` OR (slug = $`+strconv.Itoa(n+1)+` AND id > $`+strconv.Itoa(n+2)+`))`+where+`
 		ORDER BY slug, id LIMIT $`+strconv.Itoa(n+3), args...)
 	if err != nil {
-		return nil, problem.Internal(err)
-	}
-	defer rows.Close()
-	var items []apiv1.Project
-	for rows.Next() {
-		p, err := scanProject(rows)
-		if err != nil {
-			return nil, problem.Internal(err)
-		}
-		items = append(items, p)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, problem.Internal(err)
-	}
-	out := &projectsOutput{}
-	if len(items) > limit {
-		items = items[:limit]
-		last := items[limit-1]
-		if out.Body.NextCursor, err = s.pages.Next(ctx, scope, projectPos{last.Slug, last.ID}); err != nil {
-			return nil, err
-		}
-	}
-	fetched := len(items)
-	if items, err = visibleRows(ctx, s.authz, "read", items, func(p apiv1.Project) string { return "project:" + p.ID }); err != nil {
 		return nil, err
 	}
-	out.Body.Items = append([]apiv1.Project{}, items...)
-	if fetched > 0 && len(items) == 0 {
-		out.Body.EmptyReason = "no_rebac_membership"
+	if err := keepVisible(ctx, s.authz, "read", &list, func(p apiv1.Project) string { return "project:" + p.ID }); err != nil {
+		return nil, err
 	}
-	return out, nil
+	return &projectsOutput{Body: list}, nil
 }
 
 func (s *Service) createProject(ctx context.Context, in *createProjectInput) (*projectOutput, error) {

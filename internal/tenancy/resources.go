@@ -91,30 +91,13 @@ func (s *Service) listResources(ctx context.Context, in *listResourcesInput) (*r
 	if _, err := s.GetProject(ctx, s.db, pid); err != nil {
 		return nil, err
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT `+resourceColumns+` FROM resources
+	list, err := listPage(ctx, s, scope, limit, scanResource, func(r apiv1.Resource) any { return r.ID },
+		`SELECT `+resourceColumns+` FROM resources
 		WHERE project_id = $1 AND id > $2 ORDER BY id LIMIT $3`, pid, after, limit+1)
 	if err != nil {
-		return nil, problem.Internal(err)
+		return nil, err
 	}
-	defer rows.Close()
-	out := &resourcesOutput{Body: apiv1.List[apiv1.Resource]{Items: []apiv1.Resource{}}}
-	for rows.Next() {
-		r, err := scanResource(rows)
-		if err != nil {
-			return nil, problem.Internal(err)
-		}
-		out.Body.Items = append(out.Body.Items, r)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, problem.Internal(err)
-	}
-	if len(out.Body.Items) > limit {
-		out.Body.Items = out.Body.Items[:limit]
-		if out.Body.NextCursor, err = s.pages.Next(ctx, scope, out.Body.Items[limit-1].ID); err != nil {
-			return nil, err
-		}
-	}
-	return out, nil
+	return &resourcesOutput{Body: list}, nil
 }
 
 func (s *Service) createResource(ctx context.Context, in *createResourceInput) (*resourceOutput, error) {

@@ -82,25 +82,6 @@ func (s *Service) Register(api huma.API) {
 // stamp is the current time, truncated to what the database keeps.
 func (s *Service) stamp() time.Time { return s.now().UTC().Truncate(time.Microsecond) }
 
-// visibleRows drops the items the caller may not see with permission.
-func visibleRows[T any](ctx context.Context, a Authorizer, permission string, items []T, object func(T) string) ([]T, error) {
-	objs := make([]string, len(items))
-	for i, it := range items {
-		objs[i] = object(it)
-	}
-	ok, err := a.Visible(ctx, permission, objs)
-	if err != nil {
-		return nil, err
-	}
-	out := items[:0]
-	for i, it := range items {
-		if ok[i] {
-			out = append(out, it)
-		}
-	}
-	return out, nil
-}
-
 // link writes the object-graph tuple child#relation@parent in tx, marked
 // structural so delete guards and the relation-tuple API ignore it.
 func (s *Service) link(ctx context.Context, tx *sql.Tx, child authz.ObjectRef, relation string, parent authz.ObjectRef, domainID string) error {
