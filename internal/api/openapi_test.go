@@ -2,6 +2,9 @@ package api_test
 
 import (
 	"encoding/json"
+	"fmt"
+	"github.com/pb33f/libopenapi"
+	validator "github.com/pb33f/libopenapi-validator"
 	"net/http"
 	"regexp"
 	"strings"
@@ -61,6 +64,7 @@ func TestOpenAPIDocument(t *testing.T) {
 	if doc.OpenAPI != "3.1.0" || doc.Info.Version != "v1" || doc.Info.Title == "" {
 		t.Fatalf("header: %+v %+v", doc.OpenAPI, doc.Info)
 	}
+	validateAgainstSpec(t, raw)
 	for _, ref := range regexp.MustCompile(`"\$ref":"#/components/schemas/([^"]+)"`).FindAllStringSubmatch(string(raw), -1) {
 		if _, ok := doc.Components.Schemas[ref[1]]; !ok {
 			t.Errorf("dangling $ref %s", ref[1])
@@ -133,5 +137,51 @@ func TestUnknownRoutesAndMethodsAreProblems(t *testing.T) {
 	if resp.StatusCode != 405 || resp.Header.Get("Content-Type") != "application/problem+json" ||
 		!strings.Contains(resp.Header.Get("Allow"), "GET") {
 		t.Fatalf("wrong method: %d %v", resp.StatusCode, resp.Header)
+	}
+}
+
+// validateAgainstSpec fails t when the document breaks the OpenAPI 3.1
+// specification's own JSON Schema.
+func validateAgainstSpec(t *testing.T, raw []byte) {
+	t.Helper()
+	for _, p := range specProblems(t, raw) {
+		t.Error(p)
+	}
+}
+
+// specProblems validates a document with libopenapi-validator and returns
+// what is wrong with it (at most 20 findings).
+func specProblems(t *testing.T, raw []byte) []string {
+	t.Helper()
+	parsed, err := libopenapi.NewDocument(raw)
+	if err != nil {
+		return []string{"libopenapi cannot read the document: " + err.Error()}
+	}
+	v, errs := validator.NewValidator(parsed)
+	if len(errs) > 0 {
+		return []string{fmt.Sprint("validator: ", errs)}
+	}
+	var out []string
+	if ok, verrs := v.ValidateDocument(); !ok {
+		for _, e := range verrs {
+			out = append(out, "invalid OpenAPI 3.1: "+e.Message+": "+e.Reason)
+			for _, se := range e.SchemaValidationErrors {
+				out = append(out, "  at "+se.FieldPath+": "+se.Reason)
+			}
+		}
+	}
+	return out[:min(len(out), 20)]
+}
+
+// TestSpecValidatorRejectsBrokenDocuments keeps the validation above honest:
+// a document without info, or with a parameter that has no location, fails.
+func TestSpecValidatorRejectsBrokenDocuments(t *testing.T) {
+	for name, doc := range map[string]string{
+		"no info":              `{"openapi":"3.1.0","paths":{}}`,
+		"parameter without in": `{"openapi":"3.1.0","info":{"title":"x","version":"1"},"paths":{"/a":{"get":{"operationId":"a","parameters":[{"name":"x"}]}}}}`,
+	} {
+		if len(specProblems(t, []byte(doc))) == 0 {
+			t.Errorf("%s: accepted", name)
+		}
 	}
 }
