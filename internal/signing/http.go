@@ -84,8 +84,9 @@ type rotationOutput struct {
 func (s *Service) Register(api huma.API) {
 	huma.Register(api, route.Op(http.MethodGet, "/v1/domains/{id}/signing-keys", "listSigningKeys", "signing_key.list",
 		route.Operator, "List a Domain's signing keys (active first)", "Signing"), s.list)
-	huma.Register(api, route.Op(http.MethodPost, "/v1/domains/{id}/signing-keys:rotate", "rotateSigningKey",
-		"signing_key.rotate", route.Operator, "Roll the Domain to a new signing key", "Signing"), s.rotate)
+	// Rotating a trust anchor demands the binding's step-up (issue 3).
+	huma.Register(api, route.Sensitive(route.Op(http.MethodPost, "/v1/domains/{id}/signing-keys:rotate", "rotateSigningKey",
+		"signing_key.rotate", route.Operator, "Roll the Domain to a new signing key", "Signing")), s.rotate)
 }
 
 func parseDomainID(s string) (string, error) {
