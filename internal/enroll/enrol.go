@@ -95,13 +95,14 @@ func (s *Service) fillDomain(ctx context.Context, q store.Querier, domainID stri
 	if err := q.QueryRowContext(ctx, `SELECT mesh_cidr FROM domains WHERE id = $1`, domainID).Scan(&resp.DomainMeshCIDR); err != nil {
 		return err
 	}
-	resp.Peers, err = peersOf(ctx, q, domainID, resp.NodeID)
+	resp.Peers, err = PeersOf(ctx, q, domainID, resp.NodeID)
 	return err
 }
 
-// peersOf lists the active nodes of a Domain other than self, sorted by id
-// (full mesh per Domain, api.md §3.6).
-func peersOf(ctx context.Context, q store.Querier, domainID, self string) ([]nodeproto.Peer, error) {
+// PeersOf lists the active nodes of a Domain other than self, sorted by id
+// (full mesh per Domain, api.md §3.6; allowed_ips holds the mesh IP/32).
+// Registration answers and node state both use it.
+func PeersOf(ctx context.Context, q store.Querier, domainID, self string) ([]nodeproto.Peer, error) {
 	rows, err := q.QueryContext(ctx, `SELECT id, public_key, mesh_ip FROM nodes
 		WHERE domain_id = $1 AND revoked_at IS NULL AND id <> $2 AND mesh_ip IS NOT NULL ORDER BY id`, domainID, self)
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 
+	"github.com/plexsphere/plexsphere/internal/enroll"
 	"github.com/plexsphere/plexsphere/internal/nodeproto"
 	"github.com/plexsphere/plexsphere/internal/problem"
 	"github.com/plexsphere/plexsphere/internal/route"
@@ -186,7 +187,7 @@ func (a *agent) state(ctx context.Context, in *nodeInput) (*stateOutput, error) 
 		} else if !ok {
 			return problem.NotFound("node_not_found", "No such node.")
 		}
-		peers, err := (NodeTable{}).peers(ctx, tx, n.DomainID, n.ID)
+		peers, err := enroll.PeersOf(ctx, tx, n.DomainID, n.ID)
 		for _, p := range peers {
 			if p.Validate() == nil {
 				doc.Peers = append(doc.Peers, p)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 
-	"github.com/plexsphere/plexsphere/internal/nodeproto"
 	"github.com/plexsphere/plexsphere/internal/store"
 )
 
@@ -30,25 +29,4 @@ func (NodeTable) lookup(ctx context.Context, q store.Querier, id string) (node, 
 		return n, false, nil
 	}
 	return n, err == nil, err
-}
-
-// peers lists the complete Peer of every other active node of domainID
-// with a mesh IP, sorted by id (§5.1: allowed_ips holds the mesh IP/32).
-func (NodeTable) peers(ctx context.Context, q store.Querier, domainID, self string) ([]nodeproto.Peer, error) {
-	rows, err := q.QueryContext(ctx, `SELECT id, public_key, mesh_ip FROM nodes
-		WHERE domain_id = $1 AND revoked_at IS NULL AND id <> $2 AND mesh_ip IS NOT NULL ORDER BY id`, domainID, self)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	peers := []nodeproto.Peer{}
-	for rows.Next() {
-		var p nodeproto.Peer
-		if err := rows.Scan(&p.ID, &p.PublicKey, &p.MeshIP); err != nil {
-			return nil, err
-		}
-		p.AllowedIPs = []string{p.MeshIP + "/32"}
-		peers = append(peers, p)
-	}
-	return peers, rows.Err()
 }
