@@ -203,3 +203,32 @@ func TestSelfSignedTLS(t *testing.T) {
 		}
 	}
 }
+
+// TestPublicRateLimit: unauthenticated mutations from one address are
+// limited per the configured bucket, with an integer Retry-After.
+func TestPublicRateLimit(t *testing.T) {
+	s := startServer(t, "--public-rate-limit", "1", "--public-burst", "2")
+	var codes []int
+	for range 3 {
+		resp, err := http.Post(s.url+"/v1/auth/sign-in", "application/json", strings.NewReader(`{}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		codes = append(codes, resp.StatusCode)
+		if resp.StatusCode == http.StatusTooManyRequests {
+			if ra := resp.Header.Get("Retry-After"); ra != "1" {
+				t.Fatalf("Retry-After %q, want 1", ra)
+			}
+		}
+	}
+	if codes[0] == http.StatusTooManyRequests || codes[1] == http.StatusTooManyRequests || codes[2] != http.StatusTooManyRequests {
+		t.Fatalf("statuses %v: want the burst of 2 served, the third refused", codes)
+	}
+	// Authenticated calls are not limited by it.
+	req, _ := http.NewRequest("GET", s.url+"/v1/auth/whoami", nil)
+	req.Header.Set("Authorization", "Bearer "+s.token)
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("whoami: %v %v", err, resp)
+	}
+}

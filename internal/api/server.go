@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"strconv"
@@ -21,6 +22,7 @@ import (
 	"github.com/plexsphere/plexsphere/internal/audit"
 	"github.com/plexsphere/plexsphere/internal/principal"
 	"github.com/plexsphere/plexsphere/internal/problem"
+	"github.com/plexsphere/plexsphere/internal/ratelimit"
 	"github.com/plexsphere/plexsphere/internal/route"
 )
 
@@ -56,6 +58,9 @@ type Config struct {
 	AllowedOrigins []string
 	// Nodes authenticates NSKs for node operations; nil refuses them all.
 	Nodes NodeAuthenticator
+	// PublicLimit rate-limits unauthenticated mutations (sign-in, device
+	// codes, service tokens, register) per client address; nil disables it.
+	PublicLimit *ratelimit.Limiter
 }
 
 // Server is the HTTP API: register operations on API, serve Handler.
@@ -210,6 +215,14 @@ func (s *Server) limitBody(ctx huma.Context, next func(huma.Context)) {
 func (s *Server) authenticate(ctx huma.Context, next func(huma.Context)) {
 	switch route.ClassOf(ctx.Operation()) {
 	case route.Public:
+		if ctx.Method() != http.MethodGet && ctx.Method() != http.MethodHead {
+			if ok, wait := s.cfg.PublicLimit.Allow(s.clientIP(ctx)); !ok {
+				s.writeProblem(ctx, problem.New(http.StatusTooManyRequests, "rate_limited",
+					"Too many unauthenticated requests from this address; retry later.").
+					WithHeader("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds())))))
+				return
+			}
+		}
 		next(ctx)
 		return
 	case route.Node:

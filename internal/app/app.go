@@ -31,6 +31,7 @@ import (
 	"github.com/plexsphere/plexsphere/internal/oidc"
 	"github.com/plexsphere/plexsphere/internal/page"
 	"github.com/plexsphere/plexsphere/internal/principal"
+	"github.com/plexsphere/plexsphere/internal/ratelimit"
 	"github.com/plexsphere/plexsphere/internal/serviceid"
 	"github.com/plexsphere/plexsphere/internal/session"
 	"github.com/plexsphere/plexsphere/internal/signing"
@@ -143,8 +144,9 @@ func assemble(ctx context.Context, cfg config.Config, log *slog.Logger, db *stor
 	s.API, err = api.New(api.Config{
 		Logger: log, Audit: s.Audit, Authenticator: bearers{s.Identity, s.OAuth}, TrustProxyHeaders: cfg.TrustProxyHeaders,
 		Sessions: s.Sessions, StepUp: s.OIDC, AllowedOrigins: cfg.AllowedOrigins, Nodes: s.Enroll,
-		Version: apiv1.Version{Version: v, Commit: c, Date: d},
-		Checks:  []api.Check{{Name: "database", Run: func(ctx context.Context) error { return db.PingContext(ctx) }}},
+		PublicLimit: ratelimit.New(float64(cfg.PublicRateLimit), cfg.PublicBurst, nil),
+		Version:     apiv1.Version{Version: v, Commit: c, Date: d},
+		Checks:      []api.Check{{Name: "database", Run: func(ctx context.Context) error { return db.PingContext(ctx) }}},
 	})
 	if err != nil {
 		return nil, err

@@ -39,6 +39,11 @@ type Config struct {
 	// AllowedOrigins is the CSRF Origin allow-list for cookie-authenticated
 	// changes (api.md §2.2.1); empty refuses them all.
 	AllowedOrigins []string `yaml:"allowed_origins"`
+	// PublicRateLimit is the sustained rate of unauthenticated calls
+	// (sign-in, device code, service token, register) per client address,
+	// per second; 0 disables the limit. PublicBurst is the bucket size.
+	PublicRateLimit int `yaml:"public_rate_limit"`
+	PublicBurst     int `yaml:"public_burst"`
 }
 
 // Defaults work with zero setup: loopback, a data directory in the working
@@ -50,6 +55,8 @@ func Defaults() Config {
 		LogLevel:        "info",
 		LogFormat:       "text",
 		ShutdownTimeout: 15 * time.Second,
+		PublicRateLimit: 20,
+		PublicBurst:     200,
 	}
 }
 
@@ -75,6 +82,8 @@ func (c *Config) fields() []field {
 		{"shutdown_timeout", "how long to drain requests on SIGTERM", &c.ShutdownTimeout},
 		{"public_url", "external base URL (scheme://host[:port]) of this server, for OIDC redirects", &c.PublicURL},
 		{"allowed_origins", "comma-separated Origins allowed to make cookie-authenticated changes (CSRF)", &c.AllowedOrigins},
+		{"public_rate_limit", "unauthenticated calls per second per client address (0 = unlimited)", &c.PublicRateLimit},
+		{"public_burst", "burst of unauthenticated calls per client address", &c.PublicBurst},
 	}
 }
 
@@ -93,6 +102,8 @@ func BindFlags(fs *pflag.FlagSet) {
 			fs.Duration(name, *p, help)
 		case *[]string:
 			fs.StringSlice(name, *p, help)
+		case *int:
+			fs.Int(name, *p, help)
 		}
 	}
 }
@@ -154,6 +165,12 @@ func set(ptr any, v string) error {
 			return fmt.Errorf("want a duration such as 15s, got %q", v)
 		}
 		*p = d
+	case *int:
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return fmt.Errorf("want a whole number ≥ 0, got %q", v)
+		}
+		*p = n
 	case *[]string:
 		*p = nil
 		for _, o := range strings.Split(strings.Trim(v, "[]"), ",") {
@@ -189,6 +206,9 @@ func (c *Config) Validate() error {
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		return fmt.Errorf("config: log_format: want text or json, got %q", c.LogFormat)
+	}
+	if c.PublicRateLimit < 0 || c.PublicBurst < 1 {
+		return errors.New("config: public_rate_limit must be ≥ 0 and public_burst ≥ 1")
 	}
 	if c.ShutdownTimeout <= 0 {
 		return errors.New("config: shutdown_timeout must be positive")

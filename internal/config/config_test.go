@@ -32,7 +32,7 @@ func TestPrecedenceFlagsEnvFileDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := Config{Listen: "127.0.0.1:7000", DataDir: "/from/env", LogLevel: "error", LogFormat: "text",
-		ShutdownTimeout: 3 * time.Second, MasterKeyFile: "/from/env/master.key"}
+		ShutdownTimeout: 3 * time.Second, MasterKeyFile: "/from/env/master.key", PublicRateLimit: 20, PublicBurst: 200}
 	if !reflect.DeepEqual(c, want) {
 		t.Fatalf("got %+v\nwant %+v", c, want)
 	}
