@@ -28,11 +28,7 @@ func (a *app) joinCommand() *cobra.Command {
 		Short: "Register this node with a bootstrap token and save its identity",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := a.loadConfig()
-			if err != nil {
-				return err
-			}
-			store, err := identity.NewStore(cfg.DataDir)
+			cfg, store, err := a.configAndStore()
 			if err != nil {
 				return err
 			}
@@ -165,11 +161,7 @@ func (a *app) deregisterCommand() *cobra.Command {
 		Short: "Revoke this node at the control plane and delete its identity",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := a.loadConfig()
-			if err != nil {
-				return err
-			}
-			store, err := identity.NewStore(cfg.DataDir)
+			cfg, store, err := a.configAndStore()
 			if err != nil {
 				return err
 			}
@@ -197,4 +189,15 @@ func (a *app) deregisterCommand() *cobra.Command {
 			return nil
 		},
 	}
+}
+
+// configAndStore loads the configuration and opens the identity store of
+// its data directory.
+func (a *app) configAndStore() (*config.Config, *identity.Store, error) {
+	cfg, err := a.loadConfig()
+	if err != nil {
+		return nil, nil, err
+	}
+	store, err := identity.NewStore(cfg.DataDir)
+	return cfg, store, err
 }
