@@ -3,7 +3,6 @@ package tenancy
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"net/http"
 	"net/netip"
 
@@ -66,14 +65,8 @@ func scanDomain(row interface{ Scan(...any) error }) (apiv1.Domain, error) {
 
 // GetDomain reads a Domain without authorization; for other contexts.
 func (s *Service) GetDomain(ctx context.Context, q store.Querier, id string) (apiv1.Domain, error) {
-	d, err := scanDomain(q.QueryRowContext(ctx, `SELECT `+domainColumns+` FROM domains WHERE id = $1`, id))
-	if errors.Is(err, sql.ErrNoRows) {
-		return d, problem.NotFound("domain_not_found", "No such Domain.")
-	}
-	if err != nil {
-		return d, problem.Internal(err)
-	}
-	return d, nil
+	return getRow(q.QueryRowContext(ctx, `SELECT `+domainColumns+` FROM domains WHERE id = $1`, id), scanDomain,
+		problem.NotFound("domain_not_found", "No such Domain."))
 }
 
 func (s *Service) listDomains(ctx context.Context, in *listDomainsInput) (*domainsOutput, error) {

@@ -2,6 +2,8 @@ package tenancy
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 
 	"github.com/plexsphere/plexsphere/internal/apiv1"
 	"github.com/plexsphere/plexsphere/internal/problem"
@@ -61,4 +63,18 @@ func keepVisible[T any](ctx context.Context, a Authorizer, permission string, li
 	}
 	list.Items = kept
 	return nil
+}
+
+// getRow reads one row with scan; no row is the given 404 problem, any
+// other failure a 500.
+func getRow[T any](row interface{ Scan(...any) error }, scan func(interface{ Scan(...any) error }) (T, error),
+	notFound *problem.Problem) (T, error) {
+	v, err := scan(row)
+	if errors.Is(err, sql.ErrNoRows) {
+		return v, notFound
+	}
+	if err != nil {
+		return v, problem.Internal(err)
+	}
+	return v, nil
 }

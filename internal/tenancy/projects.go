@@ -3,7 +3,6 @@ package tenancy
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"net/http"
 	"net/netip"
 	"strconv"
@@ -74,14 +73,8 @@ func scanProject(row interface{ Scan(...any) error }) (apiv1.Project, error) {
 
 // GetProject reads a Project without authorization; for other contexts.
 func (s *Service) GetProject(ctx context.Context, q store.Querier, id string) (apiv1.Project, error) {
-	p, err := scanProject(q.QueryRowContext(ctx, `SELECT `+projectColumns+` FROM projects WHERE id = $1`, id))
-	if errors.Is(err, sql.ErrNoRows) {
-		return p, problem.NotFound("project_not_found", "No such Project.")
-	}
-	if err != nil {
-		return p, problem.Internal(err)
-	}
-	return p, nil
+	return getRow(q.QueryRowContext(ctx, `SELECT `+projectColumns+` FROM projects WHERE id = $1`, id), scanProject,
+		problem.NotFound("project_not_found", "No such Project."))
 }
 
 func (s *Service) listProjects(ctx context.Context, in *listProjectsInput) (*projectsOutput, error) {

@@ -3,7 +3,6 @@ package tenancy
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"net/http"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -64,14 +63,8 @@ func scanResource(row interface{ Scan(...any) error }) (apiv1.Resource, error) {
 
 // GetResource reads a Resource without authorization; for other contexts.
 func (s *Service) GetResource(ctx context.Context, q store.Querier, id string) (apiv1.Resource, error) {
-	r, err := scanResource(q.QueryRowContext(ctx, `SELECT `+resourceColumns+` FROM resources WHERE id = $1`, id))
-	if errors.Is(err, sql.ErrNoRows) {
-		return r, problem.NotFound("resource_not_found", "No such Resource.")
-	}
-	if err != nil {
-		return r, problem.Internal(err)
-	}
-	return r, nil
+	return getRow(q.QueryRowContext(ctx, `SELECT `+resourceColumns+` FROM resources WHERE id = $1`, id), scanResource,
+		problem.NotFound("resource_not_found", "No such Resource."))
 }
 
 func (s *Service) listResources(ctx context.Context, in *listResourcesInput) (*resourcesOutput, error) {
