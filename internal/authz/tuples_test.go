@@ -109,12 +109,66 @@ func TestMemTuplesSnapshots(t *testing.T) {
 	if !slices.Equal(snap, want) {
 		t.Fatalf("snapshot changed: %v, want %v", snap, want)
 	}
-	// Appending to a snapshot must not write into the store's array.
-	snap2, _ := m.SubjectsOf(ctx, g, "member")
-	_ = append(snap2, ObjectRef{"user", "intruder"}.Subject())
-	_ = m.Add(mustTuple(t, nil, "group:g#member@user:new3"))
-	now, _ := m.SubjectsOf(ctx, g, "member")
-	if slices.Contains(now, ObjectRef{"user", "intruder"}.Subject()) {
+}
+
+// TestMemTuplesSnapshotsAreClipped: a reader that appends to a returned
+// slice gets its own array. Issue 7 row 22: the former check here could not
+// fail (a slot a reader wrote was overwritten by the next Add before anyone
+// looked), so removing the [:len:len] clips of SubjectsOf, UsersetsOf and
+// ResourcesOf kept the suite green. Here each index slice is first given
+// spare capacity (asserted), a reader appends to a snapshot, the store then
+// appends to the same key, and the reader's element must still be its own:
+// without a clip both write the same slot.
+func TestMemTuplesSnapshotsAreClipped(t *testing.T) {
+	ctx := context.Background()
+	g, u := ObjectRef{"group", "g"}, ObjectRef{"user", "u"}.Subject()
+	t.Run("SubjectsOf", func(t *testing.T) {
+		m := NewMemTuples()
+		checkClipped(t, m, "group:g#member@user:u%d",
+			func() []SubjectRef { return m.subjects[relKey{g, "member"}] },
+			func() []SubjectRef { s, _ := m.SubjectsOf(ctx, g, "member"); return s },
+			ObjectRef{"user", "intruder"}.Subject())
+	})
+	t.Run("UsersetsOf", func(t *testing.T) {
+		m := NewMemTuples()
+		checkClipped(t, m, "group:g#member@group:h%d#member",
+			func() []SubjectRef { return m.usersets[relKey{g, "member"}] },
+			func() []SubjectRef { s, _ := m.UsersetsOf(ctx, g, "member"); return s },
+			SubjectRef{Object: ObjectRef{"group", "intruder"}, Relation: "member"})
+	})
+	t.Run("ResourcesOf", func(t *testing.T) {
+		m := NewMemTuples()
+		checkClipped(t, m, "group:g%d#member@user:u",
+			func() []ObjectRef { return m.resources[revKey{u, "group", "member"}] },
+			func() []ObjectRef { s, _ := m.ResourcesOf(ctx, "group", "member", u); return s },
+			ObjectRef{"group", "intruder"})
+	})
+}
+
+// checkClipped adds tuples (format with one %d) until the store's slice
+// (stored) has spare capacity, then appends intruder to what read returns
+// and adds one more tuple to the same key.
+func checkClipped[V comparable](t *testing.T, m *MemTuples, format string, stored, read func() []V, intruder V) {
+	t.Helper()
+	n := 0
+	add := func() {
+		if err := m.Add(mustTuple(t, nil, fmt.Sprintf(format, n))); err != nil {
+			t.Fatal(err)
+		}
+		n++
+	}
+	for add(); len(stored()) == cap(stored()) || n < 3; {
+		add()
+	}
+	if s := stored(); len(s) >= cap(s) {
+		t.Fatalf("precondition: no spare capacity (len %d, cap %d)", len(s), cap(s))
+	}
+	mine := append(read(), intruder)
+	add()
+	if got := mine[len(mine)-1]; got != intruder {
+		t.Fatalf("the store's Add overwrote a reader's appended element with %v: the returned slice was not clipped", got)
+	}
+	if slices.Contains(read(), intruder) {
 		t.Fatal("an append to a returned slice leaked into the store")
 	}
 }
