@@ -1,11 +1,17 @@
 // Package page implements the API's pagination: the limit parameter and the
-// opaque cursors of api.md §2.5 — versioned, HMAC-SHA-256 signed, and bound
-// to the caller and to the operation with its filters, so that a cursor
-// cannot be forged, edited, or replayed by someone else or elsewhere.
+// opaque cursors of api.md §2.5 — versioned, sealed with AES-256-GCM under a
+// server key, and bound to the caller and to the operation with its filters,
+// so that a cursor cannot be forged, edited, or replayed by someone else or
+// elsewhere, and reveals nothing to its holder: a list keys its next page on
+// the last row it fetched, which may be one the caller cannot see (another
+// Domain's slug, a hidden node's id), so the position must not be readable.
 package page
 
 import (
+	"crypto/aes"
+	"crypto/cipher"
 	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
@@ -16,8 +22,9 @@ import (
 const (
 	DefaultLimit = 50
 	MaxLimit     = 200
-	version      = 1
-	macSize      = 16
+	// version is the first byte of every cursor. Version 1 cursors were
+	// HMAC-signed but readable (issue 7 row 7); they are refused as invalid.
+	version      = 2
 	maxCursorLen = 2048
 )
 
@@ -32,15 +39,33 @@ var (
 
 // Codec mints and checks cursors with one server key.
 type Codec struct {
-	key []byte
+	// bind keys the binding digests; aead seals the payload.
+	bind []byte
+	aead cipher.AEAD
 }
 
-// NewCodec returns a codec for a secret key of at least 32 bytes.
+// NewCodec returns a codec for a secret key of at least 32 bytes. The
+// binding and sealing keys are derived from it, one per purpose.
 func NewCodec(key []byte) (*Codec, error) {
 	if len(key) < 32 {
 		return nil, errors.New("page: cursor key must be at least 32 bytes")
 	}
-	return &Codec{key: key}, nil
+	block, err := aes.NewCipher(derive(key, "cursor/seal/v2"))
+	if err != nil {
+		return nil, err
+	}
+	aead, err := cipher.NewGCM(block)
+	if err != nil {
+		return nil, err
+	}
+	return &Codec{bind: derive(key, "cursor/bind/v2"), aead: aead}, nil
+}
+
+// derive is HMAC-SHA-256(key, label): a 32-byte key for one purpose.
+func derive(key []byte, label string) []byte {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(label))
+	return m.Sum(nil)
 }
 
 // Binding is what a cursor is bound to: the caller's pseudonym and the
@@ -51,23 +76,29 @@ type Binding struct {
 }
 
 type payload struct {
-	V int             `json:"v"`
 	C string          `json:"c"`
 	S string          `json:"s"`
 	P json.RawMessage `json:"p"`
 }
 
-// Encode mints a cursor for position (any JSON-encodable keyset value).
+// Encode mints a cursor for position (any JSON-encodable keyset value):
+// version byte, random nonce, then the sealed payload, in base64url.
 func (c *Codec) Encode(b Binding, position any) (string, error) {
 	p, err := json.Marshal(position)
 	if err != nil {
 		return "", err
 	}
-	body, err := json.Marshal(payload{V: version, C: c.digest("c", b.Caller), S: c.digest("s", b.Scope), P: p})
+	body, err := json.Marshal(payload{C: c.digest("c", b.Caller), S: c.digest("s", b.Scope), P: p})
 	if err != nil {
 		return "", err
 	}
-	return base64.RawURLEncoding.EncodeToString(append(body, c.mac(body)...)), nil
+	head := make([]byte, 1+c.aead.NonceSize(), 1+c.aead.NonceSize()+len(body)+c.aead.Overhead())
+	head[0] = version
+	if _, err := rand.Read(head[1:]); err != nil {
+		return "", err
+	}
+	sealed := c.aead.Seal(head, head[1:], body, head[:1])
+	return base64.RawURLEncoding.EncodeToString(sealed), nil
 }
 
 // Decode checks a cursor against b and fills position.
@@ -76,15 +107,16 @@ func (c *Codec) Decode(cursor string, b Binding, position any) error {
 		return ErrInvalid
 	}
 	raw, err := base64.RawURLEncoding.Strict().DecodeString(cursor)
-	if err != nil || len(raw) <= macSize {
+	n := 1 + c.aead.NonceSize()
+	if err != nil || len(raw) < n+c.aead.Overhead() || raw[0] != version {
 		return ErrInvalid
 	}
-	body, sum := raw[:len(raw)-macSize], raw[len(raw)-macSize:]
-	if !hmac.Equal(sum, c.mac(body)) {
+	body, err := c.aead.Open(nil, raw[1:n], raw[n:], raw[:1])
+	if err != nil {
 		return ErrInvalid
 	}
 	var p payload
-	if err := json.Unmarshal(body, &p); err != nil || p.V != version {
+	if err := json.Unmarshal(body, &p); err != nil {
 		return ErrInvalid
 	}
 	if p.C != c.digest("c", b.Caller) {
@@ -99,16 +131,9 @@ func (c *Codec) Decode(cursor string, b Binding, position any) error {
 	return nil
 }
 
-func (c *Codec) mac(body []byte) []byte {
-	m := hmac.New(sha256.New, c.key)
-	m.Write([]byte("cursor/v1\x00"))
-	m.Write(body)
-	return m.Sum(nil)[:macSize]
-}
-
-// digest keeps bindings short and opaque inside the cursor.
+// digest keeps bindings short inside the cursor.
 func (c *Codec) digest(label, v string) string {
-	m := hmac.New(sha256.New, c.key)
+	m := hmac.New(sha256.New, c.bind)
 	m.Write([]byte(label + "\x00" + v))
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil)[:12])
 }
