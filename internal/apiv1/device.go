@@ -68,10 +68,13 @@ type RevokeToken struct {
 
 // ServiceTokenRequest is the body of POST /v1/auth/service/token, as JSON or
 // as an application/x-www-form-urlencoded form (RFC 6749 §4.4). The client
-// may authenticate with HTTP Basic instead of client_id/client_secret.
+// may authenticate with HTTP Basic instead of client_id/client_secret. The
+// request names exactly one service identity: domain_id with the IdP's
+// client_id, or the service identity's id as client_id.
 type ServiceTokenRequest struct {
 	GrantType           string `json:"grant_type" maxLength:"128" doc:"client_credentials or urn:ietf:params:oauth:grant-type:jwt-bearer"`
-	ClientID            string `json:"client_id,omitempty" maxLength:"256"`
+	DomainID            string `json:"domain_id,omitempty" maxLength:"64" doc:"Addition: the Domain of the service identity whose IdP client_id this is. Without it, client_id must be the service identity's id."`
+	ClientID            string `json:"client_id,omitempty" maxLength:"256" doc:"The IdP client_id of a service identity of domain_id, or (without domain_id) the service identity's id."`
 	ClientSecret        string `json:"client_secret,omitempty" maxLength:"1024" writeOnly:"true"`
 	ClientAssertion     string `json:"client_assertion,omitempty" maxLength:"4096"`
 	ClientAssertionType string `json:"client_assertion_type,omitempty" maxLength:"256"`

@@ -128,6 +128,16 @@ func (s *Service) create(ctx context.Context, in *createInput) (*oneOutput, erro
 		CreatedAt: now.UTC(), UpdatedAt: now.UTC()}
 	audit.RequestFrom(ctx).Target(domainID, "service_identity", si.ID)
 	err = s.db.Tx(ctx, func(tx *sql.Tx) error {
+		// client_id is unique per Domain, so that domain_id and client_id
+		// name one identity at the token endpoint (issue 7 row 1).
+		var taken int
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM service_identities WHERE domain_id = $1 AND client_id = $2`,
+			domainID, si.ClientID).Scan(&taken); err != nil {
+			return err
+		}
+		if taken > 0 {
+			return clientIDConflict()
+		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO identities (id, kind, domain_id, display_name, created_at, updated_at)
 			VALUES ($1, 'service_identity', $2, $3, $4, $4)`, si.ID, domainID, si.DisplayName, store.Micros(now)); err != nil {
 			return err
@@ -140,7 +150,7 @@ func (s *Service) create(ctx context.Context, in *createInput) (*oneOutput, erro
 			client_id, subject, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7)`, si.ID, domainID,
 			bindingID, si.FederationKind, si.ClientID, subject, store.Micros(now)); err != nil {
 			if store.IsUniqueViolation(err) {
-				return problem.Conflict("client_id_conflict", "Another service identity of this IdP binding has this client_id.")
+				return clientIDConflict()
 			}
 			return err
 		}
@@ -150,6 +160,10 @@ func (s *Service) create(ctx context.Context, in *createInput) (*oneOutput, erro
 		return nil, problem.From(err)
 	}
 	return &oneOutput{Location: "/v1/domains/" + domainID + "/service-identities/" + si.ID, Body: si}, nil
+}
+
+func clientIDConflict() *problem.Problem {
+	return problem.Conflict("client_id_conflict", "Another service identity of this Domain has this client_id.")
 }
 
 const columns = `id, domain_id, idp_binding_id, federation_kind, client_id, COALESCE(subject, ''), disabled_at,

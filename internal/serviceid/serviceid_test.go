@@ -65,8 +65,13 @@ func tokenRequest(t *testing.T, e *apptest.Env, form url.Values, asJSON, basic b
 	return resp.StatusCode, tok, oidctest.ProblemCode(t, raw)
 }
 
-func cc(id, secret string) url.Values {
-	return url.Values{"grant_type": {"client_credentials"}, "client_id": {id}, "client_secret": {secret}}
+// cc is a client_credentials request for a client of a Domain ("": none).
+func cc(domainID, id, secret string) url.Values {
+	v := url.Values{"grant_type": {"client_credentials"}, "client_id": {id}, "client_secret": {secret}}
+	if domainID != "" {
+		v.Set("domain_id", domainID)
+	}
+	return v
 }
 
 // TestServiceIdentities: CRUD with authorization, the client_credentials
@@ -145,7 +150,7 @@ func TestServiceIdentities(t *testing.T) {
 				name          string
 				asJSON, basic bool
 			}{{"form", false, false}, {"json", true, false}, {"basic", false, true}} {
-				st, tok, pc := tokenRequest(t, e, cc(ciClient, ciSecret), c.asJSON, c.basic)
+				st, tok, pc := tokenRequest(t, e, cc(dom.ID, ciClient, ciSecret), c.asJSON, c.basic)
 				if st != 200 || !strings.HasPrefix(tok.AccessToken, "psa_") || tok.TokenType != "Bearer" || tok.ExpiresIn != 900 || tok.RefreshToken != "" {
 					t.Fatalf("%s token: %d %s %+v", c.name, st, pc, tok)
 				}
@@ -157,13 +162,16 @@ func TestServiceIdentities(t *testing.T) {
 				st   int
 				code string
 			}{
-				{"wrong secret", cc(ciClient, "wrong"), 401, "invalid_client"},
-				{"unknown client", cc("nobody", ciSecret), 401, "invalid_client"},
-				{"no secret", url.Values{"grant_type": {"client_credentials"}, "client_id": {ciClient}}, 401, "invalid_client"},
-				{"jwt grant for a client_credentials identity", url.Values{"grant_type": {apiv1.GrantJWTBearer}, "client_id": {ciClient}}, 403, "federation_kind_mismatch"},
-				{"client_credentials for a jwt_bearer identity", cc("spiffe-x", ciSecret), 403, "federation_kind_mismatch"},
-				{"jwt grant", url.Values{"grant_type": {apiv1.GrantJWTBearer}, "client_id": {"spiffe-x"}, "client_assertion": {"x.y.z"}}, 501, "spiffe_not_provisioned"},
+				{"wrong secret", cc(dom.ID, ciClient, "wrong"), 401, "invalid_client"},
+				{"unknown client", cc(dom.ID, "nobody", ciSecret), 401, "invalid_client"},
+				{"no secret", url.Values{"grant_type": {"client_credentials"}, "domain_id": {dom.ID}, "client_id": {ciClient}}, 401, "invalid_client"},
+				{"jwt grant for a client_credentials identity", url.Values{"grant_type": {apiv1.GrantJWTBearer}, "domain_id": {dom.ID}, "client_id": {ciClient}}, 403, "federation_kind_mismatch"},
+				{"client_credentials for a jwt_bearer identity", cc(dom.ID, "spiffe-x", ciSecret), 403, "federation_kind_mismatch"},
+				{"jwt grant", url.Values{"grant_type": {apiv1.GrantJWTBearer}, "domain_id": {dom.ID}, "client_id": {"spiffe-x"}, "client_assertion": {"x.y.z"}}, 501, "spiffe_not_provisioned"},
 				{"unknown grant", url.Values{"grant_type": {"password"}}, 400, "unsupported_grant_type"},
+				{"no domain", cc("", ciClient, ciSecret), 400, "domain_id_required"},
+				{"bad domain", cc("acme", ciClient, ciSecret), 400, "invalid_domain_id"},
+				{"unknown identity id", cc("", "0190c0de-0000-7000-8000-000000000000", ciSecret), 401, "invalid_client"},
 			} {
 				if st, _, pc := tokenRequest(t, e, c.form, false, false); st != c.st || pc != c.code {
 					t.Fatalf("%s: %d %s", c.name, st, pc)
@@ -232,14 +240,14 @@ func TestServiceIdentities(t *testing.T) {
 					t.Fatalf("credential of a disabled identity: %d", st)
 				}
 			}
-			if st, _, pc := tokenRequest(t, e, cc(ciClient, ciSecret), false, false); st != 401 || pc != "invalid_client" {
+			if st, _, pc := tokenRequest(t, e, cc(dom.ID, ciClient, ciSecret), false, false); st != 401 || pc != "invalid_client" {
 				t.Fatalf("token while disabled: %d %s", st, pc)
 			}
 			got = apiv1.ServiceIdentity{}
 			if st, raw := e.Do(t, "PATCH", one, map[string]any{"disabled": false}, &got); st != 200 || got.DisabledAt != nil || got.ID != si.ID {
 				t.Fatalf("enable: %d %s", st, raw)
 			}
-			st, tok, _ := tokenRequest(t, e, cc(ciClient, ciSecret), false, false)
+			st, tok, _ := tokenRequest(t, e, cc(dom.ID, ciClient, ciSecret), false, false)
 			if st != 200 {
 				t.Fatalf("token after enable: %d", st)
 			}
@@ -266,7 +274,7 @@ func TestServiceIdentities(t *testing.T) {
 			if err := e.Server.DB.QueryRow(`SELECT COUNT(*) FROM identities WHERE id = $1`, si.ID).Scan(&left); err != nil || left != 0 {
 				t.Fatalf("identity left behind (would block the Domain's delete): %d %v", left, err)
 			}
-			if st, _, pc := tokenRequest(t, e, cc(ciClient, ciSecret), false, false); st != 401 || pc != "invalid_client" {
+			if st, _, pc := tokenRequest(t, e, cc(dom.ID, ciClient, ciSecret), false, false); st != 401 || pc != "invalid_client" {
 				t.Fatalf("token after delete: %d %s", st, pc)
 			}
 

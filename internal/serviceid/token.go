@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
+	"github.com/google/uuid"
 
 	"github.com/plexsphere/plexsphere/internal/apiv1"
 	"github.com/plexsphere/plexsphere/internal/audit"
@@ -58,7 +59,7 @@ func parseTokenRequest(in *tokenInput) (apiv1.ServiceTokenRequest, error) {
 		if err != nil {
 			return req, problem.BadRequest("invalid_body", "The form body does not parse.")
 		}
-		req = apiv1.ServiceTokenRequest{GrantType: f.Get("grant_type"), ClientID: f.Get("client_id"),
+		req = apiv1.ServiceTokenRequest{GrantType: f.Get("grant_type"), DomainID: f.Get("domain_id"), ClientID: f.Get("client_id"),
 			ClientSecret: f.Get("client_secret"), ClientAssertion: f.Get("client_assertion"),
 			ClientAssertionType: f.Get("client_assertion_type"), Scope: f.Get("scope")}
 	case "application/json", "":
@@ -95,24 +96,51 @@ type client struct {
 	disabled                              bool
 }
 
-// clients lists the service identities with this client id (one per IdP
-// binding at most).
-func (s *Service) clients(ctx context.Context, clientID string) ([]client, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT id, domain_id, idp_binding_id, federation_kind, client_id,
-		disabled_at IS NOT NULL FROM service_identities WHERE client_id = $1 ORDER BY id`, clientID)
+// resolve finds the one service identity a token request names (issue 7
+// row 1): with domain_id, that Domain's identity with this IdP client_id;
+// without, the identity whose id is client_id. A client_id alone never
+// matches identities of several Domains, so a secret can only ever be
+// offered to the IdP the named identity is bound to. ok is false when
+// nothing (or, for rows older than the per-Domain uniqueness check, more
+// than one identity) matches.
+func (s *Service) resolve(ctx context.Context, req apiv1.ServiceTokenRequest) (c client, ok bool, err error) {
+	if req.ClientID == "" {
+		return c, false, nil
+	}
+	q := `SELECT id, domain_id, idp_binding_id, federation_kind, client_id, disabled_at IS NOT NULL
+		FROM service_identities WHERE id = $1 LIMIT 2`
+	args := []any{req.ClientID}
+	if req.DomainID != "" {
+		domainID, err := parseID("domain", req.DomainID)
+		if err != nil {
+			return c, false, err
+		}
+		q = `SELECT id, domain_id, idp_binding_id, federation_kind, client_id, disabled_at IS NOT NULL
+			FROM service_identities WHERE domain_id = $1 AND client_id = $2 LIMIT 2`
+		args = []any{domainID, req.ClientID}
+	} else if id, err := uuid.Parse(req.ClientID); err != nil || id.String() != req.ClientID {
+		return c, false, problem.BadRequest("domain_id_required",
+			"Name the service identity: send domain_id with the IdP client_id, or the service identity's id as client_id.")
+	}
+	rows, err := s.db.QueryContext(ctx, q, args...)
 	if err != nil {
-		return nil, err
+		return c, false, problem.Internal(err)
 	}
 	defer rows.Close()
-	var out []client
+	n := 0
 	for rows.Next() {
-		var c client
 		if err := rows.Scan(&c.id, &c.domainID, &c.binding, &c.kind, &c.clientID, &c.disabled); err != nil {
-			return nil, err
+			return client{}, false, problem.Internal(err)
 		}
-		out = append(out, c)
+		n++
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return client{}, false, problem.Internal(err)
+	}
+	if n != 1 {
+		return client{}, false, nil
+	}
+	return c, true, nil
 }
 
 func (s *Service) token(ctx context.Context, in *tokenInput) (*tokenOutput, error) {
@@ -129,21 +157,22 @@ func (s *Service) token(ctx context.Context, in *tokenInput) (*tokenOutput, erro
 	default:
 		return nil, problem.BadRequest("unsupported_grant_type", "grant_type must be client_credentials or jwt-bearer.")
 	}
-	cs, err := s.clients(ctx, req.ClientID)
-	if err != nil {
-		return nil, problem.Internal(err)
-	}
-	if kind == KindJWTBearer {
-		return nil, jwtBearer(cs)
-	}
-	if req.ClientID == "" || req.ClientSecret == "" {
-		return nil, invalidClient()
-	}
-	c, err := s.verify(ctx, cs, kind, req.ClientSecret)
+	c, found, err := s.resolve(ctx, req)
 	if err != nil {
 		return nil, err
 	}
-	audit.RequestFrom(ctx).Target(c.domainID, "service_identity", c.id)
+	if found {
+		audit.RequestFrom(ctx).Target(c.domainID, "service_identity", c.id)
+	}
+	if kind == KindJWTBearer {
+		return nil, jwtBearer(c, found)
+	}
+	if !found || c.disabled || req.ClientSecret == "" {
+		return nil, invalidClient()
+	}
+	if err := s.verify(ctx, c, kind, req.ClientSecret); err != nil {
+		return nil, err
+	}
 	var out tokenOutput
 	err = s.db.Tx(ctx, func(tx *sql.Tx) error {
 		iss, err := s.tokens.IssueService(ctx, tx, c.id, c.binding, c.clientID)
@@ -162,48 +191,41 @@ func (s *Service) token(ctx context.Context, in *tokenInput) (*tokenOutput, erro
 	return &out, nil
 }
 
-// verify picks the service identity the IdP vouches for. An identity of
-// the other federation kind is 403 federation_kind_mismatch; an unknown or
-// disabled one, or refused credentials, is 401 invalid_client.
-func (s *Service) verify(ctx context.Context, cs []client, kind, secret string) (client, error) {
-	mismatch := false
-	for _, c := range cs {
-		switch {
-		case c.disabled:
-			continue
-		case c.kind != kind:
-			mismatch = true
-			continue
-		}
-		err := s.bindings.VerifyClientCredentials(ctx, c.binding, c.clientID, secret)
-		switch {
-		case err == nil:
-			return c, nil
-		case errors.Is(err, oidc.ErrInvalidClient):
-			continue
-		}
-		audit.RequestFrom(ctx).Target(c.domainID, "service_identity", c.id)
-		return client{}, problem.New(http.StatusBadGateway, "idp_unreachable",
-			"The identity provider could not verify the credentials.").WithCause(err)
-	}
-	if mismatch {
-		return client{}, problem.New(http.StatusForbidden, "federation_kind_mismatch",
+// verify lets the IdP the identity is bound to, and only that one, check
+// the secret. An identity of the other federation kind is 403
+// federation_kind_mismatch; a binding that is gone, inactive or of another
+// Domain, or refused credentials, is 401 invalid_client.
+func (s *Service) verify(ctx context.Context, c client, kind, secret string) error {
+	if c.kind != kind {
+		return problem.New(http.StatusForbidden, "federation_kind_mismatch",
 			"This grant does not match the service identity's federation_kind.")
 	}
-	return client{}, invalidClient()
+	ref, err := s.bindings.LookupBinding(ctx, c.binding)
+	var p *problem.Problem
+	switch {
+	case errors.As(err, &p) && p.Status == http.StatusNotFound:
+		return invalidClient()
+	case err != nil:
+		return problem.Internal(err)
+	case !ref.Active || (ref.DomainID != "" && ref.DomainID != c.domainID):
+		return invalidClient()
+	}
+	err = s.bindings.VerifyClientCredentials(ctx, c.binding, c.clientID, secret)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, oidc.ErrInvalidClient):
+		return invalidClient()
+	}
+	return problem.New(http.StatusBadGateway, "idp_unreachable",
+		"The identity provider could not verify the credentials.").WithCause(err)
 }
 
 // jwtBearer answers a jwt-bearer grant: 403 federation_kind_mismatch when
-// the named client is a client_credentials identity only, else 501 until
-// SPIFFE JWT-SVID verification is built.
-func jwtBearer(cs []client) error {
-	mismatch := len(cs) > 0
-	for _, c := range cs {
-		if c.kind == KindJWTBearer {
-			mismatch = false
-		}
-	}
-	if mismatch {
+// the named identity is a client_credentials one, else 501 until SPIFFE
+// JWT-SVID verification is built.
+func jwtBearer(c client, found bool) error {
+	if found && c.kind != KindJWTBearer {
 		return problem.New(http.StatusForbidden, "federation_kind_mismatch",
 			"This grant does not match the service identity's federation_kind.")
 	}

@@ -112,6 +112,14 @@ func Start(t *testing.T, b apptest.Backend, allowOwnOrigin bool) *Fixture {
 // registered with the fixture's callback.
 func (f *Fixture) Issuer(t *testing.T, tweak func(*devidp.Config)) *devidp.Provider {
 	t.Helper()
+	return f.IssuerWith(t, tweak, nil)
+}
+
+// IssuerWith is Issuer with the provider's handler wrapped by wrap (nil:
+// unwrapped), so that a test can watch what reaches the IdP or play a
+// malicious one.
+func (f *Fixture) IssuerWith(t *testing.T, tweak func(*devidp.Config), wrap func(http.Handler) http.Handler) *devidp.Provider {
+	t.Helper()
 	sw := &swap{}
 	ts := httptest.NewServer(sw)
 	t.Cleanup(ts.Close)
@@ -127,7 +135,11 @@ func (f *Fixture) Issuer(t *testing.T, tweak func(*devidp.Config)) *devidp.Provi
 	if err != nil {
 		t.Fatal(err)
 	}
-	sw.set(p.Handler())
+	h := p.Handler()
+	if wrap != nil {
+		h = wrap(h)
+	}
+	sw.set(h)
 	return p
 }
 
