@@ -117,7 +117,7 @@ func (s *Service) completeSignIn(ctx context.Context, in *callbackInput, bp **Bi
 	secure := s.sessions.Secure(in.TLS, in.ForwardedProto)
 	cookies := append(s.sessions.Cookies(created, secure), http.Cookie{Name: FlowCookieName, Value: "", Path: callbackPath,
 		MaxAge: -1, HttpOnly: true, Secure: secure, SameSite: http.SameSiteLaxMode})
-	return &callbackOutput{Status: http.StatusSeeOther, Location: f.returnTo, CacheControl: "no-store", SetCookie: cookies}, nil
+	return &callbackOutput{Status: http.StatusSeeOther, Location: safeReturnTo(f.returnTo), CacheControl: "no-store", SetCookie: cookies}, nil
 }
 
 // exchange redeems the code with the PKCE verifier and verifies the ID
@@ -200,12 +200,17 @@ func strs(v any) []string {
 	return nil
 }
 
-// provision finds the identity (issuer, subject), creating it when the
-// binding's jit_policy allows, and stamps the sign-in.
+// provision finds the identity (binding scope, issuer, subject), creating
+// it when the binding's jit_policy allows, and stamps the sign-in. The
+// scope is the binding's Domain ("" for a platform binding): a Domain's
+// binding never resolves an identity created through another Domain's or
+// the platform's bindings, even for the same issuer (issue 7 row 8), since
+// whoever administers a binding controls which keys it trusts.
 func (s *Service) provision(ctx context.Context, tx *sql.Tx, b *Binding, f *flow, c *claims) (id, domainID string, err error) {
 	now := store.Micros(s.now())
-	err = tx.QueryRowContext(ctx, `SELECT id, COALESCE(domain_id, '') FROM identities WHERE issuer = $1 AND subject = $2`+s.db.ForUpdate(),
-		b.Issuer, c.subject).Scan(&id, &domainID)
+	err = tx.QueryRowContext(ctx, `SELECT id, COALESCE(domain_id, '') FROM identities
+		WHERE idp_scope = $1 AND idp_issuer = $2 AND idp_subject = $3`+s.db.ForUpdate(),
+		b.DomainID, b.Issuer, c.subject).Scan(&id, &domainID)
 	switch {
 	case err == nil:
 		if domainID != f.domainID {
@@ -225,9 +230,9 @@ func (s *Service) provision(ctx context.Context, tx *sql.Tx, b *Binding, f *flow
 	if f.domainID != "" {
 		domain = f.domainID
 	}
-	_, err = tx.ExecContext(ctx, `INSERT INTO identities (id, kind, domain_id, display_name, issuer, subject, email,
-		created_at, updated_at, last_sign_in_at) VALUES ($1, 'user', $2, $3, $4, $5, $6, $7, $7, $7)`,
-		id, domain, displayName(c), b.Issuer, c.subject, c.email, now)
+	_, err = tx.ExecContext(ctx, `INSERT INTO identities (id, kind, domain_id, display_name, idp_scope, idp_issuer,
+		idp_subject, email, created_at, updated_at, last_sign_in_at) VALUES ($1, 'user', $2, $3, $4, $5, $6, $7, $8, $8, $8)`,
+		id, domain, displayName(c), b.DomainID, b.Issuer, c.subject, c.email, now)
 	if store.IsUniqueViolation(err) {
 		return "", "", problem.Conflict("identity_conflict", "This identity signed in concurrently; try again.")
 	}

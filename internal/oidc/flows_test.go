@@ -241,7 +241,7 @@ func TestJITDeny(t *testing.T) {
 		t.Fatalf("jit deny: %d %s", resp.StatusCode, raw)
 	}
 	var n int
-	f.Server.DB.QueryRow(`SELECT COUNT(*) FROM identities WHERE subject = 'alice'`).Scan(&n)
+	f.Server.DB.QueryRow(`SELECT COUNT(*) FROM identities WHERE idp_subject = 'alice'`).Scan(&n)
 	if n != 0 {
 		t.Fatal("a denied user was provisioned")
 	}

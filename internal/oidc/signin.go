@@ -150,13 +150,33 @@ func (s *Service) resolveBinding(ctx context.Context, in apiv1.SignIn) (*Binding
 	return nil, problem.NotFound("binding_not_found", "No IdP binding serves this sign-in.")
 }
 
-// safeReturnTo keeps return_to a local path (no open redirect).
+// safeReturnTo keeps return_to a same-origin absolute path (no open
+// redirect); anything else becomes "/". Browsers remove tab and newline
+// anywhere in a URL, strip leading spaces and control characters, and read
+// a backslash as a slash, so "/\t/evil.example" or "/\\evil.example" would
+// become the scheme-relative "//evil.example". Only printable ASCII passes
+// (a browser sends its own paths percent-encoded), the value must parse as
+// a URL without scheme, host or user info, and its path starts with exactly
+// one slash.
 func safeReturnTo(v string) string {
-	if v == "" || !strings.HasPrefix(v, "/") || strings.HasPrefix(v, "//") || strings.ContainsAny(v, "\\\r\n") {
+	if v == "" || len(v) > maxReturnTo {
+		return "/"
+	}
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; c <= ' ' || c >= 0x7f || c == '\\' {
+			return "/"
+		}
+	}
+	u, err := url.Parse(v)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" ||
+		!strings.HasPrefix(u.Path, "/") || strings.HasPrefix(u.Path, "//") || strings.HasPrefix(v, "//") {
 		return "/"
 	}
 	return v
 }
+
+// maxReturnTo bounds return_to (the sign-in body allows as much).
+const maxReturnTo = 1024
 
 func (s *Service) signIn(ctx context.Context, in *signInInput) (*signInOutput, error) {
 	b, err := s.resolveBinding(ctx, in.Body)

@@ -75,7 +75,7 @@ func TestBrowserSignIn(t *testing.T) {
 			if _, who2 := br2.Whoami(t); who2.Subject != who.Subject {
 				t.Fatalf("second sign-in is another identity: %s vs %s", who2.Subject, who.Subject)
 			}
-			f.Server.DB.QueryRow(`SELECT COUNT(*) FROM identities WHERE issuer = $1 AND subject = 'alice'`, idp.Issuer()).Scan(&n)
+			f.Server.DB.QueryRow(`SELECT COUNT(*) FROM identities WHERE idp_issuer = $1 AND idp_subject = 'alice'`, idp.Issuer()).Scan(&n)
 			if n != 1 {
 				t.Fatalf("identities for (issuer, alice): %d", n)
 			}
