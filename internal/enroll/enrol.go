@@ -59,32 +59,6 @@ func (s *Service) openNSK(nodeID, sealed string) (string, error) {
 	return string(pt), err
 }
 
-// replay answers a second redemption of the same token with the same public
-// key within replayWindow with the first answer (node-protocol.md §4.3).
-func (s *Service) replay(ctx context.Context, tok tokenRow, publicKey string) (nodeproto.RegisterResponse, bool, error) {
-	var (
-		resp                     nodeproto.RegisterResponse
-		domainID, sealed, meshIP string
-	)
-	since := store.Micros(s.now().Add(-replayWindow))
-	err := s.db.QueryRowContext(ctx, `SELECT id, domain_id, mesh_ip, nsk_sealed FROM nodes
-		WHERE token_id = $1 AND public_key = $2 AND revoked_at IS NULL AND created_at > $3`,
-		tok.ID, publicKey, since).Scan(&resp.NodeID, &domainID, &meshIP, &sealed)
-	if errors.Is(err, sql.ErrNoRows) {
-		return resp, false, nil
-	}
-	if err != nil {
-		return resp, false, err
-	}
-	audit.RequestFrom(ctx).Target(domainID, "node", resp.NodeID)
-	if resp.NodeSecretKey, err = s.openNSK(resp.NodeID, sealed); err != nil {
-		return resp, false, err
-	}
-	resp.MeshIP = meshIP
-	err = s.fillDomain(ctx, s.db, domainID, &resp)
-	return resp, err == nil, err
-}
-
 // fillDomain adds the Domain's current signing key, mesh pool and peers.
 func (s *Service) fillDomain(ctx context.Context, q store.Querier, domainID string, resp *nodeproto.RegisterResponse) error {
 	key, err := s.signing.ActiveKey(ctx, q, domainID)
@@ -192,7 +166,10 @@ func (s *Service) enrol(ctx context.Context, r *redemption) (nodeproto.RegisterR
 	if err != nil {
 		return resp, problem.From(err)
 	}
-	resp.NodeID, resp.NodeSecretKey = uuid.Must(uuid.NewV7()).String(), nsk
+	resp.NodeID = uuid.Must(uuid.NewV7()).String()
+	if err := answerNSK(&resp, r.req.PublicKey, nsk, r.level, false); err != nil {
+		return resp, problem.From(err)
+	}
 	audit.RequestFrom(ctx).Target(r.tok.domainID, "node", resp.NodeID)
 	err = s.db.Tx(ctx, func(tx *sql.Tx) error {
 		now := s.stamp()
@@ -204,7 +181,7 @@ func (s *Service) enrol(ctx context.Context, r *redemption) (nodeproto.RegisterR
 			return err
 		}
 		resp.MeshIP = ip.String()
-		ref, err := s.writeNode(ctx, tx, r, &resp, now)
+		ref, err := s.writeNode(ctx, tx, r, nsk, &resp, now)
 		if err != nil {
 			return err
 		}
@@ -245,7 +222,7 @@ func consume(ctx context.Context, tx *sql.Tx, tokenID string, now time.Time) err
 // one), the node row with its NSK digest and sealed NSK, and its
 // structural tuples. Labels are the agent's metadata overlaid with the
 // token's.
-func (s *Service) writeNode(ctx context.Context, tx *sql.Tx, r *redemption, resp *nodeproto.RegisterResponse, now time.Time) (NodeRef, error) {
+func (s *Service) writeNode(ctx context.Context, tx *sql.Tx, r *redemption, nsk string, resp *nodeproto.RegisterResponse, now time.Time) (NodeRef, error) {
 	tok, req := r.tok, r.req
 	ref := NodeRef{ID: resp.NodeID, DomainID: tok.domainID, ProjectID: tok.ProjectID, MeshIP: resp.MeshIP, PublicKey: req.PublicKey}
 	labels := map[string]string{}
@@ -270,10 +247,10 @@ func (s *Service) writeNode(ctx context.Context, tx *sql.Tx, r *redemption, resp
 		}
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO nodes (id, domain_id, project_id, resource_id, token_id, nonce, kind,
-		name, public_key, mesh_ip, nsk_digest, nsk_sealed, labels, created_at, updated_at)
-		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$14)`,
+		name, public_key, mesh_ip, nsk_digest, nsk_sealed, labels, registered_level, created_at, updated_at)
+		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$15)`,
 		ref.ID, tok.domainID, tok.ProjectID, resourceID, tok.ID, req.Nonce, tok.Kind, name, req.PublicKey,
-		resp.MeshIP, s.nskDigest(resp.NodeSecretKey), s.sealNSK(ref.ID, resp.NodeSecretKey), string(labelJSON),
+		resp.MeshIP, s.nskDigest(nsk), s.sealNSK(ref.ID, nsk), string(labelJSON), r.level,
 		store.Micros(now)); err != nil {
 		return ref, err
 	}

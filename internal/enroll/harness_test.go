@@ -24,6 +24,8 @@ import (
 type env struct {
 	*apptest.Env
 	logs *oidctest.SyncBuffer
+	// handler is the control plane's root handler (Handler builds it once).
+	handler http.Handler
 }
 
 // start assembles and serves a control plane on b like apptest.Start, but
@@ -47,12 +49,14 @@ func start(t *testing.T, b apptest.Backend) *env {
 	if err != nil || tok == "" {
 		t.Fatalf("bootstrap: %v", err)
 	}
-	hs := httptest.NewServer(srv.Handler())
+	handler := srv.Handler()
+	hs := httptest.NewServer(handler)
 	t.Cleanup(func() {
 		hs.Close()
 		srv.Close()
 	})
-	return &env{Env: &apptest.Env{Server: srv, URL: hs.URL, Token: tok, DataDir: cfg.DataDir, Config: cfg}, logs: logs}
+	return &env{Env: &apptest.Env{Server: srv, URL: hs.URL, Token: tok, DataDir: cfg.DataDir, Config: cfg}, logs: logs,
+		handler: handler}
 }
 
 // raw sends one HTTP request with exact headers and body and returns the

@@ -30,11 +30,11 @@ func (s *Service) AuthenticateNSK(ctx context.Context, nsk string) (nodeID strin
 	}
 	digest := s.nskDigest(nsk)
 	var (
-		stored    string
-		revokedAt *int64
+		stored            string
+		revokedAt, usedAt *int64
 	)
-	err = s.db.QueryRowContext(ctx, `SELECT id, nsk_digest, revoked_at FROM nodes WHERE nsk_digest = $1`, digest).
-		Scan(&nodeID, &stored, &revokedAt)
+	err = s.db.QueryRowContext(ctx, `SELECT id, nsk_digest, revoked_at, nsk_used_at FROM nodes WHERE nsk_digest = $1`, digest).
+		Scan(&nodeID, &stored, &revokedAt, &usedAt)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", false, nil
 	}
@@ -43,6 +43,9 @@ func (s *Service) AuthenticateNSK(ctx context.Context, nsk string) (nodeID strin
 	}
 	if subtle.ConstantTimeCompare([]byte(stored), []byte(digest)) != 1 {
 		return "", false, nil
+	}
+	if revokedAt == nil && usedAt == nil {
+		return s.firstUse(ctx, nodeID, digest) // ends the registration replay (replay.go)
 	}
 	return nodeID, revokedAt != nil, nil
 }

@@ -3,11 +3,15 @@ package enroll
 import (
 	"bytes"
 	"compress/gzip"
+	"errors"
 	"net/netip"
 	"strings"
 	"testing"
 
 	"github.com/google/uuid"
+
+	"github.com/plexsphere/plexsphere/internal/nodeproto"
+	"github.com/plexsphere/plexsphere/internal/problem"
 )
 
 func TestTokenRoundTrip(t *testing.T) {
@@ -98,6 +102,52 @@ func FuzzDecodeRegister(f *testing.F) {
 			enc = "gzip"
 		}
 		if _, err := decodeRegister(enc, body); err == nil && !gz && !bytes.HasPrefix(bytes.TrimSpace(body), []byte("{")) {
+			t.Fatalf("accepted a non-object %q", body)
+		}
+	})
+}
+
+// FuzzParseRegister fuzzes the whole untrusted-body path of a registration
+// (issue 7 row 4 and the issue's fuzzing item): gzip inflation under the
+// 64 KiB ceiling, lenient decoding, public-key validation and the choice of
+// credential against the bearer. It never panics, fails only with a 4xx
+// problem, and whatever it accepts has a valid public key and a credential
+// equal to the bearer when one came.
+func FuzzParseRegister(f *testing.F) {
+	gz := func(s string) []byte {
+		var b bytes.Buffer
+		zw := gzip.NewWriter(&b)
+		zw.Write([]byte(s))
+		zw.Close()
+		return b.Bytes()
+	}
+	const key = "11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo="
+	agent := `{"token":"psb_t","public_key":"` + key + `","hostname":"h","metadata":{"a":"b"}}`
+	contract := `{"bootstrap_token":"psb_t","project_id":"p","public_key":"` + key + `","nonce":"n"}`
+	f.Add([]byte(agent), false, "psb_t")
+	f.Add([]byte(contract), false, "")
+	f.Add(gz(agent), true, "psb_t")
+	f.Add(gz(contract), true, "other")
+	f.Add(gz(`{"token":"`+strings.Repeat("a", maxInflated)+`"}`), true, "")
+	f.Add([]byte(`[]`), false, "")
+	f.Add([]byte{0x1f, 0x8b, 0, 0}, true, "x")
+	f.Fuzz(func(t *testing.T, body []byte, gzipped bool, bearer string) {
+		enc := ""
+		if gzipped {
+			enc = "gzip"
+		}
+		req, plain, err := parseRegister(enc, body, bearer)
+		if err != nil {
+			var p *problem.Problem
+			if !errors.As(err, &p) || p.Status < 400 || p.Status > 499 {
+				t.Fatalf("not a 4xx problem: %v", err)
+			}
+			return
+		}
+		if !nodeproto.ValidWireGuardKey(req.PublicKey) || plain == "" || (bearer != "" && plain != bearer) {
+			t.Fatalf("accepted %+v with credential %q for bearer %q", req, plain, bearer)
+		}
+		if !gzipped && !bytes.HasPrefix(bytes.TrimSpace(body), []byte("{")) {
 			t.Fatalf("accepted a non-object %q", body)
 		}
 	})

@@ -92,6 +92,10 @@ type Config struct {
 	// HashConcurrency bounds concurrent Argon2id computations (default
 	// GOMAXPROCS), so a redemption storm cannot exhaust memory.
 	HashConcurrency int
+	// RegisterConcurrency bounds concurrent registration bodies read
+	// before their token is known, i.e. without a bearer (default
+	// DefaultRegisterConcurrency); more get 429 rate_limited.
+	RegisterConcurrency int
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -110,6 +114,8 @@ type Service struct {
 	events  Emitter
 	log     *slog.Logger
 	hashSem chan struct{}
+	// bodySem bounds registration bodies read before their token is known.
+	bodySem chan struct{}
 	now     func() time.Time
 }
 
@@ -141,12 +147,16 @@ func NewService(cfg Config) (*Service, error) {
 	if cfg.HashConcurrency <= 0 {
 		cfg.HashConcurrency = runtime.GOMAXPROCS(0)
 	}
+	if cfg.RegisterConcurrency <= 0 {
+		cfg.RegisterConcurrency = DefaultRegisterConcurrency
+	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
 	return &Service{db: cfg.DB, audit: cfg.Audit, authz: cfg.Authz, pages: cfg.Pages, kr: cfg.Keyring,
 		signing: cfg.Signing, nskKey: cfg.NSKDigestKey, tuples: cfg.Tuples, labels: cfg.Labels, events: cfg.Events, log: cfg.Logger,
-		hashSem: make(chan struct{}, cfg.HashConcurrency), now: cfg.Now}, nil
+		hashSem: make(chan struct{}, cfg.HashConcurrency), bodySem: make(chan struct{}, cfg.RegisterConcurrency),
+		now: cfg.Now}, nil
 }
 
 // Register adds every enrolment operation to api.

@@ -14,6 +14,10 @@ import "strings"
 //     member key_id, an unsigned hint naming the signing key (§7.1, X6), and
 //     rotate_keys (event and heartbeat flag) honoured by a WireGuard key
 //     rotation through POST /v1/keys/rotate (§10 E4, §12.1).
+//   - 2026-12-04, level 2, additive: registration answers carry
+//     node_secret_key_sealed, the NSK sealed to the node's WireGuard key; a
+//     replay of a node registered at level 2 carries it only sealed
+//     (issue 7 row 2, docs/enrolment.md). Level 1 is unchanged.
 const (
 	Level1 = 1
 	Level2 = 2

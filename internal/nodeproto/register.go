@@ -108,6 +108,11 @@ type RegisterResponse struct {
 	NSK            string         `json:"nsk,omitempty"` // = node_secret_key
 	PeerSnapshot   []SnapshotPeer `json:"peer_snapshot"`
 	DomainMeshCIDR string         `json:"domain_mesh_cidr,omitempty"`
+
+	// NodeSecretKeySealed is level 2 (ours): the NSK sealed to the node's
+	// WireGuard key (SealNSK). A replay of a node registered at level 2
+	// carries the NSK only here (node_secret_key and nsk empty).
+	NodeSecretKeySealed string `json:"node_secret_key_sealed,omitempty"`
 }
 
 // SnapshotPeer is a peer_snapshot entry of the contract form (api.md §3.6).
@@ -146,7 +151,8 @@ func (r RegisterResponse) MarshalJSON() ([]byte, error) {
 	return json.Marshal(w)
 }
 
-// Validate checks what compatibility item C1 requires of a response.
+// Validate checks what compatibility item C1 requires of a response; a
+// level-2 answer may carry the NSK only sealed (OpenNSK reads it).
 func (r *RegisterResponse) Validate() error {
 	switch {
 	case !ValidID(r.NodeID):
@@ -155,7 +161,7 @@ func (r *RegisterResponse) Validate() error {
 		return invalid("mesh_ip", "not a bare IPv4 address")
 	case !ValidKey32(r.SigningPublicKey):
 		return invalid("signing_public_key", "not a Key32")
-	case !ValidNSK(r.NodeSecretKey):
+	case !ValidNSK(r.NodeSecretKey) && (r.NodeSecretKey != "" || r.NodeSecretKeySealed == ""):
 		return invalid("node_secret_key", "not 32 printable ASCII characters")
 	case r.NSK != "" && r.NSK != r.NodeSecretKey:
 		return invalid("nsk", "differs from node_secret_key")

@@ -167,8 +167,14 @@ func Join(ctx context.Context, o Options) (*identity.Identity, error) {
 		case <-clk.After(wait):
 		}
 	}
+	// Level 2: the NSK may come sealed to our WireGuard key (always so on a
+	// replay of a level-2 registration); opening it proves the key is ours.
+	nsk, err := resp.OpenNSK(kp.Private)
+	if err != nil {
+		return nil, fmt.Errorf("enroll: registration answer: %w", err)
+	}
 	id := &identity.Identity{
-		NodeID: resp.NodeID, MeshIP: resp.MeshIP, NSK: resp.NodeSecretKey,
+		NodeID: resp.NodeID, MeshIP: resp.MeshIP, NSK: nsk,
 		PrivateKey: kp.Private, PublicKey: kp.Public,
 		RegistrationSigningKey: resp.SigningPublicKey,
 		SigningKeys:            nodeproto.SigningKeys{Current: resp.SigningPublicKey},

@@ -131,3 +131,47 @@ func writeTmp(t *testing.T, s string) string {
 	os.WriteFile(p, []byte(s), 0o600)
 	return p
 }
+
+// Issue 7 row 2, level 2: a registration replay of a level-2 node carries
+// the NSK only sealed to the node's WireGuard key; Join opens it with the
+// key pair of the run and saves it, and refuses an answer sealed to
+// another key.
+func TestJoinOpensTheSealedNSK(t *testing.T) {
+	const nsk = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYX"
+	for _, wrongKey := range []bool{false, true} {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			var req nodeproto.RegisterRequest
+			json.NewDecoder(r.Body).Decode(&req)
+			to := req.PublicKey
+			if wrongKey {
+				kp, _ := identity.NewKeyPair(nil)
+				to = kp.Public
+			}
+			sealed, err := nodeproto.SealNSK(nil, to, "n1", nsk)
+			if err != nil {
+				t.Error(err)
+			}
+			resp := nodeproto.RegisterResponse{NodeID: "n1", MeshIP: "10.100.0.2",
+				SigningPublicKey: "11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=", NodeSecretKeySealed: sealed}
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(201)
+			json.NewEncoder(w).Encode(resp)
+		}))
+		cl, _ := cpclient.New(cpclient.Options{Server: srv.URL})
+		o := opts(t, cl)
+		id, err := Join(context.Background(), o)
+		srv.Close()
+		if wrongKey {
+			if err == nil || !errors.Is(err, nodeproto.ErrSealedNSK) {
+				t.Fatalf("an NSK sealed to another key was accepted: %v", err)
+			}
+			continue
+		}
+		if err != nil || id.NSK != nsk {
+			t.Fatalf("join: %+v %v", id, err)
+		}
+		if saved, err := o.Store.Load(); err != nil || saved.NSK != nsk {
+			t.Fatalf("saved %+v %v", saved, err)
+		}
+	}
+}
