@@ -246,6 +246,17 @@ func (s *Service) unassignLabel(ctx context.Context, in *unassignInput) (*struct
 	if err != nil {
 		return nil, err
 	}
+	// A label that is not set on the object is done, whoever owns its
+	// Definition: asking for assign on the Definition's scope first told a
+	// caller which other tenants' keys exist (issue 7 row 17). A label that
+	// is set, the caller sees on its object anyway.
+	set, err := assignments(ctx, s.db, t, d.ID)
+	if err != nil {
+		return nil, problem.Internal(err)
+	}
+	if len(set) == 0 {
+		return nil, nil
+	}
 	if err := s.authz.Check(ctx, "assign", scopeOf(d).object()); err != nil {
 		return nil, err
 	}
