@@ -156,7 +156,7 @@ func assemble(ctx context.Context, cfg config.Config, log *slog.Logger, db *stor
 		next(huma.WithContext(ctx, decider.Begin(ctx.Context())))
 	})
 	s.Identity.Register(s.API.API)
-	s.Sessions.Register(s.API.API)
+	s.Sessions.Register(s.API.API, session.Cascade{Tokens: s.Identity, DeviceLogins: s.OAuth})
 	s.OIDC.Register(s.API.API)
 	s.OAuth.Register(s.API.API)
 	s.ServiceIDs.Register(s.API.API)
@@ -188,7 +188,7 @@ func (s *Server) assembleIdentity(ctx context.Context, cfg config.Config, log *s
 	if err != nil {
 		return err
 	}
-	if s.OAuth, err = oauth.NewService(oauth.Config{DB: s.DB, Audit: s.Audit, Bindings: s.OIDC, PublicURL: cfg.PublicURL,
+	if s.OAuth, err = oauth.NewService(oauth.Config{DB: s.DB, Audit: s.Audit, Bindings: s.OIDC, Tokens: s.Identity, PublicURL: cfg.PublicURL,
 		TrustProxyHeaders: cfg.TrustProxyHeaders, Logger: log}); err != nil {
 		return err
 	}

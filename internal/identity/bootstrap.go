@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -41,7 +42,9 @@ func (s *Service) Bootstrap(ctx context.Context) (string, error) {
 		if err := s.tuples.Write(ctx, tx, []authz.Tuple{admin}, nil); err != nil {
 			return fmt.Errorf("identity: grant admin: %w", err)
 		}
-		_, token, _, err = s.issue(ctx, tx, adminID, "prod", 0)
+		// The first admin token never expires and no IdP stands behind it:
+		// it is the break-glass root credential (docs/identity.md).
+		_, token, err = s.issue(ctx, tx, adminID, "prod", time.Time{}, lineage{breakGlass: true})
 		if err != nil {
 			return err
 		}

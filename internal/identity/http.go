@@ -127,18 +127,26 @@ func (s *Service) issueToken(ctx context.Context, in *issueTokenInput) (*issuedO
 	if ref := in.Body.IdentityRef; ref != "" && ref != p.Ref() {
 		return nil, problem.New(http.StatusForbidden, "permission_denied", "Tokens can only be issued to the caller.")
 	}
+	if p.Superseded {
+		return nil, errSuperseded()
+	}
 	ttl := DefaultTokenTTL
 	if in.Body.TTLSeconds > 0 {
 		ttl = time.Duration(in.Body.TTLSeconds) * time.Second
 	}
+	// A minted token never outlives the credential that minted it.
+	exp := s.now().Add(ttl).UTC()
+	if !p.ExpiresAt.IsZero() && exp.After(p.ExpiresAt) {
+		exp = p.ExpiresAt.UTC()
+	}
 	var out issuedOutput
 	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
-		id, plain, exp, err := s.issue(ctx, tx, p.IdentityID, in.Body.EnvPrefix, ttl)
+		id, plain, err := s.issue(ctx, tx, p.IdentityID, in.Body.EnvPrefix, exp, lineageOf(p))
 		if err != nil {
 			return err
 		}
 		audit.RequestFrom(ctx).Target(s.chain(p), "api_token", id)
-		out.Body = apiv1.IssuedToken{ID: id, Plaintext: plain, EnvPrefix: in.Body.EnvPrefix, ExpiresAt: exp}
+		out.Body = apiv1.IssuedToken{ID: id, Plaintext: plain, EnvPrefix: in.Body.EnvPrefix, ExpiresAt: &exp}
 		return s.audit.Commit(ctx, tx)
 	})
 	if err != nil {
@@ -169,12 +177,27 @@ func (s *Service) revokeToken(ctx context.Context, in *tokenIDInput) (*struct{},
 			in.ID, store.Micros(s.now())); err != nil {
 			return err
 		}
+		// The tokens it minted go with it.
+		if err := s.RevokeDerived(ctx, tx, in.ID); err != nil {
+			return err
+		}
 		return s.audit.Commit(ctx, tx)
 	})
 	return nil, problem.From(err)
 }
 
+// errSuperseded refuses a token's pre-rotation secret where a credential
+// would be minted or rotated: only the current secret may do that.
+func errSuperseded() *problem.Problem {
+	return problem.New(http.StatusUnauthorized, "token_superseded",
+		"This token was rotated; use its current secret to issue or rotate tokens.")
+}
+
 func (s *Service) rotateToken(ctx context.Context, in *tokenIDInput) (*issuedOutput, error) {
+	if principal.From(ctx).Superseded {
+		audit.RequestFrom(ctx).Target(s.chain(principal.From(ctx)), "api_token", in.ID)
+		return nil, errSuperseded()
+	}
 	var out issuedOutput
 	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
 		env, expires, err := s.ownToken(ctx, tx, in.ID)

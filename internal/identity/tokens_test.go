@@ -76,3 +76,78 @@ func mustJSON(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
 }
+
+// TestDerivedTokenLifetime: Issue 7 row 15. A psk_ token minted by another
+// psk_ expires no later than its parent (a year asked for is cut to the
+// parent's expiry) and is revoked with it, down the whole chain; a token's
+// pre-rotation secret, valid during the grace period, can neither rotate
+// nor issue tokens, so a stolen old secret cannot outlive a rotation.
+func TestDerivedTokenLifetime(t *testing.T) {
+	for _, b := range apptest.Backends(t) {
+		t.Run(string(b), func(t *testing.T) {
+			t.Parallel()
+			e := apptest.Start(t, b)
+			issue := func(tok string, ttl int64) apiv1.IssuedToken {
+				t.Helper()
+				var out apiv1.IssuedToken
+				if st, raw := e.DoAs(t, tok, "POST", "/v1/auth/tokens", apiv1.IssueToken{EnvPrefix: "dev", TTLSeconds: ttl}, &out); st != 201 || out.ExpiresAt == nil {
+					t.Fatalf("issue: %d %s", st, raw)
+				}
+				return out
+			}
+			works := func(tok string) bool {
+				t.Helper()
+				st, _ := e.DoAs(t, tok, "GET", "/v1/auth/whoami", nil, nil)
+				return st == 200
+			}
+			const year = 365 * 24 * 3600
+			parent := issue(e.Token, 3600)
+			child := issue(parent.Plaintext, year)
+			if child.ExpiresAt.After(*parent.ExpiresAt) {
+				t.Fatalf("child expires %v, after its parent %v", child.ExpiresAt, parent.ExpiresAt)
+			}
+			grandchild := issue(child.Plaintext, 0)
+			if grandchild.ExpiresAt.After(*parent.ExpiresAt) {
+				t.Fatalf("grandchild expires %v, after its grandparent %v", grandchild.ExpiresAt, parent.ExpiresAt)
+			}
+			sibling := issue(e.Token, 3600)
+			if st, raw := e.Do(t, "DELETE", "/v1/auth/tokens/"+parent.ID, nil, nil); st != 204 {
+				t.Fatalf("revoke parent: %d %s", st, raw)
+			}
+			for name, tok := range map[string]string{"parent": parent.Plaintext, "child": child.Plaintext, "grandchild": grandchild.Plaintext} {
+				if works(tok) {
+					t.Fatalf("%s survived revoking the parent", name)
+				}
+			}
+			if !works(sibling.Plaintext) || !works(e.Token) {
+				t.Fatal("revoking a token ended an unrelated one")
+			}
+
+			// Rotation only with the current secret.
+			var rotated apiv1.IssuedToken
+			if st, raw := e.DoAs(t, sibling.Plaintext, "POST", "/v1/auth/tokens/"+sibling.ID+"/rotate", nil, &rotated); st != 200 {
+				t.Fatalf("rotate: %d %s", st, raw)
+			}
+			if !works(sibling.Plaintext) {
+				t.Fatal("the old secret stopped working inside the grace period")
+			}
+			st, raw := e.DoAs(t, sibling.Plaintext, "POST", "/v1/auth/tokens/"+sibling.ID+"/rotate", nil, nil)
+			if st != 401 || problemCode(raw) != "token_superseded" {
+				t.Fatalf("the pre-rotation secret rotated again: %d %s", st, raw)
+			}
+			st, raw = e.DoAs(t, sibling.Plaintext, "POST", "/v1/auth/tokens", apiv1.IssueToken{EnvPrefix: "dev", TTLSeconds: 60}, nil)
+			if st != 401 || problemCode(raw) != "token_superseded" {
+				t.Fatalf("the pre-rotation secret issued a token: %d %s", st, raw)
+			}
+			if st, raw := e.DoAs(t, rotated.Plaintext, "POST", "/v1/auth/tokens/"+sibling.ID+"/rotate", nil, nil); st != 200 {
+				t.Fatalf("the current secret cannot rotate: %d %s", st, raw)
+			}
+		})
+	}
+}
+
+func problemCode(raw []byte) string {
+	var p apiv1.Problem
+	json.Unmarshal(raw, &p)
+	return p.Code
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"net/url"
@@ -81,9 +82,11 @@ func (s *Service) Register(api huma.API) {
 	op.Extensions = map[string]any{"x-plexsphere-once": true}
 	huma.Register(api, op, s.deviceToken)
 	// Approval takes a browser session only (cookie + CSRF): the user
-	// proves who they are by the sign-in against the bound IdP.
-	op = route.Op(http.MethodPost, "/v1/auth/device/approve", "deviceApprove", "auth.device_approve", route.Operator,
-		"A signed-in browser approves a device login's user code", "Auth")
+	// proves who they are by the sign-in against the bound IdP. It mints a
+	// credential, so it is sensitive: the session must meet the binding's
+	// step-up requirements (issue 7 row 3).
+	op = route.Sensitive(route.Op(http.MethodPost, "/v1/auth/device/approve", "deviceApprove", "auth.device_approve", route.Operator,
+		"A signed-in browser approves a device login's user code (step-up applies)", "Auth"))
 	op.Security = []map[string][]string{{"sessionCookie": {}, "csrfToken": {}}}
 	huma.Register(api, op, s.approve)
 	op = route.Op(http.MethodPost, "/v1/auth/revoke", "revokeOAuthToken", "auth.token_revoke", route.Public,
@@ -205,8 +208,21 @@ func (s *Service) approve(ctx context.Context, in *approveInput) (*approveOutput
 		if in.Body.Deny {
 			out.Body.Status, status = stateDenied, stateDenied
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE device_authorizations SET status = $2, identity_id = $3, approved_at = $4
-			WHERE id = $1`, id, status, p.IdentityID, store.Micros(s.now())); err != nil {
+		// The device login carries the approving sign-in's strength, never
+		// more (issue 7 row 3).
+		amr := p.AMR
+		if amr == nil {
+			amr = []string{}
+		}
+		amrJSON, _ := json.Marshal(amr)
+		var authTime *int64
+		if !p.AuthTime.IsZero() {
+			at := store.Micros(p.AuthTime)
+			authTime = &at
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE device_authorizations SET status = $2, identity_id = $3, approved_at = $4,
+			acr = $5, amr = $6, auth_time = $7 WHERE id = $1`, id, status, p.IdentityID, store.Micros(s.now()),
+			p.ACR, string(amrJSON), authTime); err != nil {
 			return err
 		}
 		return s.audit.Commit(ctx, tx)
@@ -244,10 +260,13 @@ func (s *Service) deviceToken(ctx context.Context, in *deviceTokenInput) (*token
 			identity                       *string
 			interval, expires              int64
 			polled                         *int64
+			si                             signIn
 		)
 		err := tx.QueryRowContext(ctx, `SELECT id, domain_id, idp_binding_id, client_id, status, identity_id,
-			interval_seconds, expires_at, last_polled_at FROM device_authorizations WHERE device_code_hash = $1`+s.db.ForUpdate(),
-			hash(in.Body.DeviceCode)).Scan(&id, &domainID, &binding, &clientID, &status, &identity, &interval, &expires, &polled)
+			interval_seconds, expires_at, last_polled_at, acr, amr, auth_time
+			FROM device_authorizations WHERE device_code_hash = $1`+s.db.ForUpdate(),
+			hash(in.Body.DeviceCode)).Scan(&id, &domainID, &binding, &clientID, &status, &identity, &interval, &expires, &polled,
+			&si.acr, &si.amr, &si.authTime)
 		if errors.Is(err, sql.ErrNoRows) {
 			return pollError("invalid_grant", "Unknown device code.")
 		}
@@ -278,7 +297,7 @@ func (s *Service) deviceToken(ctx context.Context, in *deviceTokenInput) (*token
 			id, stateConsumed, store.Micros(now)); err != nil {
 			return err
 		}
-		iss, err := s.issue(ctx, tx, *identity, binding, grantDevice, clientID, true)
+		iss, err := s.issue(ctx, tx, *identity, binding, grantDevice, clientID, true, si)
 		if err != nil {
 			return err
 		}

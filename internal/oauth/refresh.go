@@ -57,7 +57,7 @@ func (s *Service) refreshGrant(ctx context.Context, in apiv1.DeviceTokenRequest)
 		case current != h:
 			// Reuse of a rotated refresh token: someone holds a copy.
 			answer = pollError("invalid_grant", "The refresh token was already used; the login is revoked.")
-			if _, err := tx.ExecContext(ctx, `UPDATE oauth_tokens SET revoked_at = $2 WHERE id = $1`, id, store.Micros(now)); err != nil {
+			if err := s.revokeFamily(ctx, tx, id); err != nil {
 				return err
 			}
 			return s.audit.Commit(ctx, tx)
@@ -82,7 +82,8 @@ func (s *Service) refreshGrant(ctx context.Context, in apiv1.DeviceTokenRequest)
 }
 
 // revoke is RFC 7009: the access or refresh token's whole family is
-// revoked; unknown tokens get the same 200, so the answer reveals nothing.
+// revoked, with the API tokens it minted; unknown tokens get the same 200,
+// so the answer reveals nothing.
 func (s *Service) revoke(ctx context.Context, in *revokeInput) (*struct{}, error) {
 	h := hash(in.Body.Token)
 	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
@@ -97,7 +98,7 @@ func (s *Service) revoke(ctx context.Context, in *revokeInput) (*struct{}, error
 			return err
 		}
 		audit.RequestFrom(ctx).Target(chainOf(domainID), "oauth_token", id)
-		if _, err := tx.ExecContext(ctx, `UPDATE oauth_tokens SET revoked_at = $2 WHERE id = $1`, id, store.Micros(s.now())); err != nil {
+		if err := s.revokeFamily(ctx, tx, id); err != nil {
 			return err
 		}
 		return s.audit.Commit(ctx, tx)

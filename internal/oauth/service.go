@@ -7,6 +7,7 @@ import (
 	"database/sql"
 	"encoding/base32"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -57,11 +58,20 @@ type Bindings interface {
 	ResolveBinding(ctx context.Context, domainID, bindingID, alias string) (oidc.BindingRef, error)
 }
 
+// DerivedTokens revokes the API tokens minted by a credential, and theirs
+// in turn (package identity).
+type DerivedTokens interface {
+	RevokeDerived(ctx context.Context, tx *sql.Tx, parentIDs ...string) error
+}
+
 // Config configures the Service.
 type Config struct {
 	DB       *store.DB
 	Audit    *audit.Log
 	Bindings Bindings
+	// Tokens revokes the API tokens a token family minted when the family
+	// is revoked.
+	Tokens DerivedTokens
 	// PublicURL is the server's external base URL; verification_uri is
 	// <PublicURL>/device. Empty derives it from each request.
 	PublicURL string
@@ -83,6 +93,7 @@ type Service struct {
 	db        *store.DB
 	audit     *audit.Log
 	bindings  Bindings
+	tokens    DerivedTokens
 	publicURL string
 	proxy     bool
 	deviceTTL time.Duration
@@ -103,6 +114,8 @@ func NewService(cfg Config) (*Service, error) {
 		return nil, errors.New("oauth: Config.Audit is required")
 	case cfg.Bindings == nil:
 		return nil, errors.New("oauth: Config.Bindings is required")
+	case cfg.Tokens == nil:
+		return nil, errors.New("oauth: Config.Tokens is required")
 	}
 	def := func(d *time.Duration, v time.Duration) {
 		if *d <= 0 {
@@ -120,7 +133,7 @@ func NewService(cfg Config) (*Service, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Service{db: cfg.DB, audit: cfg.Audit, bindings: cfg.Bindings, publicURL: strings.TrimRight(cfg.PublicURL, "/"),
+	return &Service{db: cfg.DB, audit: cfg.Audit, bindings: cfg.Bindings, tokens: cfg.Tokens, publicURL: strings.TrimRight(cfg.PublicURL, "/"),
 		proxy: cfg.TrustProxyHeaders, deviceTTL: cfg.DeviceTTL, interval: cfg.PollInterval, accessTTL: cfg.AccessTTL,
 		refresh: cfg.RefreshTTL, service: cfg.ServiceTTL, log: cfg.Logger, now: cfg.Now}, nil
 }
@@ -147,9 +160,18 @@ type Issued struct {
 	ExpiresIn    time.Duration
 }
 
+// signIn is the browser sign-in a device login was approved by: its acr,
+// amr and auth_time, which the family carries for step-up (zero for
+// service tokens).
+type signIn struct {
+	acr      string
+	amr      string // JSON array
+	authTime *int64
+}
+
 // issue stores a new token family for identityID, which authenticated
 // through bindingID, inside tx.
-func (s *Service) issue(ctx context.Context, tx *sql.Tx, identityID, bindingID, grant, clientID string, withRefresh bool) (Issued, error) {
+func (s *Service) issue(ctx context.Context, tx *sql.Tx, identityID, bindingID, grant, clientID string, withRefresh bool, si signIn) (Issued, error) {
 	now := s.now()
 	out := Issued{FamilyID: uuid.Must(uuid.NewV7()).String(), AccessToken: newSecret(AccessPrefix), ExpiresIn: s.accessTTL}
 	var refreshHash, refreshExp any
@@ -159,11 +181,14 @@ func (s *Service) issue(ctx context.Context, tx *sql.Tx, identityID, bindingID, 
 	} else {
 		out.ExpiresIn = s.service
 	}
+	if si.amr == "" {
+		si.amr = "[]"
+	}
 	_, err := tx.ExecContext(ctx, `INSERT INTO oauth_tokens (id, identity_id, idp_binding_id, grant_type, client_id,
-		access_hash, access_expires_at, refresh_hash, refresh_expires_at, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+		access_hash, access_expires_at, refresh_hash, refresh_expires_at, created_at, acr, amr, auth_time)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
 		out.FamilyID, identityID, bindingID, grant, clientID, hash(out.AccessToken), store.Micros(now.Add(out.ExpiresIn)),
-		refreshHash, refreshExp, store.Micros(now))
+		refreshHash, refreshExp, store.Micros(now), si.acr, si.amr, si.authTime)
 	if err != nil {
 		return Issued{}, fmt.Errorf("oauth: issue: %w", err)
 	}
@@ -174,17 +199,48 @@ func (s *Service) issue(ctx context.Context, tx *sql.Tx, identityID, bindingID, 
 // tx (no refresh token: the workload repeats its client_credentials grant).
 // bindingID is the IdP binding that verified the client.
 func (s *Service) IssueService(ctx context.Context, tx *sql.Tx, identityID, bindingID, clientID string) (Issued, error) {
-	return s.issue(ctx, tx, identityID, bindingID, grantService, clientID, false)
+	return s.issue(ctx, tx, identityID, bindingID, grantService, clientID, false, signIn{})
 }
 
-// RevokeIdentity revokes every token family of an identity inside tx.
+// RevokeIdentity revokes every token family of an identity, and the API
+// tokens they minted, inside tx.
 func (s *Service) RevokeIdentity(ctx context.Context, tx *sql.Tx, identityID string) error {
-	_, err := tx.ExecContext(ctx, `UPDATE oauth_tokens SET revoked_at = $2 WHERE identity_id = $1 AND revoked_at IS NULL`,
-		identityID, store.Micros(s.now()))
+	return s.revokeFamilies(ctx, tx, `identity_id = $1`, identityID)
+}
+
+// RevokeDeviceLogins ends every device login of an identity, and the API
+// tokens they minted, inside tx (global sign-out).
+func (s *Service) RevokeDeviceLogins(ctx context.Context, tx *sql.Tx, identityID string) error {
+	return s.revokeFamilies(ctx, tx, `identity_id = $1 AND grant_type = '`+grantDevice+`'`, identityID)
+}
+
+// revokeFamily revokes one token family and what it minted inside tx.
+func (s *Service) revokeFamily(ctx context.Context, tx *sql.Tx, id string) error {
+	return s.revokeFamilies(ctx, tx, `id = $1`, id)
+}
+
+// revokeFamilies revokes the live families matching where (with $1 = arg)
+// and cascades to the API tokens they minted.
+func (s *Service) revokeFamilies(ctx context.Context, tx *sql.Tx, where, arg string) error {
+	rows, err := tx.QueryContext(ctx, `UPDATE oauth_tokens SET revoked_at = $2 WHERE `+where+` AND revoked_at IS NULL
+		RETURNING id`, arg, store.Micros(s.now()))
 	if err != nil {
-		return fmt.Errorf("oauth: revoke identity: %w", err)
+		return fmt.Errorf("oauth: revoke: %w", err)
 	}
-	return nil
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return fmt.Errorf("oauth: revoke: %w", err)
+		}
+		ids = append(ids, id)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("oauth: revoke: %w", err)
+	}
+	return s.tokens.RevokeDerived(ctx, tx, ids...)
 }
 
 // AuthenticateBearer implements api.Authenticator for the access tokens
@@ -195,17 +251,19 @@ func (s *Service) AuthenticateBearer(ctx context.Context, token string) (*princi
 		return nil, principal.ErrBadCredential
 	}
 	var (
-		p               principal.Principal
-		id, grant, kind string
-		expires         int64
-		revoked         *int64
+		p                    principal.Principal
+		id, grant, kind, amr string
+		expires              int64
+		refreshExp, revoked  *int64
+		authTime             *int64
 	)
-	err := s.db.QueryRowContext(ctx, `SELECT t.id, t.grant_type, t.access_expires_at, t.revoked_at,
-			i.id, i.kind, COALESCE(i.domain_id, ''), i.display_name
+	err := s.db.QueryRowContext(ctx, `SELECT t.id, t.grant_type, t.access_expires_at, t.refresh_expires_at, t.revoked_at,
+			t.idp_binding_id, t.acr, t.amr, t.auth_time, i.id, i.kind, COALESCE(i.domain_id, ''), i.display_name
 		FROM oauth_tokens t JOIN identities i ON i.id = t.identity_id
 		JOIN idp_bindings b ON b.id = t.idp_binding_id AND b.status = 'active'
 		WHERE t.access_hash = $1`, hash(token)).
-		Scan(&id, &grant, &expires, &revoked, &p.IdentityID, &kind, &p.DomainID, &p.DisplayName)
+		Scan(&id, &grant, &expires, &refreshExp, &revoked, &p.IdPBindingID, &p.ACR, &amr, &authTime, &p.IdentityID, &kind,
+			&p.DomainID, &p.DisplayName)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, principal.ErrBadCredential
 	}
@@ -214,6 +272,18 @@ func (s *Service) AuthenticateBearer(ctx context.Context, token string) (*princi
 	}
 	if revoked != nil || !s.now().Before(store.Time(expires)) {
 		return nil, principal.ErrBadCredential
+	}
+	if err := json.Unmarshal([]byte(amr), &p.AMR); err != nil {
+		return nil, fmt.Errorf("oauth: stored amr: %w", err)
+	}
+	if authTime != nil {
+		p.AuthTime = store.Time(*authTime)
+	}
+	// The family lives as long as its refresh window (service tokens: the
+	// access token); tokens it mints expire no later.
+	p.ExpiresAt = store.Time(expires)
+	if refreshExp != nil && *refreshExp > expires {
+		p.ExpiresAt = store.Time(*refreshExp)
 	}
 	p.Kind, p.CredentialID, p.Credential = principal.Kind(kind), id, CredentialDevice
 	if grant == grantService {

@@ -183,12 +183,19 @@ func (s *Service) provider(ctx context.Context, b *Binding) (*gooidc.Provider, e
 	return p, nil
 }
 
-// RequireStepUp checks a sensitive operation's caller: a browser session
-// must carry one of its binding's required ACRs and every required AMR.
-// Other credentials pass. A session whose binding is gone fails closed.
+// RequireStepUp checks a sensitive operation's caller, whatever its
+// credential (session, device login, service token, API token): the acr and
+// amr it carries from its sign-in must include one of its binding's
+// required ACRs and every required AMR (issue 7 row 3). Break-glass tokens
+// (the first-start admin token and those it minted) pass; a credential with
+// no binding otherwise (tokens of unknown origin) or whose binding is gone
+// fails closed.
 func (s *Service) RequireStepUp(ctx context.Context, p *principal.Principal) error {
-	if p == nil || p.Credential != principal.CredentialSession {
+	switch {
+	case p == nil || p.BreakGlass:
 		return nil
+	case p.IdPBindingID == "":
+		return stepUp(nil)
 	}
 	b, err := s.binding(ctx, s.db, p.IdPBindingID)
 	if errors.Is(err, errBindingNotFound) {

@@ -6,6 +6,7 @@ package principal
 import (
 	"context"
 	"errors"
+	"time"
 )
 
 // ErrBadCredential is what authenticators wrap for a credential that is not
@@ -34,11 +35,29 @@ type Principal struct {
 	// CredentialID is the id of the token or session used.
 	CredentialID string
 	// ACR and AMR are the authentication context class and methods the IdP
-	// asserted at sign-in; set for browser sessions only.
+	// asserted at the sign-in this credential descends from: the browser
+	// session itself, or the session that approved a device login or minted
+	// an API token. A derived credential never carries more than its parent.
 	ACR string
 	AMR []string
-	// IdPBindingID is the IdP binding a session signed in through.
+	// AuthTime is when that sign-in happened; zero when there was none.
+	AuthTime time.Time
+	// IdPBindingID is the IdP binding the credential's sign-in (or, for a
+	// service identity, its client authentication) went through; "" when no
+	// IdP stands behind the credential.
 	IdPBindingID string
+	// BreakGlass marks the first-start platform-admin API token and the
+	// tokens minted from it: no IdP stands behind them, so step-up does not
+	// apply (see docs/identity.md).
+	BreakGlass bool
+	// ExpiresAt is when the credential itself ends (for a device login, its
+	// refresh window); zero for a credential without expiry. Tokens it mints
+	// expire no later.
+	ExpiresAt time.Time
+	// Superseded is set when an API token authenticated with the secret it
+	// had before its last rotation (during the grace period); such a caller
+	// may not mint or rotate credentials.
+	Superseded bool
 }
 
 // Credential kinds.

@@ -36,16 +36,42 @@ type cookiesOutput struct {
 	SetCookie []http.Cookie `header:"Set-Cookie"`
 }
 
-// Register adds sign-out and global sign-out.
-func (s *Service) Register(api huma.API) {
+// Cascade ends what sessions let their identity mint, in the transaction
+// that ends the sessions (issue 7 row 15).
+type Cascade struct {
+	// Tokens revokes the API tokens minted by the given credentials, and
+	// theirs in turn.
+	Tokens interface {
+		RevokeDerived(ctx context.Context, tx *sql.Tx, parentIDs ...string) error
+	}
+	// DeviceLogins ends every device login of an identity and what they
+	// minted (global sign-out).
+	DeviceLogins interface {
+		RevokeDeviceLogins(ctx context.Context, tx *sql.Tx, identityID string) error
+	}
+}
+
+// Register adds sign-out and global sign-out; c says what else ends with a
+// session. Both of its fields are required.
+func (s *Service) Register(api huma.API, c Cascade) {
+	if c.Tokens == nil || c.DeviceLogins == nil {
+		panic("session: Register needs Cascade.Tokens and Cascade.DeviceLogins")
+	}
+	h := &signOuts{Service: s, cascade: c}
 	op := route.Op(http.MethodDelete, "/v1/auth/whoami", "signOut", "auth.sign_out", route.Public,
 		"Sign out this cookie session; always 204, the cookie is cleared", "Auth")
 	op.DefaultStatus = http.StatusNoContent
-	huma.Register(api, op, s.signOut)
+	huma.Register(api, op, h.signOut)
 	op = route.Op(http.MethodPost, "/v1/auth/sign-out/global", "signOutGlobal", "auth.sign_out_global", route.Operator,
-		"End every browser session of the caller (session callers only)", "Auth")
+		"End every browser session and device login of the caller, and the API tokens minted from them (session callers only)", "Auth")
 	op.DefaultStatus = http.StatusNoContent
-	huma.Register(api, op, s.signOutGlobal)
+	huma.Register(api, op, h.signOutGlobal)
+}
+
+// signOuts are the sign-out handlers: the service and what ends with it.
+type signOuts struct {
+	*Service
+	cascade Cascade
 }
 
 func chainOf(domainID string) string {
@@ -55,10 +81,13 @@ func chainOf(domainID string) string {
 	return audit.PlatformChain
 }
 
-func (s *Service) signOut(ctx context.Context, in *signOutInput) (*cookiesOutput, error) {
+func (s *signOuts) signOut(ctx context.Context, in *signOutInput) (*cookiesOutput, error) {
 	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
-		identityID, domainID, err := s.revoke(ctx, tx, in.Session)
+		id, identityID, domainID, err := s.revoke(ctx, tx, in.Session)
 		if err != nil || identityID == "" {
+			return err
+		}
+		if err := s.cascade.Tokens.RevokeDerived(ctx, tx, id); err != nil {
 			return err
 		}
 		ar := audit.RequestFrom(ctx)
@@ -76,7 +105,7 @@ type globalInput struct {
 	Transport
 }
 
-func (s *Service) signOutGlobal(ctx context.Context, in *globalInput) (*cookiesOutput, error) {
+func (s *signOuts) signOutGlobal(ctx context.Context, in *globalInput) (*cookiesOutput, error) {
 	p := principal.From(ctx)
 	audit.RequestFrom(ctx).Target(chainOf(p.DomainID), "identity", p.IdentityID)
 	if p.Credential != principal.CredentialSession {
@@ -86,7 +115,16 @@ func (s *Service) signOutGlobal(ctx context.Context, in *globalInput) (*cookiesO
 			"Only a signed-in browser session can end the caller's sessions.")
 	}
 	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
-		if _, err := s.RevokeAll(ctx, tx, p.IdentityID); err != nil {
+		// Signing out everywhere ends the browser sessions, the device
+		// logins, and every API token minted from either.
+		ids, err := s.RevokeAll(ctx, tx, p.IdentityID)
+		if err != nil {
+			return err
+		}
+		if err := s.cascade.Tokens.RevokeDerived(ctx, tx, ids...); err != nil {
+			return err
+		}
+		if err := s.cascade.DeviceLogins.RevokeDeviceLogins(ctx, tx, p.IdentityID); err != nil {
 			return err
 		}
 		return s.audit.Commit(ctx, tx)

@@ -154,15 +154,16 @@ func (s *Service) AuthenticateSession(ctx context.Context, value string) (*princ
 		return nil, principal.ErrBadCredential
 	}
 	var (
-		p                 principal.Principal
-		kind, domain, amr string
-		expires, seen     int64
-		revoked           *int64
+		p                      principal.Principal
+		kind, domain, amr      string
+		created, expires, seen int64
+		revoked                *int64
 	)
-	err := s.db.QueryRowContext(ctx, `SELECT s.id, s.idp_binding_id, s.acr, s.amr, s.expires_at, s.last_seen_at, s.revoked_at,
-			i.id, i.kind, COALESCE(i.domain_id, ''), i.display_name
+	err := s.db.QueryRowContext(ctx, `SELECT s.id, s.idp_binding_id, s.acr, s.amr, s.created_at, s.expires_at, s.last_seen_at,
+			s.revoked_at, i.id, i.kind, COALESCE(i.domain_id, ''), i.display_name
 		FROM sessions s JOIN identities i ON i.id = s.identity_id WHERE s.secret_hash = $1`, hashValue(value)).
-		Scan(&p.CredentialID, &p.IdPBindingID, &p.ACR, &amr, &expires, &seen, &revoked, &p.IdentityID, &kind, &domain, &p.DisplayName)
+		Scan(&p.CredentialID, &p.IdPBindingID, &p.ACR, &amr, &created, &expires, &seen, &revoked, &p.IdentityID, &kind,
+			&domain, &p.DisplayName)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, principal.ErrBadCredential
 	}
@@ -181,38 +182,48 @@ func (s *Service) AuthenticateSession(ctx context.Context, value string) (*princ
 		_, _ = s.db.ExecContext(ctx, `UPDATE sessions SET last_seen_at = $2 WHERE id = $1`, p.CredentialID, store.Micros(now))
 	}
 	p.Kind, p.DomainID, p.Credential = principal.Kind(kind), domain, principal.CredentialSession
+	// A session is created by its sign-in: that is its auth_time.
+	p.AuthTime, p.ExpiresAt = store.Time(created), store.Time(expires)
 	return &p, nil
 }
 
 // revoke ends the session with the cookie value inside tx and returns its
-// identity ("" when there was no live session).
-func (s *Service) revoke(ctx context.Context, tx *sql.Tx, value string) (identityID, domainID string, err error) {
+// id and identity ("" when there was no live session).
+func (s *Service) revoke(ctx context.Context, tx *sql.Tx, value string) (id, identityID, domainID string, err error) {
 	if !IsSessionValue(value) {
-		return "", "", nil
+		return "", "", "", nil
 	}
-	var id string
 	err = tx.QueryRowContext(ctx, `SELECT s.id, s.identity_id, COALESCE(i.domain_id, '') FROM sessions s
 		JOIN identities i ON i.id = s.identity_id
 		WHERE s.secret_hash = $1 AND s.revoked_at IS NULL`+s.db.ForUpdate(), hashValue(value)).Scan(&id, &identityID, &domainID)
 	if errors.Is(err, sql.ErrNoRows) {
-		return "", "", nil
+		return "", "", "", nil
 	}
 	if err != nil {
-		return "", "", err
+		return "", "", "", err
 	}
 	_, err = tx.ExecContext(ctx, `UPDATE sessions SET revoked_at = $2 WHERE id = $1`, id, store.Micros(s.now()))
-	return identityID, domainID, err
+	return id, identityID, domainID, err
 }
 
-// RevokeAll ends every live session of identityID inside tx and returns how
-// many ended.
-func (s *Service) RevokeAll(ctx context.Context, tx *sql.Tx, identityID string) (int64, error) {
-	res, err := tx.ExecContext(ctx, `UPDATE sessions SET revoked_at = $2 WHERE identity_id = $1 AND revoked_at IS NULL`,
-		identityID, store.Micros(s.now()))
+// RevokeAll ends every live session of identityID inside tx and returns
+// their ids.
+func (s *Service) RevokeAll(ctx context.Context, tx *sql.Tx, identityID string) ([]string, error) {
+	rows, err := tx.QueryContext(ctx, `UPDATE sessions SET revoked_at = $2 WHERE identity_id = $1 AND revoked_at IS NULL
+		RETURNING id`, identityID, store.Micros(s.now()))
 	if err != nil {
-		return 0, fmt.Errorf("session: revoke all: %w", err)
+		return nil, fmt.Errorf("session: revoke all: %w", err)
 	}
-	return res.RowsAffected()
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("session: revoke all: %w", err)
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
 }
 
 // Secure reports whether cookies set in answer to r must be Secure: the
