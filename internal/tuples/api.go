@@ -267,52 +267,6 @@ func (a *API) auditable(ctx context.Context, refs []authz.ObjectRef) ([]string, 
 	return items, nil
 }
 
-func (a *API) expand(ctx context.Context, in *expandInput) (*expandOutput, error) {
-	res, err := authz.ParseObjectRef(in.Body.Resource)
-	if err != nil {
-		return nil, problem.BadRequest("invalid_resource", "resource must be type:id, or platform.")
-	}
-	if err := a.ready(); err != nil {
-		return nil, err
-	}
-	ar := audit.RequestFrom(ctx)
-	ar.Target(a.chainOf(ctx, res), res.Type, res.ID)
-	auditor, err := a.Authz.Visible(ctx, "auditor", []string{a.auditorScope(ctx, res)})
-	if err != nil {
-		return nil, err
-	}
-	if !auditor[0] {
-		if err := a.Authz.Check(ctx, "manage", res.String()); err != nil {
-			return nil, err
-		}
-	}
-	tree, err := a.Engine.Expand(ctx, res, in.Body.Relation, in.Body.MaxDepth)
-	if err != nil {
-		return nil, engineError(err)
-	}
-	if err := a.commitAudit(ctx); err != nil {
-		return nil, err
-	}
-	return &expandOutput{Body: apiv1.AuthzExpansion{Tree: wireNode(tree), CorrelationID: ar.CorrelationID}}, nil
-}
-
-func wireNode(n *authz.ExpandNode) *apiv1.ExpandNode {
-	if n == nil {
-		return nil
-	}
-	out := &apiv1.ExpandNode{Kind: string(n.Kind), Relation: n.Relation, Truncated: n.Truncated}
-	if n.Resource != (authz.ObjectRef{}) {
-		out.Resource = n.Resource.String()
-	}
-	for _, s := range n.Subjects {
-		out.Subjects = append(out.Subjects, s.String())
-	}
-	for _, c := range n.Children {
-		out.Children = append(out.Children, wireNode(c))
-	}
-	return out
-}
-
 func wireTuple(r Row) apiv1.RelationTuple {
 	return apiv1.RelationTuple{ID: r.ID, Subject: r.Tuple.Subject.String(), Relation: r.Tuple.Relation,
 		Resource: r.Tuple.Resource.String(), CreatedAt: r.CreatedAt}
