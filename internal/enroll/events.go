@@ -82,8 +82,15 @@ func (s *Service) nodeAdded(ctx context.Context, tx *sql.Tx, n NodeRef) error {
 		MeshIP: n.MeshIP, AllowedIPs: []string{n.MeshIP + "/32"}})
 }
 
-// nodeRemoved tells n's peers it is gone (peer_removed, §5.2 deregister).
+// nodeRemoved tells n's peers it is gone (peer_removed, §5.2 deregister)
+// and has the event plane forget n: its reports go and its open stream
+// ends (issue 7 rows 12, 18).
 func (s *Service) nodeRemoved(ctx context.Context, tx *sql.Tx, n NodeRef) error {
+	if s.events != nil {
+		if err := s.events.ForgetNode(ctx, tx, n.ID); err != nil {
+			return err
+		}
+	}
 	return s.emitPeers(ctx, tx, n, nodeproto.EventPeerRemoved, nodeproto.PeerRemoved{PeerID: n.ID})
 }
 

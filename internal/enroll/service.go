@@ -60,9 +60,12 @@ type Labels interface {
 }
 
 // Emitter appends events to nodes' logs inside the caller's transaction
-// (the event plane's Service).
+// (the event plane's Service). ForgetNode, called in the transaction that
+// removes a node, deletes what the event plane keeps for it and ends its
+// open event streams once that commits.
 type Emitter interface {
 	Emit(ctx context.Context, tx *sql.Tx, nodeIDs []string, eventType string, payload any) error
+	ForgetNode(ctx context.Context, tx *sql.Tx, nodeID string) error
 }
 
 // NodeRef names a node.

@@ -311,51 +311,6 @@ func (a *agent) capabilities(ctx context.Context, in *bodyInput) (*struct{}, err
 	return nil, nil
 }
 
-// report stores entries per node, last writer wins, and answers 2xx to
-// every well-formed body, stale versions and null members included (§5.2,
-// C14); invalid entries are dropped (R6).
-func (a *agent) report(ctx context.Context, in *bodyInput) (*struct{}, error) {
-	if err := a.node(ctx, in.ID); err != nil {
-		return nil, err
-	}
-	body, err := jsonBody(in.RawBody)
-	if err != nil {
-		return nil, err
-	}
-	var rs nodeproto.ReportSync
-	if err := json.Unmarshal(body, &rs); err != nil {
-		return nil, problem.BadRequest(nodeproto.CodeInvalidRequest, "The body is not a report.")
-	}
-	now := store.Micros(a.s.cfg.Now())
-	err = a.s.db.Tx(ctx, func(tx *sql.Tx) error {
-		for _, e := range rs.Entries {
-			if e.Validate() != nil {
-				continue
-			}
-			payload := e.Payload
-			if payload == nil {
-				payload = json.RawMessage("null")
-			}
-			if _, err := tx.ExecContext(ctx, `INSERT INTO node_reports (node_id, report_key, content_type, payload, version,
-				updated_at, received_at) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (node_id, report_key) DO UPDATE
-				SET content_type = $3, payload = $4, version = $5, updated_at = $6, received_at = $7`,
-				in.ID, e.Key, e.ContentType, string(payload), e.Version, store.Micros(e.UpdatedAt), now); err != nil {
-				return err
-			}
-		}
-		for _, k := range rs.Deleted {
-			if _, err := tx.ExecContext(ctx, `DELETE FROM node_reports WHERE node_id = $1 AND report_key = $2`, in.ID, k); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, unavailableNode(err)
-	}
-	return nil, nil
-}
-
 // deregister decommissions the node through the enrollment context.
 func (a *agent) deregister(ctx context.Context, in *nodeInput) (*struct{}, error) {
 	if err := a.node(ctx, in.ID); err != nil {
@@ -386,14 +341,20 @@ func (a *agent) ingest(ctx context.Context, in *bodyInput) (*struct{}, error) {
 	if err := a.node(ctx, in.ID); err != nil {
 		return nil, err
 	}
-	body, err := jsonBody(in.RawBody)
+	return nil, decodeIngest(in.RawBody)
+}
+
+// decodeIngest accepts a telemetry batch body: a JSON array or null
+// (§12.7, J4); anything else is 400.
+func decodeIngest(raw []byte) error {
+	body, err := jsonBody(raw)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if t := bytes.TrimSpace(body); len(t) == 0 || (t[0] != '[' && !bytes.Equal(t, []byte("null"))) {
-		return nil, problem.BadRequest(nodeproto.CodeInvalidRequest, "The body must be a JSON array.")
+		return problem.BadRequest(nodeproto.CodeInvalidRequest, "The body must be a JSON array.")
 	}
-	return nil, nil
+	return nil
 }
 
 // jsonBody returns a request body that must be JSON; an empty body counts

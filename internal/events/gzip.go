@@ -32,14 +32,9 @@ func gunzip(ctx huma.Context, next func(huma.Context)) {
 		return
 	}
 	r, _ := humago.Unwrap(ctx)
-	data, err := inflate(r.Body, NodeBodyLimit)
-	switch {
-	case errors.Is(err, errTooLarge):
-		writeNodeProblem(ctx, problem.Newf(http.StatusRequestEntityTooLarge, "request_body_too_large",
-			"The decompressed body exceeds %d bytes.", NodeBodyLimit))
-		return
-	case err != nil:
-		writeNodeProblem(ctx, problem.BadRequest(nodeproto.CodeInvalidRequest, "The body is not valid gzip."))
+	data, p := inflateBody(r.Body, NodeBodyLimit)
+	if p != nil {
+		writeNodeProblem(ctx, p)
 		return
 	}
 	r.Body.Close()
@@ -51,6 +46,20 @@ func gunzip(ctx huma.Context, next func(huma.Context)) {
 }
 
 var errTooLarge = errors.New("events: body too large")
+
+// inflateBody is inflate with its failures as the problems a node gets:
+// 413 request_body_too_large beyond limit, 400 when not gzip.
+func inflateBody(r io.Reader, limit int64) ([]byte, *problem.Problem) {
+	data, err := inflate(r, limit)
+	switch {
+	case errors.Is(err, errTooLarge):
+		return nil, problem.Newf(http.StatusRequestEntityTooLarge, "request_body_too_large",
+			"The decompressed body exceeds %d bytes.", limit)
+	case err != nil:
+		return nil, problem.BadRequest(nodeproto.CodeInvalidRequest, "The body is not valid gzip.")
+	}
+	return data, nil
+}
 
 // inflate decompresses all gzip members of r, refusing more than limit
 // bytes of output.

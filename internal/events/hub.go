@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -24,7 +25,8 @@ import (
 // taking the database's write lock (every transaction begins IMMEDIATE),
 // then wakes them. On PostgreSQL Emit issues pg_notify inside the
 // transaction; PostgreSQL delivers it only on commit, to every replica
-// listening on the schema's channel, this one included.
+// listening on the schema's channel, this one included. A node's removal
+// travels the same way (announceGone) and ends its stream instead.
 type hub struct {
 	db      *store.DB
 	pgURL   string
@@ -33,12 +35,17 @@ type hub struct {
 	ready   atomic.Bool
 	poke    chan struct{}
 
-	// mu guards subs, pending and closed.
+	// mu guards subs, pending, gone and closed.
 	mu      sync.Mutex
 	subs    map[string]*subscriber
 	pending []string
+	gone    []string // SQLite: nodes whose removal may have committed
 	closed  bool
 }
+
+// gonePrefix marks a notification that a node was removed: its payload is
+// the prefix and the node id (event ids are UUIDs, never this).
+const gonePrefix = "gone:"
 
 // subscriber is one open stream.
 type subscriber struct {
@@ -127,6 +134,40 @@ func wakeOne(sub *subscriber) {
 	}
 }
 
+// end closes the open streams of ids (their nodes were removed).
+func (h *hub) end(ids ...string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, id := range ids {
+		if sub := h.subs[id]; sub != nil {
+			close(sub.done)
+			delete(h.subs, id)
+		}
+	}
+}
+
+// subscribed lists the nodes with an open stream.
+func (h *hub) subscribed() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	ids := make([]string, 0, len(h.subs))
+	for id := range h.subs {
+		ids = append(ids, id)
+	}
+	return ids
+}
+
+// endRemoved closes the open streams of removed nodes, the safety net for
+// a removal notice missed while the listener was down.
+func (h *hub) endRemoved(ctx context.Context) {
+	ids, err := removedNodes(ctx, h.db, h.subscribed())
+	if err != nil {
+		h.log.WarnContext(ctx, "event stream removal check failed", "error", err)
+		return
+	}
+	h.end(ids...)
+}
+
 func (h *hub) closeAll() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -135,6 +176,27 @@ func (h *hub) closeAll() {
 		close(sub.done)
 		delete(h.subs, id)
 	}
+}
+
+// announceGone makes the commit of tx, which removes nodeID, end its open
+// stream on every replica: a notification on PostgreSQL (delivered on
+// commit only); on SQLite a note the fan-out takes after the write lock,
+// acting only if the node is removed by then (tx may have rolled back).
+func (h *hub) announceGone(ctx context.Context, tx *sql.Tx, nodeID string) error {
+	if h.db.Dialect() == store.Postgres {
+		if _, err := tx.ExecContext(ctx, `SELECT pg_notify($1, $2)`, h.channel, gonePrefix+nodeID); err != nil {
+			return fmt.Errorf("events: notify: %w", err)
+		}
+		return nil
+	}
+	h.mu.Lock()
+	h.gone = append(h.gone, nodeID)
+	h.mu.Unlock()
+	select {
+	case h.poke <- struct{}{}:
+	default:
+	}
+	return nil
 }
 
 // announce makes the commit of tx wake the streams of ids.
@@ -167,8 +229,8 @@ func (h *hub) run(ctx context.Context) {
 		case <-h.poke:
 		}
 		h.mu.Lock()
-		ids := h.pending
-		h.pending = nil
+		ids, gone := h.pending, h.gone
+		h.pending, h.gone = nil, nil
 		h.mu.Unlock()
 		// The emitting transactions hold the write lock until they end;
 		// taking it here waits for them.
@@ -176,6 +238,13 @@ func (h *hub) run(ctx context.Context) {
 			h.log.WarnContext(ctx, "event fan-out barrier failed", "error", err)
 		}
 		h.wakeNodes(ids)
+		if len(gone) > 0 {
+			removed, err := removedNodes(ctx, h.db, gone)
+			if err != nil && ctx.Err() == nil {
+				h.log.WarnContext(ctx, "event stream removal check failed", "error", err)
+			}
+			h.end(removed...)
+		}
 	}
 }
 
@@ -211,10 +280,15 @@ func (h *hub) listenOnce(ctx context.Context) error {
 	}
 	h.ready.Store(true)
 	h.wakeAll()
+	h.endRemoved(ctx)
 	for {
 		n, err := conn.WaitForNotification(ctx)
 		if err != nil {
 			return err
+		}
+		if id, ok := strings.CutPrefix(n.Payload, gonePrefix); ok {
+			h.end(id)
+			continue
 		}
 		if h.count() == 0 {
 			continue

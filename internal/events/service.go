@@ -53,6 +53,9 @@ type Config struct {
 	// Sweep is how often a stream re-reads its log unprompted
 	// (DefaultSweep).
 	Sweep time.Duration
+	// Reports bounds what each node stores through POST …/report
+	// (zero fields take the Default* values of ReportLimits).
+	Reports ReportLimits
 	// Now is the clock (time.Now).
 	Now func() time.Time
 	// Logger receives operational messages (discarded when nil).
@@ -91,6 +94,10 @@ func New(cfg Config) (*Service, error) {
 		return nil, fmt.Errorf("events: Config.Keepalive %s exceeds 15s (F3)", cfg.Keepalive)
 	case cfg.MaxEntries < 0 || cfg.MaxAge < 0:
 		return nil, errors.New("events: Config.MaxEntries and MaxAge must not be negative")
+	}
+	var err error
+	if cfg.Reports, err = cfg.Reports.withDefaults(); err != nil {
+		return nil, err
 	}
 	if cfg.MaxEntries == 0 {
 		cfg.MaxEntries = DefaultMaxEntries

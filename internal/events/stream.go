@@ -83,6 +83,15 @@ func (s *Service) openStream(ctx context.Context, in *streamInput, caller Caller
 		return nil, unavailable(errors.New("fan-out not ready"))
 	}
 	sub := s.hub.subscribe(in.ID)
+	// A removal that committed before subscribe ended no stream of this
+	// one: check now (issue 7 row 18); a later one ends it.
+	if gone, err := removedNodes(ctx, s.db, []string{in.ID}); err != nil || len(gone) > 0 {
+		s.hub.unsubscribe(sub)
+		if err != nil {
+			return nil, unavailable(err)
+		}
+		return nil, errRevoked()
+	}
 	from, err := s.resume(ctx, in.ID, in.LastEventID)
 	if err != nil {
 		s.hub.unsubscribe(sub)
