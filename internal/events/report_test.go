@@ -241,3 +241,29 @@ func TestStreamEndsWhenNodeRemoved(t *testing.T) {
 		})
 	}
 }
+
+// TestRemovedNodeRefused: Issue 7 rows 12 and 18: a request authenticated
+// just before its node's removal committed finds the node removed: a
+// stream is refused (no stream outlives the removal) and a report stores
+// nothing (no report outlives the node); both 401 nsk_revoked.
+func TestRemovedNodeRefused(t *testing.T) {
+	for _, b := range backends(t) {
+		t.Run(string(b), func(t *testing.T) {
+			p := startPlane(t, newDatabase(t, b), nil, nil)
+			p.addNode(t, "n9", "d1", "10.0.0.9", "{}", true)
+			if _, st := tryConnect(t, p.hs.URL, "n9", "node:n9", "", nil); st != http.StatusUnauthorized {
+				t.Errorf("stream of a removed node: %d", st)
+			}
+			if n := p.svc.Streams(); n != 0 {
+				t.Errorf("%d streams open", n)
+			}
+			resp, raw := p.call(t, "n9", http.MethodPost, "/v1/nodes/n9/report", reportBody("k", 1, 10), false)
+			if resp.StatusCode != http.StatusUnauthorized || problemCode(raw) != "nsk_revoked" {
+				t.Errorf("report of a removed node: %d %s", resp.StatusCode, raw)
+			}
+			if n, _ := reportUsage(t, p.db, "n9"); n != 0 {
+				t.Errorf("%d reports stored for a removed node", n)
+			}
+		})
+	}
+}
