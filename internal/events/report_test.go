@@ -1,7 +1,10 @@
 package events_test
 
 import (
+	"context"
+	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -265,5 +268,60 @@ func TestRemovedNodeRefused(t *testing.T) {
 				t.Errorf("%d reports stored for a removed node", n)
 			}
 		})
+	}
+}
+
+// TestRolledBackRemovalKeepsStream: Issue 7 row 18: only a committed
+// removal ends a stream; one that rolls back leaves it serving.
+func TestRolledBackRemovalKeepsStream(t *testing.T) {
+	for _, b := range backends(t) {
+		t.Run(string(b), func(t *testing.T) {
+			p := startPlane(t, newDatabase(t, b), nil, nil)
+			p.addNode(t, "n1", "d1", "10.0.0.1", "{}", false)
+			c := connect(t, p.hs.URL, "n1", "", nil)
+			boom := errors.New("boom")
+			err := p.db.Tx(context.Background(), func(tx *sql.Tx) error {
+				if _, err := tx.Exec(`UPDATE nodes SET revoked_at = 2 WHERE id = 'n1'`); err != nil {
+					return err
+				}
+				if err := p.svc.ForgetNode(context.Background(), tx, "n1"); err != nil {
+					return err
+				}
+				return boom
+			})
+			if !errors.Is(err, boom) {
+				t.Fatal(err)
+			}
+			c.expectQuiet(300 * time.Millisecond)
+			p.emit(t, "peer_removed", map[string]string{"peer_id": "x"}, "n1")
+			if g := c.next(); g.env.EventType != "peer_removed" {
+				t.Fatalf("got %s", g.env.EventType)
+			}
+		})
+	}
+}
+
+// TestMissedRemovalNoticeEndsStream: Issue 7 row 18: on PostgreSQL a
+// removal whose notice the replica missed (its LISTEN connection was
+// down) still ends the stream when the listener reconnects.
+func TestMissedRemovalNoticeEndsStream(t *testing.T) {
+	for _, b := range backends(t) {
+		if b != postgresDB {
+			continue
+		}
+		p := startPlane(t, newDatabase(t, b), nil, nil)
+		p.addNode(t, "n1", "d1", "10.0.0.1", "{}", false)
+		c := connect(t, p.hs.URL, "n1", "", nil)
+		if _, err := p.db.Exec(`UPDATE nodes SET revoked_at = 2 WHERE id = 'n1'`); err != nil { // no notice
+			t.Fatal(err)
+		}
+		var schema string
+		p.db.QueryRow(`SELECT current_schema()`).Scan(&schema)
+		var killed int
+		if err := p.db.QueryRow(`SELECT COUNT(pg_terminate_backend(pid)) FROM pg_stat_activity
+			WHERE query LIKE 'LISTEN %' AND query LIKE '%' || $1 || '%'`, "plexsphere_events."+schema).Scan(&killed); err != nil || killed != 1 {
+			t.Fatalf("terminated %d listeners: %v", killed, err)
+		}
+		c.endsWithin(3 * time.Second)
 	}
 }
