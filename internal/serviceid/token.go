@@ -108,19 +108,21 @@ func (s *Service) resolve(ctx context.Context, req apiv1.ServiceTokenRequest) (c
 		return c, false, nil
 	}
 	q := `SELECT id, domain_id, idp_binding_id, federation_kind, client_id, disabled_at IS NOT NULL
-		FROM service_identities WHERE id = $1 LIMIT 2`
-	args := []any{req.ClientID}
+		FROM service_identities WHERE `
+	var args []any
 	if req.DomainID != "" {
 		domainID, err := parseID("domain", req.DomainID)
 		if err != nil {
 			return c, false, err
 		}
-		q = `SELECT id, domain_id, idp_binding_id, federation_kind, client_id, disabled_at IS NOT NULL
-			FROM service_identities WHERE domain_id = $1 AND client_id = $2 LIMIT 2`
-		args = []any{domainID, req.ClientID}
-	} else if id, err := uuid.Parse(req.ClientID); err != nil || id.String() != req.ClientID {
-		return c, false, problem.BadRequest("domain_id_required",
-			"Name the service identity: send domain_id with the IdP client_id, or the service identity's id as client_id.")
+		q, args = q+`domain_id = $1 AND client_id = $2 LIMIT 2`, []any{domainID, req.ClientID}
+	} else {
+		id, err := uuid.Parse(req.ClientID)
+		if err != nil || len(req.ClientID) != 36 {
+			return c, false, problem.BadRequest("domain_id_required",
+				"Name the service identity: send domain_id with the IdP client_id, or the service identity's id as client_id.")
+		}
+		q, args = q+`id = $1`, []any{id.String()}
 	}
 	rows, err := s.db.QueryContext(ctx, q, args...)
 	if err != nil {
