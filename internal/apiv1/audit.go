@@ -6,6 +6,10 @@ import "time"
 type AuditSubject struct {
 	Pseudonym     string `json:"pseudonym"`
 	IdentityIDRef string `json:"identity_id_ref,omitempty"`
+	// IdentityIDRefCommitment is what a hash_version 2 entry hashes in place
+	// of identity_id_ref: SHA-256("plexsphere audit identity_id_ref v2\x00" ‖
+	// salt ‖ 0x00 ‖ identity_id_ref), lowercase hex; the salt is in the proof.
+	IdentityIDRefCommitment string `json:"identity_id_ref_commitment,omitempty"`
 }
 
 // AuditObject names what was acted on.
@@ -30,6 +34,7 @@ type AuditRequestContext struct {
 // AuditEntry is one row of a tamper-evident chain (api.md §3.11).
 type AuditEntry struct {
 	Seq            int64               `json:"seq"`
+	HashVersion    int                 `json:"hash_version" enum:"1,2" doc:"The hash rule: 1 leaves subject.identity_id_ref out; 2 hashes every field shown, the identity reference through its commitment."`
 	DomainID       string              `json:"domain_id" doc:"The Domain id, or the zero UUID for the platform chain."`
 	OccurredAt     time.Time           `json:"occurred_at"`
 	Action         string              `json:"action"`
@@ -58,6 +63,9 @@ type AuditProof struct {
 	PrevHash       string `json:"prev_hash"`
 	EntryHash      string `json:"entry_hash"`
 	CanonicalBytes []byte `json:"canonical_bytes" doc:"base64 of the RFC 8785 canonical entry."`
+	// IdentityIDRefSalt opens subject.identity_id_ref_commitment (hash_version
+	// 2); empty once the identity is erased.
+	IdentityIDRefSalt string `json:"identity_id_ref_salt,omitempty"`
 }
 
 // AuditEntryWithProof is the answer of GET …/audit/entries/{seq}.
@@ -82,4 +90,20 @@ type AuditVerifyResult struct {
 	SegmentFrom   int64  `json:"segment_from"`
 	SegmentTo     int64  `json:"segment_to"`
 	EntriesLooked int64  `json:"entries_checked"`
+}
+
+// AuditCheckpoint is a signed statement that a chain had entry seq with
+// entry_hash at signed_at. The signature is Ed25519 over
+// "plexsphere audit checkpoint v1\n" followed by the RFC 8785 form of
+// {domain_id, entry_hash, seq, signed_at}; public_key is carried so the
+// export verifies without the database (pin keys with --keys).
+type AuditCheckpoint struct {
+	DomainID  string    `json:"domain_id" doc:"The Domain id, or the zero UUID for the platform chain."`
+	Seq       int64     `json:"seq"`
+	EntryHash string    `json:"entry_hash" doc:"Lowercase hex entry_hash of seq."`
+	SignedAt  time.Time `json:"signed_at"`
+	KID       string    `json:"kid"`
+	Algorithm string    `json:"algorithm" enum:"EdDSA"`
+	PublicKey string    `json:"public_key" doc:"Standard base64 Ed25519 public key of kid."`
+	Signature string    `json:"signature" doc:"Standard base64 Ed25519 signature."`
 }

@@ -48,7 +48,9 @@ type Server struct {
 	DB      *store.DB
 	Keyring *keyring.Keyring
 	Audit   *audit.Log
-	Guard   *guard.Guard
+	// Checkpoints signs the audit chain heads every N entries or T.
+	Checkpoints *audit.Checkpointer
+	Guard       *guard.Guard
 	// Authz evaluates ReBAC checks over the in-memory index that Tuples
 	// keeps equal to the database.
 	Authz    *authz.Engine
@@ -140,6 +142,10 @@ func assemble(ctx context.Context, cfg config.Config, log *slog.Logger, db *stor
 	if err := s.assembleEnrolment(ctx, cfg, log, pages); err != nil {
 		return nil, err
 	}
+	if s.Checkpoints, err = audit.NewCheckpointer(audit.CheckpointConfig{DB: db, Signer: s.Keys, Logger: log,
+		Every: int64(cfg.AuditCheckpointEvery), Interval: cfg.AuditCheckpointInterval}); err != nil {
+		return nil, err
+	}
 	v, c, d := version.Info()
 	s.API, err = api.New(api.Config{
 		Logger: log, Audit: s.Audit, Authenticator: bearers{s.Identity, s.OAuth}, TrustProxyHeaders: cfg.TrustProxyHeaders,
@@ -170,6 +176,7 @@ func assemble(ctx context.Context, cfg config.Config, log *slog.Logger, db *stor
 	(&tuples.API{DB: db, Audit: s.Audit, Authz: s.Guard, Engine: s.Authz, Tuples: s.Tuples, Projects: s.Tenancy,
 		Pages: pages}).Register(s.API.API)
 	s.Tuples.Start()
+	s.Checkpoints.Start()
 	return s, nil
 }
 
@@ -220,6 +227,9 @@ func (s *Server) Close() error {
 	}
 	if s.Tuples != nil {
 		s.Tuples.Close()
+	}
+	if s.Checkpoints != nil {
+		s.Checkpoints.Close()
 	}
 	return s.DB.Close()
 }

@@ -48,9 +48,15 @@ func entry(i int) audit.Entry {
 }
 
 // TestCanonicalMatchesJCS holds the hand-ordered encoder to the general RFC
-// 8785 canonicaliser applied to the wire form minus the excluded fields.
+// 8785 canonicaliser applied to the wire form minus the excluded fields: for
+// hash version 1 the identity reference, its commitment and the version;
+// for version 2 (issue 7 row 11) only the identity reference, which its
+// hashed commitment stands for.
 func TestCanonicalMatchesJCS(t *testing.T) {
-	for _, e := range []audit.Entry{entry(1), {ChainID: "x", OccurredAt: time.Unix(1, 5000).UTC(), Seq: 7}, {IP: "::1"}, {UserAgent: "only"}} {
+	v2 := entry(2)
+	v2.HashVersion, v2.IdentityCommit = audit.HashV2, strings.Repeat("c", 64)
+	for _, e := range []audit.Entry{entry(1), v2, {ChainID: "x", OccurredAt: time.Unix(1, 5000).UTC(), Seq: 7},
+		{IP: "::1", HashVersion: audit.HashV2}, {UserAgent: "only"}} {
 		wire := e.API()
 		raw, _ := json.Marshal(wire)
 		var m map[string]any
@@ -58,6 +64,11 @@ func TestCanonicalMatchesJCS(t *testing.T) {
 		delete(m, "entry_hash")
 		delete(m, "prev_hash")
 		delete(m["subject"].(map[string]any), "identity_id_ref")
+		if e.HashVersion < audit.HashV2 {
+			delete(m, "hash_version")
+		} else {
+			m["subject"].(map[string]any)["identity_id_ref_commitment"] = e.IdentityCommit
+		}
 		stripped, _ := json.Marshal(m)
 		want, err := canonjson.Canonicalize(stripped)
 		if err != nil {

@@ -2,6 +2,7 @@ package audit
 
 import (
 	"bytes"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -21,10 +22,48 @@ const (
 	Failed    = "failed"
 )
 
+// Hash rules (the hash_version column). Version 1, the rule of every entry
+// written before issue 7 row 11, leaves identity_id_ref out of the hash.
+// Version 2 hashes every field shown to readers: the identity reference
+// through a salted commitment, so that erasing it keeps the chain whole.
+const (
+	HashV1 = 1
+	HashV2 = 2
+)
+
+// hashCurrent is the rule new entries are written with (a variable only so
+// that tests can write version 1 chains).
+var hashCurrent = HashV2
+
+// identityCommitLabel separates the identity commitment from every other
+// SHA-256 input.
+const identityCommitLabel = "plexsphere audit identity_id_ref v2\x00"
+
+// identityCommit is the lowercase hex SHA-256(label ‖ salt ‖ ref): binding
+// (ref cannot change while the commitment stands) and, thanks to the random
+// salt, hiding once the salt and ref are erased.
+func identityCommit(salt, ref string) string {
+	h := sha256.New()
+	h.Write([]byte(identityCommitLabel))
+	h.Write([]byte(salt))
+	h.Write([]byte{0})
+	h.Write([]byte(ref))
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// newSalt returns 16 random bytes as hex.
+func newSalt() string {
+	var b [16]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
 // Entry is one chain row.
 type Entry struct {
-	ChainID        string
-	Seq            int64
+	ChainID string
+	Seq     int64
+	// HashVersion is the rule EntryHash follows (HashV1 or HashV2).
+	HashVersion    int
 	OccurredAt     time.Time
 	Action         string
 	Outcome        string
@@ -41,6 +80,12 @@ type Entry struct {
 	UserAgent      string
 	PrevHash       [32]byte
 	EntryHash      [32]byte
+	// IdentitySalt and IdentityCommit bind IdentityRef into a version 2
+	// hash: IdentityCommit = identityCommit(IdentitySalt, IdentityRef) is
+	// hashed. Erasing an identity clears IdentityRef and IdentitySalt and
+	// keeps IdentityCommit.
+	IdentitySalt   string
+	IdentityCommit string
 
 	// caveatJSON is CaveatNames as stored: its canonical JSON array. Rows
 	// read from the database keep it instead of parsing it, so verification
@@ -78,10 +123,20 @@ func (e *Entry) caveats() []string {
 	return names
 }
 
-// Canonical appends the RFC 8785 canonical bytes of e (without its hashes and
-// identity reference) to dst. Keys are written in JCS order by hand, so the
-// hot path needs no reflection and no maps; TestCanonicalMatchesJCS holds it
-// to the general canonicaliser.
+// identityBound reports whether a version 2 entry's identity reference still
+// matches its commitment; an erased reference (no ref, no salt) is bound.
+func (e *Entry) identityBound() bool {
+	if e.HashVersion < HashV2 || e.IdentitySalt == "" && e.IdentityRef == "" {
+		return true
+	}
+	return e.IdentitySalt != "" && identityCommit(e.IdentitySalt, e.IdentityRef) == e.IdentityCommit
+}
+
+// Canonical appends the RFC 8785 canonical bytes of e to dst under its hash
+// version: the wire form minus its hashes, with the identity reference left
+// out (version 1) or replaced by its commitment (version 2). Keys are
+// written in JCS order by hand, so the hot path needs no reflection and no
+// maps; TestCanonicalMatchesJCS holds it to the general canonicaliser.
 func (e *Entry) Canonical(dst []byte) []byte {
 	dst = append(dst, `{"action":`...)
 	dst = canonjson.AppendString(dst, e.Action)
@@ -97,6 +152,10 @@ func (e *Entry) Canonical(dst []byte) []byte {
 	dst = canonjson.AppendString(dst, e.DecisionResult)
 	dst = append(dst, `},"domain_id":`...)
 	dst = canonjson.AppendString(dst, e.ChainID)
+	if e.HashVersion >= HashV2 {
+		dst = append(dst, `,"hash_version":`...)
+		dst = canonjson.AppendInt(dst, int64(e.HashVersion))
+	}
 	dst = append(dst, `,"object":{"id":`...)
 	dst = canonjson.AppendString(dst, e.ObjectID)
 	dst = append(dst, `,"type":`...)
@@ -123,7 +182,13 @@ func (e *Entry) Canonical(dst []byte) []byte {
 	}
 	dst = append(dst, `},"seq":`...)
 	dst = canonjson.AppendInt(dst, e.Seq)
-	dst = append(dst, `,"subject":{"pseudonym":`...)
+	dst = append(dst, `,"subject":{`...)
+	if e.HashVersion >= HashV2 {
+		dst = append(dst, `"identity_id_ref_commitment":`...)
+		dst = canonjson.AppendString(dst, e.IdentityCommit)
+		dst = append(dst, ',')
+	}
+	dst = append(dst, `"pseudonym":`...)
 	dst = canonjson.AppendString(dst, e.Pseudonym)
 	return append(dst, `}}`...)
 }
@@ -143,14 +208,20 @@ func (e *Entry) API() apiv1.AuditEntry {
 	if names == nil {
 		names = []string{}
 	}
+	v := e.HashVersion
+	if v == 0 {
+		v = HashV1
+	}
 	return apiv1.AuditEntry{
-		Seq:            e.Seq,
-		DomainID:       e.ChainID,
-		OccurredAt:     e.OccurredAt.UTC(),
-		Action:         e.Action,
-		Outcome:        e.Outcome,
-		Reason:         e.Reason,
-		Subject:        apiv1.AuditSubject{Pseudonym: e.Pseudonym, IdentityIDRef: e.IdentityRef},
+		Seq:         e.Seq,
+		HashVersion: v,
+		DomainID:    e.ChainID,
+		OccurredAt:  e.OccurredAt.UTC(),
+		Action:      e.Action,
+		Outcome:     e.Outcome,
+		Reason:      e.Reason,
+		Subject: apiv1.AuditSubject{Pseudonym: e.Pseudonym, IdentityIDRef: e.IdentityRef,
+			IdentityIDRefCommitment: e.IdentityCommit},
 		Relation:       e.Relation,
 		Object:         apiv1.AuditObject{Type: e.ObjectType, ID: e.ObjectID},
 		Decision:       apiv1.AuditDecision{Result: e.DecisionResult, CaveatContext: names},

@@ -7,3 +7,14 @@ func SetParallelMin(n int64) (restore func()) {
 	parallelMin = n
 	return func() { parallelMin = old }
 }
+
+// SetHashVersion makes Append write entries under hash rule v, so tests can
+// build chains written before version 2.
+func SetHashVersion(v int) (restore func()) {
+	old := hashCurrent
+	hashCurrent = v
+	return func() { hashCurrent = old }
+}
+
+// CheckpointMessage is what a checkpoint signature covers.
+var CheckpointMessage = checkpointMessage

@@ -1,6 +1,8 @@
 package audit_test
 
 import (
+	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"strings"
@@ -8,6 +10,7 @@ import (
 
 	"github.com/plexsphere/plexsphere/internal/apiv1"
 	"github.com/plexsphere/plexsphere/internal/apptest"
+	"github.com/plexsphere/plexsphere/internal/audit"
 )
 
 // TestDomainChainAPI drives the Domain chain operations and checks that
@@ -54,5 +57,63 @@ func TestDomainChainAPI(t *testing.T) {
 	lines := strings.Split(strings.TrimSpace(string(raw)), "\n")
 	if len(lines) != 2 || !strings.Contains(lines[0], `"seq":2`) {
 		t.Fatalf("export: %s", raw)
+	}
+}
+
+// Issue 7 row 11: the whole server checkpoints every chain, Domain chains
+// under the Domain's signing key; the export verifies against the keys the
+// signing-keys list shows, and the verify operation reports a chain rewound
+// behind its newest stored checkpoint.
+func TestCheckpointExportAPI(t *testing.T) {
+	for _, b := range apptest.Backends(t) {
+		t.Run(string(b), func(t *testing.T) {
+			e := apptest.Start(t, b)
+			ctx := context.Background()
+			var d apiv1.Domain
+			e.Do(t, "POST", "/v1/domains", apiv1.CreateDomain{Name: "A", Slug: "a", MeshCIDR: "10.1.0.0/16"}, &d)
+			for _, slug := range []string{"one", "two", "three"} {
+				e.Do(t, "POST", "/v1/projects", apiv1.CreateProject{DomainID: d.ID, Name: slug, Slug: slug}, nil)
+			}
+			if _, err := e.Server.Checkpoints.Flush(ctx); err != nil {
+				t.Fatal(err)
+			}
+			base := "/v1/domains/" + d.ID + "/audit"
+			st, raw := e.Do(t, "GET", base+"/checkpoints:export", nil, nil)
+			cps, err := audit.ReadCheckpoints(bytes.NewReader(raw))
+			if st != 200 || err != nil || len(cps) == 0 {
+				t.Fatalf("export: %d %s %v", st, raw, err)
+			}
+			last := cps[len(cps)-1]
+			if last.DomainID != d.ID || last.Seq != 3 {
+				t.Fatalf("last checkpoint: %+v", last)
+			}
+			st, keysRaw := e.Do(t, "GET", "/v1/domains/"+d.ID+"/signing-keys", nil, nil)
+			keys, err := audit.ReadKeys(bytes.NewReader(keysRaw))
+			if st != 200 || err != nil || keys[last.KID] == nil {
+				t.Fatalf("checkpoint key %s is not the Domain's: %s %v", last.KID, keysRaw, err)
+			}
+			if res, err := audit.VerifyWithCheckpoints(ctx, e.Server.DB, d.ID, cps, keys); err != nil || !res.OK {
+				t.Fatalf("verify with pinned Domain keys: %+v %v", res, err)
+			}
+			_, praw := e.Do(t, "GET", "/v1/platform/audit/checkpoints:export", nil, nil)
+			pcps, err := audit.ReadCheckpoints(bytes.NewReader(praw))
+			if err != nil || len(pcps) == 0 || keys[pcps[0].KID] != nil {
+				t.Fatalf("platform checkpoints: %s %v", praw, err)
+			}
+			if res, _ := audit.CheckCheckpoints(ctx, e.Server.DB, audit.PlatformChain, pcps, keys); res.OK {
+				t.Fatal("a platform checkpoint verified under the Domain's pinned keys")
+			}
+
+			// Rewind the Domain chain by one entry.
+			db := e.Server.DB
+			db.Exec(`DELETE FROM audit_entries WHERE chain_id = $1 AND seq = 3`, d.ID)
+			db.Exec(`UPDATE audit_chains SET last_seq = 2, last_hash = (SELECT entry_hash FROM audit_entries
+				WHERE chain_id = $1 AND seq = 2) WHERE chain_id = $1`, d.ID)
+			var res apiv1.AuditVerifyResult
+			e.Do(t, "POST", base+"/verify", apiv1.AuditVerifyRequest{}, &res)
+			if res.OK || res.DivergentSeq != 3 || res.Reason != audit.ReasonCheckpointMissing {
+				t.Fatalf("verify after rewind: %+v", res)
+			}
+		})
 	}
 }

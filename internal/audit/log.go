@@ -37,7 +37,7 @@ const (
 	sqlAdvance = `UPDATE audit_chains SET last_seq = last_seq + 1 WHERE chain_id = $1 RETURNING last_seq, last_hash`
 	sqlCreate  = `INSERT INTO audit_chains (chain_id, last_seq, last_hash) VALUES ($1, 0, $2) ON CONFLICT (chain_id) DO NOTHING`
 	sqlInsert  = `INSERT INTO audit_entries (` + entryColumns + `)
-		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18)`
+		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21)`
 	sqlHead = `UPDATE audit_chains SET last_hash = $2 WHERE chain_id = $1`
 )
 
@@ -66,7 +66,8 @@ func (l *Log) Pseudonym(chainID, identityID string) string {
 }
 
 const entryColumns = `chain_id, seq, occurred_at, action, outcome, reason, subject_pseudonym, identity_id_ref,
-	relation, object_type, object_id, decision_result, caveat_names, correlation_id, ip, user_agent, prev_hash, entry_hash`
+	relation, object_type, object_id, decision_result, caveat_names, correlation_id, ip, user_agent, prev_hash, entry_hash,
+	hash_version, identity_ref_salt, identity_ref_commit`
 
 // Append adds e to the end of its chain inside tx, filling Seq, OccurredAt
 // (when zero), the pseudonym (when empty) and both hashes. Concurrent appends
@@ -90,12 +91,15 @@ func (l *Log) Append(ctx context.Context, tx *sql.Tx, e Entry) (Entry, error) {
 		return e, err
 	}
 	e.Seq, e.PrevHash = seq, prev
+	e.HashVersion, e.IdentitySalt = hashCurrent, newSalt()
+	e.IdentityCommit = identityCommit(e.IdentitySalt, e.IdentityRef)
 	e.caveatJSON = appendCaveats(nil, e.CaveatNames)
 	e.EntryHash = chainHash(prev, e.Canonical(make([]byte, 0, 512)))
 	_, err = tx.ExecContext(ctx, sqlInsert,
 		e.ChainID, e.Seq, store.Micros(e.OccurredAt), e.Action, e.Outcome, e.Reason, e.Pseudonym, e.IdentityRef,
 		e.Relation, e.ObjectType, e.ObjectID, e.DecisionResult, string(e.caveatJSON), e.CorrelationID, e.IP, e.UserAgent,
-		hex.EncodeToString(e.PrevHash[:]), hex.EncodeToString(e.EntryHash[:]))
+		hex.EncodeToString(e.PrevHash[:]), hex.EncodeToString(e.EntryHash[:]),
+		e.HashVersion, e.IdentitySalt, e.IdentityCommit)
 	if err != nil {
 		return e, fmt.Errorf("audit: insert: %w", err)
 	}
@@ -224,9 +228,11 @@ func scanEntries(rows *sql.Rows, fn func(*Entry) error) error {
 }
 
 // verifyColumns are the columns the hash covers, for scan with a chain: the
-// chain id is known and the erasable identity reference is not hashed.
+// chain id is known. identity_id_ref and its salt are read to check them
+// against the hashed commitment (hash_version 2).
 const verifyColumns = `seq, occurred_at, action, outcome, reason, subject_pseudonym,
-	relation, object_type, object_id, decision_result, caveat_names, correlation_id, ip, user_agent, prev_hash, entry_hash`
+	relation, object_type, object_id, decision_result, caveat_names, correlation_id, ip, user_agent, prev_hash, entry_hash,
+	hash_version, identity_ref_salt, identity_ref_commit, identity_id_ref`
 
 // scan decodes rows of entryColumns, or of verifyColumns when chain is set,
 // reusing one Entry and its buffers.
@@ -237,11 +243,11 @@ func scan(rows *sql.Rows, chain string, fn func(*Entry) error) error {
 		names, prev, entry sql.RawBytes
 	)
 	tail := []any{&e.Relation, &e.ObjectType, &e.ObjectID, &e.DecisionResult, &names, &e.CorrelationID, &e.IP,
-		&e.UserAgent, &prev, &entry}
+		&e.UserAgent, &prev, &entry, &e.HashVersion, &e.IdentitySalt, &e.IdentityCommit}
 	dest := append([]any{&e.ChainID, &e.Seq, &at, &e.Action, &e.Outcome, &e.Reason, &e.Pseudonym, &e.IdentityRef}, tail...)
 	if chain != "" {
 		e.ChainID = chain
-		dest = append([]any{&e.Seq, &at, &e.Action, &e.Outcome, &e.Reason, &e.Pseudonym}, tail...)
+		dest = append(append([]any{&e.Seq, &at, &e.Action, &e.Outcome, &e.Reason, &e.Pseudonym}, tail...), &e.IdentityRef)
 	}
 	for rows.Next() {
 		if err := rows.Scan(dest...); err != nil {

@@ -19,6 +19,9 @@ const (
 	ReasonMissingSeq    = "missing_seq"
 	ReasonHeadMismatch  = "head_mismatch"
 	ReasonChainNotFound = "chain_not_found"
+	// ReasonIdentityRefMismatch: a hash_version 2 entry's identity_id_ref
+	// no longer opens the commitment its hash covers.
+	ReasonIdentityRefMismatch = "identity_ref_mismatch"
 )
 
 // Result reports a verification; a broken chain is data, not an error.
@@ -133,6 +136,8 @@ func (s *segment) run(ctx context.Context, q store.Querier, chain string) error 
 			buf = e.Canonical(buf[:0])
 			if got := chainHash(e.PrevHash, buf); got != e.EntryHash {
 				fail(&r, e.Seq, ReasonHashMismatch, hex.EncodeToString(got[:]), hex.EncodeToString(e.EntryHash[:]))
+			} else if !e.identityBound() {
+				fail(&r, e.Seq, ReasonIdentityRefMismatch, e.IdentityCommit, identityCommit(e.IdentitySalt, e.IdentityRef))
 			}
 		}
 		if r.DivergentSeq != 0 {

@@ -44,6 +44,11 @@ type Config struct {
 	// per second; 0 disables the limit. PublicBurst is the bucket size.
 	PublicRateLimit int `yaml:"public_rate_limit"`
 	PublicBurst     int `yaml:"public_burst"`
+	// AuditCheckpointEvery and AuditCheckpointInterval: a chain head is
+	// signed (a checkpoint) once the chain has grown by that many entries,
+	// or that long after its last checkpoint when it has grown at all.
+	AuditCheckpointEvery    int           `yaml:"audit_checkpoint_every"`
+	AuditCheckpointInterval time.Duration `yaml:"audit_checkpoint_interval"`
 }
 
 // Defaults work with zero setup: loopback, a data directory in the working
@@ -57,6 +62,9 @@ func Defaults() Config {
 		ShutdownTimeout: 15 * time.Second,
 		PublicRateLimit: 20,
 		PublicBurst:     200,
+
+		AuditCheckpointEvery:    1000,
+		AuditCheckpointInterval: time.Minute,
 	}
 }
 
@@ -84,6 +92,8 @@ func (c *Config) fields() []field {
 		{"allowed_origins", "comma-separated Origins allowed to make cookie-authenticated changes (CSRF)", &c.AllowedOrigins},
 		{"public_rate_limit", "unauthenticated calls per second per client address (0 = unlimited)", &c.PublicRateLimit},
 		{"public_burst", "burst of unauthenticated calls per client address", &c.PublicBurst},
+		{"audit_checkpoint_every", "sign an audit chain checkpoint after this many new entries", &c.AuditCheckpointEvery},
+		{"audit_checkpoint_interval", "sign an audit chain checkpoint at least this often while the chain grows", &c.AuditCheckpointInterval},
 	}
 }
 
@@ -212,6 +222,9 @@ func (c *Config) Validate() error {
 	}
 	if c.ShutdownTimeout <= 0 {
 		return errors.New("config: shutdown_timeout must be positive")
+	}
+	if c.AuditCheckpointEvery < 1 || c.AuditCheckpointInterval <= 0 {
+		return errors.New("config: audit_checkpoint_every must be ≥ 1 and audit_checkpoint_interval positive")
 	}
 	if c.PublicURL != "" {
 		if err := checkOrigin(strings.TrimRight(c.PublicURL, "/")); err != nil {

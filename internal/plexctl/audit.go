@@ -67,7 +67,7 @@ platform's (--platform). Every subcommand needs exactly one of the two.`,
 	pf.BoolVar(&cf.platform, "platform", false, "the platform audit chain")
 	cmd.MarkFlagsMutuallyExclusive("domain", "platform")
 	cmd.AddCommand(a.auditListCommand(&cf), a.auditGetCommand(&cf), a.auditVerifyCommand(&cf),
-		a.auditExportCommand(&cf))
+		a.auditExportCommand(&cf), a.auditCheckpointsCommand(&cf))
 	return cmd
 }
 
