@@ -50,6 +50,7 @@ func TestSafeReturnTo(t *testing.T) {
 		{"//user@evil.example", "/"},
 		{"evil.example/x", "/"},
 		{"?x=1", "/"},
+		{"%2F", "/"}, // a relative path, however it decodes
 		{"/" + strings.Repeat("a", maxReturnTo), "/"},
 	} {
 		got := safeReturnTo(c.in)
