@@ -50,7 +50,7 @@ type SignIn struct {
 	DomainID        string   `json:"domain_id,omitempty" maxLength:"64"`
 	IdPBindingID    string   `json:"idp_binding_id,omitempty" maxLength:"64"`
 	IdPBindingAlias string   `json:"idp_binding_alias,omitempty" maxLength:"64" doc:"Addition: pick the binding by alias."`
-	ReturnTo        string   `json:"return_to,omitempty" maxLength:"1024" doc:"A path on this server to land on after sign-in (default /)."`
+	ReturnTo        string   `json:"return_to,omitempty" maxLength:"1024" doc:"A path on this server to land on after sign-in: printable ASCII starting with a single /; anything else lands on / (the default)."`
 	Prompt          string   `json:"prompt,omitempty" maxLength:"64"`
 	ACRValues       []string `json:"acr_values,omitempty" maxItems:"8" doc:"Addition: the ACRs to ask the IdP for (step-up re-authentication)."`
 }
