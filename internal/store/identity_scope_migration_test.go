@@ -89,6 +89,18 @@ func TestIdentityScopeMigration(t *testing.T) {
 						str(oldIssuer), str(oldSubject))
 				}
 			}
+			// Down restores the old key, and Up moves it again.
+			if _, err := p.DownTo(ctx, 9); err != nil {
+				t.Fatalf("down: %v", err)
+			}
+			var issuer, subject string
+			if err := db.QueryRowContext(ctx, `SELECT issuer, subject FROM identities WHERE id = 'u2'`).Scan(&issuer, &subject); err != nil ||
+				issuer != "https://idp.example" || subject != "bob" {
+				t.Fatalf("after down: %q %q %v", issuer, subject, err)
+			}
+			if _, err := p.UpTo(ctx, 10); err != nil {
+				t.Fatal(err)
+			}
 			// The same subject of the same issuer may now exist once per scope.
 			if _, err := db.ExecContext(ctx, `INSERT INTO identities (id, kind, domain_id, display_name, idp_scope, idp_issuer,
 				idp_subject, created_at, updated_at) VALUES ('u4', 'user', NULL, 'u4', 'other', 'https://idp.example', 'alice', 1, 1)`); err != nil {
