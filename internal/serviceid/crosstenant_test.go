@@ -154,6 +154,28 @@ func TestServiceTokenNeverCrossesDomains(t *testing.T) {
 				oidctest.ProblemCode(t, raw) != "client_id_conflict" {
 				t.Fatalf("same client_id twice in a Domain: %d %s", st, raw)
 			}
+			// A duplicate left from before that rule makes the pair ambiguous:
+			// refused without asking any IdP; the id still names one identity.
+			const legacy = "0190c0de-0000-7000-8000-00000000abcd"
+			if _, err := e.Server.DB.Exec(`INSERT INTO identities (id, kind, domain_id, display_name, created_at, updated_at)
+				VALUES ($1, 'service_identity', $2, 'legacy', 1, 1)`, legacy, victimDom.ID); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := e.Server.DB.Exec(`INSERT INTO service_identities (id, domain_id, idp_binding_id, federation_kind,
+				client_id, created_at, updated_at) VALUES ($1, $2, $3, 'client_credentials', $4, 1, 1)`,
+				legacy, victimDom.ID, second.ID, ciClient); err != nil {
+				t.Fatal(err)
+			}
+			if st, _, pc := tokenRequest(t, e, cc(victimDom.ID, ciClient, ciSecret), false, false); st != 401 || pc != "invalid_client" {
+				t.Fatalf("ambiguous client_id: %d %s", st, pc)
+			}
+			if st, tok, pc := tokenRequest(t, e, cc("", victimSI.ID, ciSecret), false, true); st != 200 ||
+				whoami(tok.AccessToken) != "service_identity:"+victimSI.ID {
+				t.Fatalf("by id beside a duplicate: %d %s", st, pc)
+			}
+			if seen := spy.seen(); len(seen) != 1 {
+				t.Fatalf("the attacker's IdP saw %d requests", len(seen))
+			}
 			f.NoSecrets(t, ciSecret, "attacker-own")
 		})
 	}
