@@ -39,16 +39,21 @@ var hashCurrent = HashV2
 // SHA-256 input.
 const identityCommitLabel = "plexsphere audit identity_id_ref v2\x00"
 
-// identityCommit is the lowercase hex SHA-256(label ‖ salt ‖ ref): binding
-// (ref cannot change while the commitment stands) and, thanks to the random
-// salt, hiding once the salt and ref are erased.
+// identityCommit is the lowercase hex SHA-256(label ‖ salt ‖ 0 ‖ ref):
+// binding (ref cannot change while the commitment stands) and, thanks to the
+// random salt, hiding once the salt and ref are erased.
 func identityCommit(salt, ref string) string {
-	h := sha256.New()
-	h.Write([]byte(identityCommitLabel))
-	h.Write([]byte(salt))
-	h.Write([]byte{0})
-	h.Write([]byte(ref))
-	return hex.EncodeToString(h.Sum(nil))
+	sum := identityDigest(salt, ref)
+	return hex.EncodeToString(sum[:])
+}
+
+func identityDigest(salt, ref string) [32]byte {
+	var buf [256]byte
+	b := append(buf[:0], identityCommitLabel...)
+	b = append(b, salt...)
+	b = append(b, 0)
+	b = append(b, ref...)
+	return sha256.Sum256(b)
 }
 
 // newSalt returns 16 random bytes as hex.
@@ -129,7 +134,13 @@ func (e *Entry) identityBound() bool {
 	if e.HashVersion < HashV2 || e.IdentitySalt == "" && e.IdentityRef == "" {
 		return true
 	}
-	return e.IdentitySalt != "" && identityCommit(e.IdentitySalt, e.IdentityRef) == e.IdentityCommit
+	if e.IdentitySalt == "" || len(e.IdentityCommit) != 2*sha256.Size {
+		return false
+	}
+	sum := identityDigest(e.IdentitySalt, e.IdentityRef)
+	var hx [2 * sha256.Size]byte
+	hex.Encode(hx[:], sum[:])
+	return string(hx[:]) == e.IdentityCommit
 }
 
 // Canonical appends the RFC 8785 canonical bytes of e to dst under its hash
