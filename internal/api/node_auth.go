@@ -57,6 +57,8 @@ func (s *Server) authenticateNode(ctx huma.Context, next func(huma.Context)) {
 		s.writeProblem(ctx, problem.New(http.StatusUnauthorized, "unauthorized", "The node secret key is not known."))
 		return
 	case revoked:
+		// The refusal is audited on the node's Domain chain (issue 7 row 9).
+		audit.RequestFrom(ctx.Context()).Target("", "node", id)
 		s.writeProblem(ctx, problem.New(http.StatusUnauthorized, "nsk_revoked", "The node was deregistered or revoked."))
 		return
 	}

@@ -168,7 +168,7 @@ func (s *Server) setup(ctx huma.Context, next func(huma.Context)) {
 		Action:        route.Action(op),
 		CorrelationID: corr,
 		IP:            s.clientIP(ctx),
-		UserAgent:     truncate(ctx.Header("User-Agent"), 256),
+		UserAgent:     audit.Clean(ctx.Header("User-Agent"), audit.MaxUserAgent),
 		Mutating:      op.Method != http.MethodGet && op.Method != http.MethodHead,
 	}
 	ctx = huma.WithContext(ctx, audit.WithRequest(ctx.Context(), ar))
@@ -282,11 +282,4 @@ func (s *Server) writeProblem(ctx huma.Context, p *problem.Problem) {
 	ctx.SetHeader("Content-Type", "application/problem+json")
 	ctx.SetStatus(p.Status)
 	json.NewEncoder(ctx.BodyWriter()).Encode(p)
-}
-
-func truncate(s string, n int) string {
-	if len(s) > n {
-		return s[:n]
-	}
-	return s
 }

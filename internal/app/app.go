@@ -112,11 +112,11 @@ func assemble(ctx context.Context, cfg config.Config, log *slog.Logger, db *stor
 		return nil, err
 	}
 	s := &Server{Config: cfg, Log: log, DB: db, Keyring: kr}
-	if s.Audit, err = audit.New(audit.Config{DB: db, Pepper: pepper}); err != nil {
-		return nil, err
-	}
 	schema, index := authz.DefaultSchema(), authz.NewMemTuples()
 	if s.Tuples, err = tuples.New(tuples.Config{DB: db, Schema: schema, Index: index, Logger: log}); err != nil {
+		return nil, err
+	}
+	if s.Audit, err = audit.New(audit.Config{DB: db, Pepper: pepper, Domains: s.Tuples}); err != nil {
 		return nil, err
 	}
 	if s.Authz, err = authz.New(authz.Config{Schema: schema, Tuples: index}); err != nil {
@@ -227,6 +227,9 @@ func (s *Server) Close() error {
 	}
 	if s.Tuples != nil {
 		s.Tuples.Close()
+	}
+	if s.Audit != nil {
+		s.Audit.Flush(context.Background(), s.Log) // the roll-ups of open aggregation windows
 	}
 	if s.Checkpoints != nil {
 		s.Checkpoints.Close()

@@ -24,18 +24,28 @@ type Config struct {
 	Pepper []byte
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Domains resolves the Domain of a denied request's object, so the
+	// denial is written to that Domain's chain; nil keeps the chain the
+	// handler targeted.
+	Domains DomainResolver
+	// BurstWindow is how long the entries of failed authentications and
+	// rate-limited requests from one client are aggregated into one;
+	// 0 means DefaultBurstWindow.
+	BurstWindow time.Duration
 }
 
 // Log appends to and reads the chains.
 type Log struct {
-	db     *store.DB
-	pepper []byte
-	now    func() time.Time
+	db      *store.DB
+	pepper  []byte
+	now     func() time.Time
+	domains DomainResolver
+	burst   *burst
 }
 
 const (
 	sqlAdvance = `UPDATE audit_chains SET last_seq = last_seq + 1 WHERE chain_id = $1 RETURNING last_seq, last_hash`
-	sqlCreate  = `INSERT INTO audit_chains (chain_id, last_seq, last_hash) VALUES ($1, 0, $2) ON CONFLICT (chain_id) DO NOTHING`
+	sqlCreate  = sqlCreateChain
 	sqlInsert  = `INSERT INTO audit_entries (` + entryColumns + `)
 		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21)`
 	sqlHead = `UPDATE audit_chains SET last_hash = $2 WHERE chain_id = $1`
@@ -52,7 +62,11 @@ func New(cfg Config) (*Log, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Log{db: cfg.DB, pepper: cfg.Pepper, now: cfg.Now}, nil
+	if cfg.BurstWindow <= 0 {
+		cfg.BurstWindow = DefaultBurstWindow
+	}
+	return &Log{db: cfg.DB, pepper: cfg.Pepper, now: cfg.Now, domains: cfg.Domains,
+		burst: newBurst(cfg.BurstWindow)}, nil
 }
 
 // Pseudonym is the per-chain pseudonym of an identity: 64 lowercase hex of
@@ -76,6 +90,7 @@ func (l *Log) Append(ctx context.Context, tx *sql.Tx, e Entry) (Entry, error) {
 	if e.ChainID == "" {
 		return e, errors.New("audit: entry without chain")
 	}
+	e.clean()
 	if e.OccurredAt.IsZero() {
 		e.OccurredAt = l.now()
 	}
@@ -135,7 +150,7 @@ func (l *Log) advance(ctx context.Context, tx *sql.Tx, chain string) (int64, [32
 		}
 		return seq, prev, nil
 	}
-	return 0, prev, errors.New("audit: chain head could not be created")
+	return 0, prev, fmt.Errorf("%w: %s", ErrNoChain, chain)
 }
 
 // Filter narrows a listing; empty fields match everything.

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"log/slog"
+	"net/http"
 	"sync"
 
 	"github.com/plexsphere/plexsphere/internal/principal"
@@ -30,6 +31,8 @@ type Request struct {
 	who        *principal.Principal
 	committed  bool
 	denyReason string
+	// decType and decID name the object of the last denied check.
+	decType, decID string
 }
 
 type requestKey struct{}
@@ -66,6 +69,7 @@ func (r *Request) Decide(allowed bool, relation, objType, objID, reason string) 
 		return
 	}
 	r.decision, r.denyReason = "denied", reason
+	r.decType, r.decID = objType, objID
 	if r.objType == "" {
 		r.objType, r.objID = objType, objID
 	}
@@ -114,10 +118,11 @@ func (r *Request) entry(ctx context.Context, outcome, reason string) Entry {
 }
 
 // Commit appends the request's success entry inside tx, the transaction that
-// makes its change.
+// makes its change. An append that fails fails the transaction: no change
+// commits without its entry.
 func (l *Log) Commit(ctx context.Context, tx *sql.Tx) error {
 	r := RequestFrom(ctx)
-	if _, err := l.Append(ctx, tx, r.entry(ctx, Succeeded, "granted")); err != nil {
+	if _, err := l.appendOrPlatform(ctx, tx, r.entry(ctx, Succeeded, "granted")); err != nil {
 		return err
 	}
 	r.mu.Lock()
@@ -126,30 +131,105 @@ func (l *Log) Commit(ctx context.Context, tx *sql.Tx) error {
 	return nil
 }
 
+// appendOrPlatform appends e, to the platform chain when its own chain does
+// not exist (a Domain that is gone, or an id that never was one).
+func (l *Log) appendOrPlatform(ctx context.Context, tx *sql.Tx, e Entry) (Entry, error) {
+	out, err := l.Append(ctx, tx, e)
+	if errors.Is(err, ErrNoChain) && e.ChainID != PlatformChain {
+		e.ChainID = PlatformChain
+		return l.Append(ctx, tx, e)
+	}
+	return out, err
+}
+
 // Finish runs after the handler. A mutating request that committed nothing
 // but failed or was denied is appended now, in its own transaction; so is
-// any denied read.
+// any denied read and any failed authentication. A denial is written to the
+// chain of the Domain its object belongs to (issue 7 row 9). Failed
+// authentications and rate-limited requests, which a client causes at will,
+// are aggregated per client network and window (issue 7 row 10).
 func (l *Log) Finish(ctx context.Context, status int, log *slog.Logger) {
 	r := RequestFrom(ctx)
 	r.mu.Lock()
-	committed, denied, code, reason := r.committed, r.decision == "denied", r.code, r.denyReason
+	committed, denied, code, reason, anonymous := r.committed, r.decision == "denied", r.code, r.denyReason, r.who == nil
 	r.mu.Unlock()
-	if committed || status < 400 || (!r.Mutating && !denied) || status == 401 {
+	refused := status == http.StatusUnauthorized || status == http.StatusTooManyRequests
+	// flood: what a client can repeat at will without a credential.
+	flood := refused || anonymous && status < 500
+	var batch []Entry
+	if !committed && status >= 400 && (r.Mutating || denied || refused) {
+		outcome := Failed
+		if denied || refused || status == http.StatusForbidden {
+			outcome = Denied
+		}
+		if reason == "" {
+			reason = code
+		}
+		e := r.entry(ctx, outcome, reason)
+		if outcome == Denied {
+			l.toDomainChain(ctx, r, &e)
+		}
+		if !flood || l.burst.admit(e, l.now()) {
+			batch = append(batch, e)
+		}
+	}
+	batch = append(l.burst.take(l.now(), false), batch...)
+	l.appendBatch(ctx, batch, r.Action, log)
+}
+
+// Record appends e, an entry a client can cause at will without a
+// credential (a refused sign-in, say), aggregated as failed authentications
+// are: the first per client network, chain, action, outcome and reason in a
+// window, then one roll-up counting the rest.
+func (l *Log) Record(ctx context.Context, e Entry, log *slog.Logger) {
+	var batch []Entry
+	if l.burst.admit(e, l.now()) {
+		batch = append(batch, e)
+	}
+	l.appendBatch(ctx, append(l.burst.take(l.now(), false), batch...), e.Action, log)
+}
+
+// Flush appends the roll-ups of every closed aggregation window; the server
+// calls it when it stops.
+func (l *Log) Flush(ctx context.Context, log *slog.Logger) {
+	l.appendBatch(ctx, l.burst.take(l.now().Add(l.burst.window), true), "audit.flush", log)
+}
+
+// appendBatch appends entries in one transaction of their own.
+func (l *Log) appendBatch(ctx context.Context, batch []Entry, action string, log *slog.Logger) {
+	if len(batch) == 0 {
 		return
-	}
-	outcome := Failed
-	if denied || status == 403 {
-		outcome = Denied
-	}
-	if reason == "" {
-		reason = code
 	}
 	ctx = context.WithoutCancel(ctx)
 	err := l.db.Tx(ctx, func(tx *sql.Tx) error {
-		_, err := l.Append(ctx, tx, r.entry(ctx, outcome, reason))
-		return err
+		for _, e := range batch {
+			if _, err := l.appendOrPlatform(ctx, tx, e); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
-	if err != nil && !errors.Is(err, context.Canceled) {
-		log.ErrorContext(ctx, "audit append failed", "action", r.Action, "error", err)
+	if err != nil {
+		log.ErrorContext(ctx, "audit append failed", "action", action, "error", err)
+	}
+}
+
+// toDomainChain moves a denial the handler left on the platform chain to the
+// chain of the Domain its object belongs to, when there is one.
+func (l *Log) toDomainChain(ctx context.Context, r *Request, e *Entry) {
+	if l.domains == nil || e.ChainID != PlatformChain {
+		return
+	}
+	r.mu.Lock()
+	objs := [][2]string{{r.decType, r.decID}, {e.ObjectType, e.ObjectID}}
+	r.mu.Unlock()
+	for _, o := range objs {
+		if o[1] == "" {
+			continue
+		}
+		if d, ok := l.domains.DomainOf(ctx, o[0], o[1]); ok {
+			e.ChainID = d
+			return
+		}
 	}
 }

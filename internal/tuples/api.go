@@ -171,12 +171,26 @@ func (a *API) auditorScope(ctx context.Context, obj authz.ObjectRef) string {
 	return "platform:platform"
 }
 
-// chainOf is the audit chain for obj: its Domain's, else the platform's.
+// chainOf is the audit chain for obj: its existing Domain's, else the
+// platform's (never a chain for a Domain that does not exist).
 func (a *API) chainOf(ctx context.Context, obj authz.ObjectRef) string {
-	if d, ok := a.domainOf(ctx, obj); ok {
-		return d.ID
+	if d, ok := a.Tuples.DomainOf(ctx, obj.Type, obj.ID); ok {
+		return d
 	}
 	return audit.PlatformChain
+}
+
+// strangerTo reports whether the caller, asking about its own access, was
+// refused a relation on an object of the Domain whose chain is given and
+// cannot read that Domain either: such a check is no business of that
+// Domain, so it is written to the platform chain (issue 7 row 10: nobody
+// appends entries to a Domain chain they have no standing in).
+func (a *API) strangerTo(ctx context.Context, chain string, allowed bool) bool {
+	if allowed || chain == audit.PlatformChain {
+		return false
+	}
+	reads, err := a.Authz.Visible(ctx, "read", []string{authz.TypeDomain + ":" + chain})
+	return err != nil || !reads[0]
 }
 
 func isCaller(ctx context.Context, sub authz.SubjectRef) bool {
@@ -207,6 +221,9 @@ func (a *API) check(ctx context.Context, in *checkInput) (*checkOutput, error) {
 	d, err := a.Engine.Check(ctx, sub, in.Body.Relation, res)
 	if err != nil {
 		return nil, engineError(err)
+	}
+	if chain := a.chainOf(ctx, res); isCaller(ctx, sub) && a.strangerTo(ctx, chain, d.Allowed) {
+		ar.Target(audit.PlatformChain, res.Type, res.ID)
 	}
 	if err := a.commitAudit(ctx); err != nil {
 		return nil, err
