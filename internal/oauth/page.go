@@ -10,13 +10,16 @@ import (
 // The verification page at /device: the browser side of the device flow.
 // It signs the user in through the login's IdP binding when needed (the
 // ordinary code+PKCE sign-in, returning here), then approves or denies
-// the user code with the session cookie and the CSRF header. It is a
-// static page: every decision is made by the API it calls.
+// the user code with the session cookie and the CSRF header; when the
+// approval asks for step-up it offers to sign in again with the acr_values
+// of the challenge. It is a static page: every decision is made by the API
+// it calls.
 
 const pageScript = `(function () {
   var q = new URLSearchParams(location.search);
   var code = q.get("user_code") || "", binding = q.get("idp_binding_id") || "";
   var $ = function (id) { return document.getElementById(id); };
+  var acr = null;
   $("code").textContent = code;
   function csrf() {
     var m = document.cookie.match(/(?:^|; )plexsphere_csrf=([^;]*)/);
@@ -32,6 +35,12 @@ const pageScript = `(function () {
       return r.json().then(function (b) {
         say(r.ok ? (deny ? "Refused. You can close this page." : "Approved. Return to your terminal.") : (b.detail || b.title));
         $("decide").hidden = r.ok;
+        if (b.code === "step_up_required") {
+          var m = (r.headers.get("WWW-Authenticate") || "").match(/acr_values="([^"]*)"/);
+          acr = m ? m[1].split(" ") : [];
+          $("decide").hidden = true;
+          $("login").hidden = false;
+        }
       });
     }, function () { say("The server could not be reached."); });
   }
@@ -40,6 +49,7 @@ const pageScript = `(function () {
   $("signin").onclick = function () {
     var body = {return_to: location.pathname + location.search};
     if (binding) { body.idp_binding_id = binding; }
+    if (acr && acr.length) { body.acr_values = acr; }
     post("/v1/auth/sign-in", body).then(function (r) { return r.json(); }).then(function (b) {
       if (b.authorization_url) { location.assign(b.authorization_url); } else { say(b.detail || b.title); }
     });
