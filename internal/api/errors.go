@@ -1,6 +1,7 @@
 package api
 
 import (
+	"errors"
 	"net/http"
 	"strings"
 
@@ -8,7 +9,16 @@ import (
 
 	"github.com/plexsphere/plexsphere/internal/apiv1"
 	"github.com/plexsphere/plexsphere/internal/problem"
+	"github.com/plexsphere/plexsphere/internal/reqtext"
 )
+
+// StatusClientClosedRequest is the status of a request its client
+// abandoned (nginx's 499): it is logged and audited as such, never as a
+// server failure.
+const StatusClientClosedRequest = 499
+
+// huma's message for a body that could not be read.
+const msgBodyUnreadable = "cannot read request body"
 
 // codeByStatus names the problems huma itself raises.
 var codeByStatus = map[int]string{
@@ -28,6 +38,9 @@ var codeByStatus = map[int]string{
 // invalid_body (a malformed limit becomes invalid_limit), everything carries
 // a code, and 5xx details stay generic.
 func newError(status int, msg string, errs ...error) huma.StatusError {
+	if p := bodyReadError(status, msg, errs); p != nil {
+		return p
+	}
 	var details []apiv1.ProblemDetail
 	for _, err := range errs {
 		if err == nil {
@@ -74,4 +87,21 @@ func refineBadRequest(details []apiv1.ProblemDetail, msg string) (string, string
 		msg = "The request body does not match the operation's schema."
 	}
 	return "invalid_body", msg
+}
+
+// bodyReadError classifies a failure to read the body: text the checking
+// reader refused is 400 invalid_body (issue 7 row 6); any other read
+// failure but a timeout (huma's 408) is the client going away mid-body
+// (issue 7 row 13).
+func bodyReadError(status int, msg string, errs []error) *problem.Problem {
+	for _, err := range errs {
+		if errors.Is(err, reqtext.ErrInvalid) {
+			return problem.BadRequest("invalid_body", "A string in the body contains NUL or invalid UTF-8.")
+		}
+	}
+	if status == http.StatusInternalServerError && msg == msgBodyUnreadable {
+		return problem.New(StatusClientClosedRequest, "client_closed_request",
+			"The client closed the connection before the body was read.").WithCause(errors.Join(errs...))
+	}
+	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
 	"sync"
@@ -46,8 +47,13 @@ type Config struct {
 	Authenticator Authenticator
 	Version       apiv1.Version
 	Checks        []Check
-	// TrustProxyHeaders takes the client address from X-Forwarded-For.
-	TrustProxyHeaders bool
+	// TrustedProxies are the proxies whose X-Forwarded-* headers count: the
+	// client address is the right-most X-Forwarded-For hop not among them.
+	// Empty ignores (and drops) forwarding headers.
+	TrustedProxies []netip.Prefix
+	// BodyReadTimeout bounds how long a request body may take to arrive
+	// (408 beyond); 0 leaves it unbounded.
+	BodyReadTimeout time.Duration
 	// Sessions authenticates the plexsphere_session cookie; nil accepts
 	// bearer credentials only.
 	Sessions SessionAuthenticator
@@ -90,7 +96,7 @@ func New(cfg Config) (*Server, error) {
 	})
 	s := &Server{mux: http.NewServeMux(), cfg: cfg}
 	s.API = humago.New(s.mux, s.humaConfig())
-	s.API.UseMiddleware(s.setup, s.limitBody, s.authenticate)
+	s.API.UseMiddleware(s.setup, s.checkText, s.limitBody, s.authenticate)
 	s.registerMeta()
 	return s, nil
 }
@@ -114,8 +120,8 @@ func (s *Server) humaConfig() huma.Config {
 	}
 }
 
-// Handler is the root handler: recovery, then the routes, with problem+json
-// answers for unknown paths.
+// Handler is the root handler: the edge (client address, body deadline),
+// recovery, then the routes, with problem+json answers for unknown paths.
 func (s *Server) Handler() http.Handler {
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		p := problem.NotFound("route_not_found", "No operation at "+r.Method+" "+r.URL.Path+".")
@@ -128,7 +134,7 @@ func (s *Server) Handler() http.Handler {
 		w.WriteHeader(p.Status)
 		json.NewEncoder(w).Encode(p)
 	})
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return s.edge(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		defer func() {
 			if v := recover(); v != nil {
 				if v == http.ErrAbortHandler {
@@ -141,7 +147,7 @@ func (s *Server) Handler() http.Handler {
 			}
 		}()
 		s.mux.ServeHTTP(w, r)
-	})
+	}))
 }
 
 // allowedMethods lists the methods served at r's path, by asking the mux.
@@ -174,6 +180,9 @@ func (s *Server) setup(ctx huma.Context, next func(huma.Context)) {
 	ctx = huma.WithContext(ctx, audit.WithRequest(ctx.Context(), ar))
 	next(ctx)
 	status := ctx.Status()
+	if status >= 500 && clientGone(ctx) {
+		status = StatusClientClosedRequest // the failure is the client's leaving (issue 7 row 13)
+	}
 	s.cfg.Audit.Finish(ctx.Context(), status, s.cfg.Logger)
 	level := slog.LevelInfo
 	if status >= 500 {
@@ -184,12 +193,10 @@ func (s *Server) setup(ctx huma.Context, next func(huma.Context)) {
 		"status", status, "duration_ms", time.Since(start).Milliseconds(), "correlation_id", corr)
 }
 
+// clientIP is the client address the edge resolved (issue 7 row 14).
 func (s *Server) clientIP(ctx huma.Context) string {
-	if s.cfg.TrustProxyHeaders {
-		if xff := ctx.Header("X-Forwarded-For"); xff != "" {
-			first, _, _ := strings.Cut(xff, ",")
-			return strings.TrimSpace(first)
-		}
+	if addr, ok := ctx.Context().Value(clientAddrKey{}).(string); ok {
+		return addr
 	}
 	host, _, err := net.SplitHostPort(ctx.RemoteAddr())
 	if err != nil {
@@ -266,11 +273,18 @@ func (s *Server) fill(ctx huma.Context, p *problem.Problem) {
 	p.Instance = ctx.URL().Path
 	p.CorrelationID = ar.CorrelationID
 	ar.SetCode(p.Code)
-	if p.Status >= 500 {
+	switch {
+	case p.Status == StatusClientClosedRequest || p.Status >= 500 && clientGone(ctx):
+		s.cfg.Logger.InfoContext(ctx.Context(), "client closed request", "code", p.Code,
+			"correlation_id", ar.CorrelationID, "error", p.Cause())
+	case p.Status >= 500:
 		s.cfg.Logger.ErrorContext(ctx.Context(), "request failed", "code", p.Code,
 			"correlation_id", ar.CorrelationID, "error", p.Cause())
 	}
 }
+
+// clientGone reports whether the client closed the connection.
+func clientGone(ctx huma.Context) bool { return errors.Is(ctx.Context().Err(), context.Canceled) }
 
 func (s *Server) writeProblem(ctx huma.Context, p *problem.Problem) {
 	s.fill(ctx, p)

@@ -12,7 +12,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 
@@ -148,7 +147,8 @@ func assemble(ctx context.Context, cfg config.Config, log *slog.Logger, db *stor
 	}
 	v, c, d := version.Info()
 	s.API, err = api.New(api.Config{
-		Logger: log, Audit: s.Audit, Authenticator: bearers{s.Identity, s.OAuth}, TrustProxyHeaders: cfg.TrustProxyHeaders,
+		Logger: log, Audit: s.Audit, Authenticator: bearers{s.Identity, s.OAuth},
+		TrustedProxies: cfg.TrustedProxyPrefixes(), BodyReadTimeout: cfg.ReadBodyTimeout,
 		Sessions: s.Sessions, StepUp: s.OIDC, AllowedOrigins: cfg.AllowedOrigins, Nodes: s.Enroll,
 		PublicLimit: ratelimit.New(float64(cfg.PublicRateLimit), cfg.PublicBurst, nil),
 		Version:     apiv1.Version{Version: v, Commit: c, Date: d},
@@ -282,8 +282,8 @@ func (s *Server) Serve(ctx context.Context, ready func(addr string)) error {
 	}
 	hs := &http.Server{
 		Handler:           s.Handler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       120 * time.Second,
+		ReadHeaderTimeout: s.Config.ReadHeaderTimeout,
+		IdleTimeout:       s.Config.IdleTimeout,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(s.Log.Handler(), slog.LevelWarn),
 	}

@@ -58,9 +58,20 @@ type Env struct {
 // Start assembles and serves a control plane on backend b.
 func Start(t testing.TB, b Backend) *Env {
 	t.Helper()
+	return StartConfig(t, b, nil)
+}
+
+// StartConfig is Start with the configuration adjusted by tune (when
+// non-nil) before it is validated; the data directory and database are
+// set already.
+func StartConfig(t testing.TB, b Backend, tune func(*config.Config)) *Env {
+	t.Helper()
 	cfg := config.Defaults()
 	cfg.DataDir = t.TempDir()
 	cfg.DatabaseURL = DatabaseURL(t, b)
+	if tune != nil {
+		tune(&cfg)
+	}
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}

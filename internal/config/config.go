@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -22,17 +23,30 @@ import (
 
 // Config is everything `plexsphere serve` needs.
 type Config struct {
-	Listen            string        `yaml:"listen"`
-	DataDir           string        `yaml:"data_dir"`
-	DatabaseURL       string        `yaml:"database_url"`
-	MasterKeyFile     string        `yaml:"master_key_file"`
-	TLSCertFile       string        `yaml:"tls_cert_file"`
-	TLSKeyFile        string        `yaml:"tls_key_file"`
-	TLSSelfSigned     bool          `yaml:"tls_self_signed"`
-	LogLevel          string        `yaml:"log_level"`
-	LogFormat         string        `yaml:"log_format"`
-	TrustProxyHeaders bool          `yaml:"trust_proxy_headers"`
-	ShutdownTimeout   time.Duration `yaml:"shutdown_timeout"`
+	Listen            string `yaml:"listen"`
+	DataDir           string `yaml:"data_dir"`
+	DatabaseURL       string `yaml:"database_url"`
+	MasterKeyFile     string `yaml:"master_key_file"`
+	TLSCertFile       string `yaml:"tls_cert_file"`
+	TLSKeyFile        string `yaml:"tls_key_file"`
+	TLSSelfSigned     bool   `yaml:"tls_self_signed"`
+	LogLevel          string `yaml:"log_level"`
+	LogFormat         string `yaml:"log_format"`
+	TrustProxyHeaders bool   `yaml:"trust_proxy_headers"`
+	// TrustedProxies are the proxies (CIDRs or addresses) whose
+	// X-Forwarded-For and X-Forwarded-Proto count; the client address is
+	// the right-most X-Forwarded-For hop that is not one of them. Setting
+	// it turns TrustProxyHeaders on; TrustProxyHeaders alone trusts
+	// loopback only.
+	TrustedProxies  []string      `yaml:"trusted_proxies"`
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+	// ReadHeaderTimeout bounds the request headers, ReadBodyTimeout the
+	// body (from the start of the request; event streams, which have no
+	// body, are unaffected), IdleTimeout a keep-alive connection between
+	// requests.
+	ReadHeaderTimeout time.Duration `yaml:"read_header_timeout"`
+	ReadBodyTimeout   time.Duration `yaml:"read_body_timeout"`
+	IdleTimeout       time.Duration `yaml:"idle_timeout"`
 	// PublicURL is the external base URL browsers and IdPs reach this
 	// server at; the OIDC callback is <public_url>/v1/auth/callback.
 	PublicURL string `yaml:"public_url"`
@@ -55,13 +69,16 @@ type Config struct {
 // directory, SQLite inside it.
 func Defaults() Config {
 	return Config{
-		Listen:          "127.0.0.1:8080",
-		DataDir:         "plexsphere-data",
-		LogLevel:        "info",
-		LogFormat:       "text",
-		ShutdownTimeout: 15 * time.Second,
-		PublicRateLimit: 20,
-		PublicBurst:     200,
+		Listen:            "127.0.0.1:8080",
+		DataDir:           "plexsphere-data",
+		LogLevel:          "info",
+		LogFormat:         "text",
+		ShutdownTimeout:   15 * time.Second,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadBodyTimeout:   30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		PublicRateLimit:   20,
+		PublicBurst:       200,
 
 		AuditCheckpointEvery:    1000,
 		AuditCheckpointInterval: time.Minute,
@@ -86,8 +103,12 @@ func (c *Config) fields() []field {
 		{"tls_self_signed", "serve TLS with a generated self-signed certificate (labs only)", &c.TLSSelfSigned},
 		{"log_level", "debug, info, warn or error", &c.LogLevel},
 		{"log_format", "text or json", &c.LogFormat},
-		{"trust_proxy_headers", "take the client address from X-Forwarded-For", &c.TrustProxyHeaders},
+		{"trust_proxy_headers", "honour X-Forwarded-For/-Proto from trusted_proxies (loopback when that is empty)", &c.TrustProxyHeaders},
+		{"trusted_proxies", "comma-separated CIDRs or addresses of reverse proxies whose X-Forwarded-* headers count", &c.TrustedProxies},
 		{"shutdown_timeout", "how long to drain requests on SIGTERM", &c.ShutdownTimeout},
+		{"read_header_timeout", "how long a client may take to send the request headers", &c.ReadHeaderTimeout},
+		{"read_body_timeout", "how long a client may take to send a request body (408 beyond)", &c.ReadBodyTimeout},
+		{"idle_timeout", "how long an idle keep-alive connection stays open", &c.IdleTimeout},
 		{"public_url", "external base URL (scheme://host[:port]) of this server, for OIDC redirects", &c.PublicURL},
 		{"allowed_origins", "comma-separated Origins allowed to make cookie-authenticated changes (CSRF)", &c.AllowedOrigins},
 		{"public_rate_limit", "unauthenticated calls per second per client address (0 = unlimited)", &c.PublicRateLimit},
@@ -223,6 +244,18 @@ func (c *Config) Validate() error {
 	if c.ShutdownTimeout <= 0 {
 		return errors.New("config: shutdown_timeout must be positive")
 	}
+	if c.ReadHeaderTimeout <= 0 || c.ReadBodyTimeout <= 0 || c.IdleTimeout <= 0 {
+		return errors.New("config: read_header_timeout, read_body_timeout and idle_timeout must be positive")
+	}
+	if _, err := parsePrefixes(c.TrustedProxies); err != nil {
+		return fmt.Errorf("config: trusted_proxies: %w", err)
+	}
+	switch {
+	case len(c.TrustedProxies) > 0:
+		c.TrustProxyHeaders = true
+	case c.TrustProxyHeaders:
+		c.TrustedProxies = []string{"127.0.0.0/8", "::1/128"}
+	}
 	if c.AuditCheckpointEvery < 1 || c.AuditCheckpointInterval <= 0 {
 		return errors.New("config: audit_checkpoint_every must be ≥ 1 and audit_checkpoint_interval positive")
 	}
@@ -243,6 +276,32 @@ func (c *Config) Validate() error {
 		c.MasterKeyFile = filepath.Join(c.DataDir, "master.key")
 	}
 	return nil
+}
+
+// TrustedProxyPrefixes is TrustedProxies parsed (Validate checked them).
+func (c *Config) TrustedProxyPrefixes() []netip.Prefix {
+	ps, _ := parsePrefixes(c.TrustedProxies)
+	return ps
+}
+
+// parsePrefixes reads CIDRs, taking a bare address as its own /32 or /128.
+func parsePrefixes(ss []string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, s := range ss {
+		if a, err := netip.ParseAddr(s); err == nil {
+			out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+			continue
+		}
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return nil, fmt.Errorf("want a CIDR or an IP address, got %q", s)
+		}
+		if p.Addr().Is4In6() {
+			p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
 }
 
 // SQLitePath is where the embedded database lives.

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -34,6 +35,7 @@ func TestPrecedenceFlagsEnvFileDefaults(t *testing.T) {
 	want := Config{Listen: "127.0.0.1:7000", DataDir: "/from/env", LogLevel: "error", LogFormat: "text",
 		ShutdownTimeout: 3 * time.Second, MasterKeyFile: "/from/env/master.key", PublicRateLimit: 20, PublicBurst: 200}
 	want.AuditCheckpointEvery, want.AuditCheckpointInterval = 1000, time.Minute
+	want.ReadHeaderTimeout, want.ReadBodyTimeout, want.IdleTimeout = 10*time.Second, 30*time.Second, 2*time.Minute
 	if !reflect.DeepEqual(c, want) {
 		t.Fatalf("got %+v\nwant %+v", c, want)
 	}
@@ -80,5 +82,34 @@ func TestAllowedOriginsAndPublicURL(t *testing.T) {
 		if _, err := Load(flags(t, "--allowed-origins", bad), envOf(nil)); err == nil || !strings.Contains(err.Error(), "allowed_origins") {
 			t.Errorf("%q: %v", bad, err)
 		}
+	}
+}
+
+// Issue 7 row 14: trusted_proxies takes CIDRs and addresses and turns proxy
+// headers on; trust_proxy_headers alone trusts loopback only; anything else
+// is refused naming the key.
+func TestTrustedProxies(t *testing.T) {
+	c, err := Load(flags(t), envOf(map[string]string{"PLEXSPHERE_TRUSTED_PROXIES": "10.0.0.0/8, 192.0.2.7,::ffff:198.51.100.0/120"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := fmt.Sprint(c.TrustedProxyPrefixes())
+	if !c.TrustProxyHeaders || got != "[10.0.0.0/8 192.0.2.7/32 198.51.100.0/24]" {
+		t.Fatalf("trusted proxies %s, trust %v", got, c.TrustProxyHeaders)
+	}
+	c, err = Load(flags(t, "--trust-proxy-headers"), envOf(nil))
+	if err != nil || fmt.Sprint(c.TrustedProxyPrefixes()) != "[127.0.0.0/8 ::1/128]" {
+		t.Fatalf("trust_proxy_headers alone: %v %v", c.TrustedProxyPrefixes(), err)
+	}
+	if c, _ = Load(flags(t), envOf(nil)); len(c.TrustedProxyPrefixes()) != 0 || c.TrustProxyHeaders {
+		t.Fatalf("default trusts %v", c.TrustedProxyPrefixes())
+	}
+	for _, bad := range []string{"10.0.0.0/33", "proxy.example"} {
+		if _, err := Load(flags(t, "--trusted-proxies", bad), envOf(nil)); err == nil || !strings.Contains(err.Error(), "trusted_proxies") {
+			t.Errorf("%q: %v", bad, err)
+		}
+	}
+	if _, err := Load(flags(t, "--read-body-timeout", "0s"), envOf(nil)); err == nil || !strings.Contains(err.Error(), "read_body_timeout") {
+		t.Errorf("zero read_body_timeout: %v", err)
 	}
 }
