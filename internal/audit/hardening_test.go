@@ -243,8 +243,19 @@ func TestIssue7Row9FailedAuthenticationAudited(t *testing.T) {
 				correlation(t, raw)) != 1 {
 				t.Fatalf("forged psb_: %d %s not audited", st, raw)
 			}
+			st, raw = call(t, e, "", "ua", "POST", "/v1/auth/service/token",
+				`{"grant_type":"client_credentials","client_id":"`+uuid.NewString()+`","client_secret":"guess"}`)
+			if st != 401 || count(t, db, `action = 'auth.service_token' AND outcome = 'denied' AND correlation_id = $1`,
+				correlation(t, raw)) != 1 {
+				t.Fatalf("refused service secret: %d %s not audited", st, raw)
+			}
+			st, raw = call(t, e, "", "ua", "POST", "/v1/auth/device-token",
+				`{"grant_type":"`+apiv1.GrantDeviceCode+`","device_code":"forged"}`)
+			if st/100 != 4 || count(t, db, `action = 'auth.device_token' AND correlation_id = $1`, correlation(t, raw)) != 1 {
+				t.Fatalf("forged device code: %d %s not audited", st, raw)
+			}
 
-			// A revoked NSK: refused on the node's Domain chain.
+			// A revoked NSK.
 			var bt apiv1.IssuedBootstrapToken
 			if st, raw := e.Do(t, "POST", "/v1/projects/"+p.ID+"/bootstrap-tokens",
 				apiv1.IssueBootstrapToken{Kind: "node", EnvPrefix: "test"}, &bt); st != 201 {
