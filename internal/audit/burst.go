@@ -93,7 +93,7 @@ func (b *burst) admit(e Entry, now time.Time) bool {
 	defer b.mu.Unlock()
 	w, ok := b.windows[k]
 	if !ok && len(b.windows) >= maxBurstKeys {
-		b.sweepLocked(now)
+		b.sweepDueLocked(now)
 		if len(b.windows) >= maxBurstKeys {
 			k.network = "*"
 			w, ok = b.windows[k]
@@ -116,13 +116,23 @@ func (b *burst) admit(e Entry, now time.Time) bool {
 func (b *burst) take(now time.Time, force bool) []Entry {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if force || now.Sub(b.swept) >= b.window/4 {
+	if force {
 		b.swept = now
 		b.sweepLocked(now)
 	}
+	b.sweepDueLocked(now)
 	out := b.pending
 	b.pending = nil
 	return out
+}
+
+// sweepDueLocked sweeps at most once per quarter window, so that a wide
+// flood does not scan the table for every event.
+func (b *burst) sweepDueLocked(now time.Time) {
+	if now.Sub(b.swept) >= b.window/4 {
+		b.swept = now
+		b.sweepLocked(now)
+	}
 }
 
 // sweepLocked forgets the closed windows, keeping their roll-ups pending.

@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"slices"
 	"strings"
 	"unicode/utf8"
 )
@@ -42,11 +43,15 @@ func (e *Entry) clean() {
 	}
 	e.IP = Clean(e.IP, maxIP)
 	e.UserAgent = Clean(e.UserAgent, MaxUserAgent)
-	if e.CaveatNames != nil {
-		names := make([]string, len(e.CaveatNames))
-		for i, n := range e.CaveatNames {
-			names[i] = Clean(n, maxText)
+	for i, n := range e.CaveatNames {
+		if c := Clean(n, maxText); c != n {
+			names := slices.Clone(e.CaveatNames) // the caller's slice stays as it was
+			names[i] = c
+			for j := i + 1; j < len(names); j++ {
+				names[j] = Clean(names[j], maxText)
+			}
+			e.CaveatNames = names
+			return
 		}
-		e.CaveatNames = names
 	}
 }
