@@ -68,10 +68,13 @@ type Checkpointer struct {
 	log      *slog.Logger
 	now      func() time.Time
 
-	// mu guards stop and done, the running loop's channels.
+	// mu guards stop and done, the running loop's channels, and alarmed.
 	mu   sync.Mutex
 	stop chan struct{}
 	done chan struct{}
+	// alarmed is the head seq last reported as tampered, per chain, so a
+	// broken chain is logged once, not every second.
+	alarmed map[string]int64
 }
 
 // NewCheckpointer validates cfg and returns a Checkpointer.
@@ -99,7 +102,7 @@ func NewCheckpointer(cfg CheckpointConfig) (*Checkpointer, error) {
 		cfg.Now = time.Now
 	}
 	return &Checkpointer{db: cfg.DB, signer: cfg.Signer, every: cfg.Every, interval: cfg.Interval,
-		log: cfg.Logger, now: cfg.Now}, nil
+		log: cfg.Logger, now: cfg.Now, alarmed: map[string]int64{}}, nil
 }
 
 // Start runs Tick every second (or every Interval, when shorter) until Close.
@@ -188,8 +191,7 @@ func (c *Checkpointer) run(ctx context.Context, force bool) (int, error) {
 		}
 		switch {
 		case d.seq < cpSeq:
-			c.log.ErrorContext(ctx, "audit chain head is behind its last checkpoint",
-				"chain", d.chain, "seq", d.seq, "checkpoint_seq", cpSeq)
+			c.alarm(ctx, d, "audit chain head is behind its last checkpoint; not checkpointed")
 		case d.seq > cpSeq && (force || d.seq-cpSeq >= c.every || now.Sub(store.Time(cpAt)) >= c.interval):
 			todo = append(todo, d)
 		}
@@ -197,14 +199,33 @@ func (c *Checkpointer) run(ctx context.Context, force bool) (int, error) {
 	if err := rows.Close(); err != nil {
 		return 0, err
 	}
-	n := 0
-	for _, d := range todo {
-		if err := c.write(ctx, d); err != nil {
-			return n, err
+	n, errs := 0, []error(nil)
+	for _, d := range todo { // one chain failing to sign does not hold up the others
+		err := c.write(ctx, d)
+		if errors.Is(err, errHeadMismatch) {
+			continue
+		}
+		if err != nil {
+			errs = append(errs, err)
+			continue
 		}
 		n++
 	}
-	return n, nil
+	return n, errors.Join(errs...)
+}
+
+// errHeadMismatch: the chain head names no stored entry; alarmed, not signed.
+var errHeadMismatch = errors.New("audit: chain head does not match its entry")
+
+// alarm logs a tampered head once per chain and head seq.
+func (c *Checkpointer) alarm(ctx context.Context, d due, msg string) {
+	c.mu.Lock()
+	seen := c.alarmed[d.chain] == d.seq
+	c.alarmed[d.chain] = d.seq
+	c.mu.Unlock()
+	if !seen {
+		c.log.ErrorContext(ctx, msg, "chain", d.chain, "seq", d.seq)
+	}
 }
 
 // write signs and stores the checkpoint of one head, after checking that the
@@ -214,8 +235,8 @@ func (c *Checkpointer) write(ctx context.Context, d due) error {
 	err := c.db.QueryRowContext(ctx, `SELECT entry_hash FROM audit_entries WHERE chain_id = $1 AND seq = $2`,
 		d.chain, d.seq).Scan(&stored)
 	if errors.Is(err, sql.ErrNoRows) || err == nil && stored != d.hash {
-		c.log.ErrorContext(ctx, "audit chain head does not match its entry; not checkpointed", "chain", d.chain, "seq", d.seq)
-		return nil
+		c.alarm(ctx, d, "audit chain head does not match its entry; not checkpointed")
+		return errHeadMismatch
 	}
 	if err != nil {
 		return fmt.Errorf("audit: checkpoint entry: %w", err)

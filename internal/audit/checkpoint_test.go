@@ -8,6 +8,8 @@ import (
 	"database/sql"
 	"encoding/base64"
 	"encoding/json"
+	"io"
+	"log/slog"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -45,7 +47,8 @@ func appendN(t testing.TB, l *audit.Log, db *store.DB, chain string, n int) {
 }
 
 // newCheckpointer signs with the real local key manager.
-func newCheckpointer(t testing.TB, db *store.DB, every int64, interval time.Duration, now func() time.Time) *audit.Checkpointer {
+func newCheckpointer(t testing.TB, db *store.DB, every int64, interval time.Duration, now func() time.Time,
+	logw io.Writer) *audit.Checkpointer {
 	t.Helper()
 	kr, err := keyring.LoadOrCreate(filepath.Join(t.TempDir(), "master.key"))
 	if err != nil {
@@ -55,7 +58,8 @@ func newCheckpointer(t testing.TB, db *store.DB, every int64, interval time.Dura
 	if err != nil {
 		t.Fatal(err)
 	}
-	cp, err := audit.NewCheckpointer(audit.CheckpointConfig{DB: db, Signer: keys, Every: every, Interval: interval, Now: now})
+	cp, err := audit.NewCheckpointer(audit.CheckpointConfig{DB: db, Signer: keys, Every: every, Interval: interval, Now: now,
+		Logger: slog.New(slog.NewTextHandler(logw, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -145,7 +149,7 @@ func TestCheckpointsDetectTruncation(t *testing.T) {
 			l, db := openLog(t, b)
 			ctx := context.Background()
 			clk := &fakeClock{t: time.Unix(1_700_000_000, 0)}
-			cpr := newCheckpointer(t, db, 5, time.Hour, clk.Now)
+			cpr := newCheckpointer(t, db, 5, time.Hour, clk.Now, io.Discard)
 			appendN(t, l, db, audit.PlatformChain, 10)
 			if n, err := cpr.Tick(ctx); err != nil || n != 1 {
 				t.Fatalf("first tick: %d %v", n, err)
@@ -228,7 +232,8 @@ func TestCheckpointCadence(t *testing.T) {
 			l, db := openLog(t, b)
 			ctx := context.Background()
 			clk := &fakeClock{t: time.Unix(1_700_000_000, 0)}
-			cpr := newCheckpointer(t, db, 5, time.Hour, clk.Now)
+			var logs bytes.Buffer
+			cpr := newCheckpointer(t, db, 5, time.Hour, clk.Now, &logs)
 			tick := func(want int) {
 				t.Helper()
 				if n, err := cpr.Tick(ctx); err != nil || n != want {
@@ -261,11 +266,21 @@ func TestCheckpointCadence(t *testing.T) {
 			if len(seqs) != 4 || seqs[0] != 2 || seqs[1] != 7 || seqs[2] != 8 || seqs[3] != 9 {
 				t.Fatalf("checkpoint seqs %v", seqs)
 			}
-			// A rewound head is not signed over.
+			// A rewound head is not signed over, and is reported once.
 			db.Exec(`DELETE FROM audit_entries WHERE seq > 6`)
 			db.Exec(`UPDATE audit_chains SET last_seq = 6, last_hash = (SELECT entry_hash FROM audit_entries WHERE seq = 6)`)
 			clk.Advance(2 * time.Hour)
 			tick(0)
+			tick(0)
+			if n := strings.Count(logs.String(), "behind its last checkpoint"); n != 1 {
+				t.Fatalf("rewound head reported %d times: %s", n, logs.String())
+			}
+			// A head that names no stored entry is not signed either.
+			db.Exec(`UPDATE audit_chains SET last_seq = 99`)
+			tick(0)
+			if n := strings.Count(logs.String(), "does not match its entry"); n != 1 {
+				t.Fatalf("mismatched head reported %d times: %s", n, logs.String())
+			}
 		})
 	}
 }
