@@ -526,3 +526,39 @@ func TestIssue7Row10NoChainsForPhantomDomains(t *testing.T) {
 		})
 	}
 }
+
+// Issue 7 row 5: not only the user agent: every request-derived string an
+// entry stores (reason, object id from a path, client address, caveat
+// names) is cleaned, so no field can make the append fail on either
+// database, and the stored entry verifies.
+func TestIssue7Row5EveryFieldIsCleaned(t *testing.T) {
+	for _, b := range apptest.Backends(t) {
+		t.Run(string(b), func(t *testing.T) {
+			a := newAppender(t, b)
+			ctx := context.Background()
+			bad := "x\xff\x00" + strings.Repeat("é", 600)
+			e := audit.Entry{ChainID: audit.PlatformChain, Action: "probe" + bad, Outcome: audit.Denied, Reason: bad,
+				IdentityRef: bad, Relation: bad, ObjectType: bad, ObjectID: bad, CaveatNames: []string{"ok", bad},
+				CorrelationID: bad, IP: bad, UserAgent: bad}
+			err := a.db.Tx(ctx, func(tx *sql.Tx) error { _, err := a.log.Append(ctx, tx, e); return err })
+			if err != nil {
+				t.Fatalf("append: %v", err)
+			}
+			if e.CaveatNames[1] != bad {
+				t.Fatal("Append changed the caller's caveat names")
+			}
+			got, err := a.log.Get(ctx, audit.PlatformChain, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, s := range []string{got.Action, got.Reason, got.ObjectID, got.IP, got.UserAgent, got.CorrelationID} {
+				if !utf8.ValidString(s) || strings.ContainsRune(s, 0) || len(s) > 512 {
+					t.Fatalf("stored %q", s)
+				}
+			}
+			if res, err := audit.Verify(ctx, a.db, audit.PlatformChain, 0, 0); err != nil || !res.OK {
+				t.Fatalf("verify: %+v %v", res, err)
+			}
+		})
+	}
+}
