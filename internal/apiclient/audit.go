@@ -169,3 +169,31 @@ func CheckProof(p apiv1.AuditProof) error {
 	}
 	return nil
 }
+
+// ErrIdentityMismatch is wrapped by CheckIdentity when the identity
+// reference does not open its commitment.
+var ErrIdentityMismatch = errors.New("audit identity_id_ref does not match its hashed commitment")
+
+// identityCommitLabel prefixes the identity commitment (hash_version 2).
+const identityCommitLabel = "plexsphere audit identity_id_ref v2\x00"
+
+// CheckIdentity checks, offline, that a hash_version 2 entry's
+// subject.identity_id_ref opens subject.identity_id_ref_commitment, which
+// is what its hash covers: SHA-256(label ‖ salt ‖ 0x00 ‖ identity_id_ref)
+// with the proof's salt (its hex text). An erased identity (no reference,
+// no salt) and version 1 entries, which do not bind the reference, pass.
+func CheckIdentity(e *apiv1.AuditEntryWithProof) error {
+	sub, salt := e.Entry.Subject, e.Proof.IdentityIDRefSalt
+	if e.Entry.HashVersion < 2 || salt == "" && sub.IdentityIDRef == "" {
+		return nil
+	}
+	h := sha256.New()
+	h.Write([]byte(identityCommitLabel))
+	h.Write([]byte(salt))
+	h.Write([]byte{0})
+	h.Write([]byte(sub.IdentityIDRef))
+	if got := hex.EncodeToString(h.Sum(nil)); salt == "" || got != sub.IdentityIDRefCommitment {
+		return fmt.Errorf("apiclient: %w", ErrIdentityMismatch)
+	}
+	return nil
+}

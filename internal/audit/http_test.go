@@ -5,9 +5,11 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"strings"
 	"testing"
 
+	"github.com/plexsphere/plexsphere/internal/apiclient"
 	"github.com/plexsphere/plexsphere/internal/apiv1"
 	"github.com/plexsphere/plexsphere/internal/apptest"
 	"github.com/plexsphere/plexsphere/internal/audit"
@@ -102,6 +104,19 @@ func TestCheckpointExportAPI(t *testing.T) {
 			}
 			if res, _ := audit.CheckCheckpoints(ctx, e.Server.DB, audit.PlatformChain, pcps, keys); res.OK {
 				t.Fatal("a platform checkpoint verified under the Domain's pinned keys")
+			}
+
+			// A reader can check the identity reference against the hashed
+			// commitment with the proof's salt.
+			var got apiv1.AuditEntryWithProof
+			e.Do(t, "GET", base+"/entries/2", nil, &got)
+			if got.Entry.HashVersion != audit.HashV2 || got.Proof.IdentityIDRefSalt == "" ||
+				apiclient.CheckProof(got.Proof) != nil || apiclient.CheckIdentity(&got) != nil {
+				t.Fatalf("entry 2 does not check: %+v", got)
+			}
+			got.Entry.Subject.IdentityIDRef = "user:someone-else"
+			if err := apiclient.CheckIdentity(&got); !errors.Is(err, apiclient.ErrIdentityMismatch) {
+				t.Fatalf("altered identity reference: %v", err)
 			}
 
 			// Rewind the Domain chain by one entry.

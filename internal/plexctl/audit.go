@@ -171,8 +171,9 @@ func (a *app) auditGetCommand(cf *chainFlags) *cobra.Command {
 		Use:   "get SEQ",
 		Short: "Show one chain entry and check its hash proof locally",
 		Long: `Show one chain entry with its proof, and recompute entry_hash =
-SHA-256(prev_hash ‖ SHA-256(canonical_bytes)) locally. A proof that does not
-match exits with status 1.`,
+SHA-256(prev_hash ‖ SHA-256(canonical_bytes)) locally; for hash_version 2
+entries, also check that the identity reference matches the commitment the
+hash covers. A proof that does not match exits with status 1.`,
 		Example: `  plexctl audit get 42 --domain 0190c0de-…
   plexctl audit get 7 --platform -o json`,
 		Args: exactArgs("SEQ"),
@@ -194,6 +195,9 @@ match exits with status 1.`,
 			return err
 		}
 		proofErr := apiclient.CheckProof(e.Proof)
+		if proofErr == nil {
+			proofErr = apiclient.CheckIdentity(e)
+		}
 		if err := printFields(a, e, entryFields(e, proofErr)); err != nil {
 			return err
 		}
@@ -208,7 +212,7 @@ match exits with status 1.`,
 func entryFields(e *apiv1.AuditEntryWithProof, proofErr error) []field {
 	x := e.Entry
 	proof := "ok (recomputed locally)"
-	if errors.Is(proofErr, apiclient.ErrProofMismatch) {
+	if errors.Is(proofErr, apiclient.ErrProofMismatch) || errors.Is(proofErr, apiclient.ErrIdentityMismatch) {
 		proof = "MISMATCH"
 	} else if proofErr != nil {
 		proof = "invalid"
