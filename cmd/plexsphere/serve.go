@@ -24,7 +24,8 @@ platform-admin API token, prints the token once on stderr and writes it to
 Configuration precedence: flags > PLEXSPHERE_* environment > --config YAML file > defaults.`,
 		Example: `  plexsphere serve
   plexsphere serve --data-dir /var/lib/plexsphere --listen 0.0.0.0:8443 --tls-cert-file c.pem --tls-key-file k.pem
-  PLEXSPHERE_DATABASE_URL=postgres://plexsphere@db/plexsphere plexsphere serve`,
+  PLEXSPHERE_DATABASE_URL=postgres://plexsphere@db/plexsphere plexsphere serve
+  plexsphere serve --listen 0.0.0.0:8080 --trusted-proxies 10.0.0.0/8   # behind a reverse proxy`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := loadConfig(cmd)
