@@ -3,7 +3,14 @@
 // transaction as its change; denied and failed requests are appended too.
 //
 // Each entry is hashed as entry_hash = SHA-256(prev_hash ‖ SHA-256(canonical
-// entry)), where the canonical entry is the RFC 8785 form of the entry minus
-// its hashes and the erasable identity reference (api.md §3.11). Verify
-// recomputes a chain straight from the database, so it also runs offline.
+// entry)), where the canonical entry is the RFC 8785 form of the entry as
+// readers see it minus its hashes. hash_version 2 binds the identity
+// reference through a salted commitment (so erasing it keeps the chain
+// whole); version 1 entries, written before, leave it out. Verify recomputes
+// a chain straight from the database, so it also runs offline.
+//
+// A hash chain cannot show that its newest entries were deleted and its head
+// rewound. The Checkpointer therefore signs every chain head each N entries
+// or T (Domain chains with the Domain's signing key); exported and kept
+// elsewhere, the checkpoints let VerifyWithCheckpoints detect it.
 package audit
