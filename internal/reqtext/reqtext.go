@@ -85,7 +85,7 @@ func (r *reader) Close() error {
 type checker struct {
 	kind Kind
 	// pend holds the start of a UTF-8 sequence split across writes.
-	pend [utf8.UTFMax]byte
+	pend  [utf8.UTFMax]byte
 	npend int
 	// esc is the JSON escape state: 0 outside an escape, 1 after a
 	// backslash, 2–5 inside the hex digits of \u; zeros counts '0' digits.
