@@ -1,6 +1,11 @@
 // Package audit owns the tamper-evident audit chains: one per Domain plus the
 // platform chain. Every state-changing request appends an entry in the same
 // transaction as its change; denied and failed requests are appended too.
+// A denial goes to the chain of the Domain its object belongs to; chains
+// exist only for the platform and existing Domains. What a client can repeat
+// without a credential (401s, 429s, anonymous failures) is aggregated per
+// client network and window, and every stored string is cleaned to valid,
+// bounded UTF-8 so that no request can make its own entry fail.
 //
 // Each entry is hashed as entry_hash = SHA-256(prev_hash ‖ SHA-256(canonical
 // entry)), where the canonical entry is the RFC 8785 form of the entry as
