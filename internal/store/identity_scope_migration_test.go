@@ -2,11 +2,7 @@ package store
 
 import (
 	"context"
-	"io/fs"
-	"path/filepath"
 	"testing"
-
-	"github.com/pressly/goose/v3"
 
 	"github.com/plexsphere/plexsphere/internal/store/storetest"
 )
@@ -18,23 +14,7 @@ func TestIdentityScopeMigration(t *testing.T) {
 	for _, b := range storetest.Backends(t) {
 		t.Run(string(b), func(t *testing.T) {
 			ctx := context.Background()
-			db, err := Open(ctx, Config{URL: storetest.DatabaseURL(t, b), SQLitePath: filepath.Join(t.TempDir(), "db.sqlite")})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer db.Close()
-			sub, _ := fs.Sub(migrations, "migrations")
-			d := goose.DialectSQLite3
-			if db.Dialect() == Postgres {
-				d = goose.DialectPostgres
-			}
-			p, err := goose.NewProvider(d, db.DB, sub)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := p.UpTo(ctx, 9); err != nil {
-				t.Fatal(err)
-			}
+			db, p := migratedTo(t, b, 9)
 			const dom = "0190c0de-0000-7000-8000-0000000000d1"
 			for _, q := range []string{
 				// A Domain binding and a platform binding of the same issuer.
@@ -106,7 +86,7 @@ func TestIdentityScopeMigration(t *testing.T) {
 				idp_subject, created_at, updated_at) VALUES ('u4', 'user', NULL, 'u4', 'other', 'https://idp.example', 'alice', 1, 1)`); err != nil {
 				t.Fatalf("same subject in another scope: %v", err)
 			}
-			_, err = db.ExecContext(ctx, `INSERT INTO identities (id, kind, domain_id, display_name, idp_scope, idp_issuer,
+			_, err := db.ExecContext(ctx, `INSERT INTO identities (id, kind, domain_id, display_name, idp_scope, idp_issuer,
 				idp_subject, created_at, updated_at) VALUES ('u5', 'user', NULL, 'u5', 'other', 'https://idp.example', 'alice', 1, 1)`)
 			if !IsUniqueViolation(err) {
 				t.Fatalf("same subject twice in one scope: %v", err)

@@ -2,11 +2,7 @@ package store
 
 import (
 	"context"
-	"io/fs"
-	"path/filepath"
 	"testing"
-
-	"github.com/pressly/goose/v3"
 
 	"github.com/plexsphere/plexsphere/internal/store/storetest"
 )
@@ -18,23 +14,7 @@ func TestReportQuotaMigration(t *testing.T) {
 	for _, b := range storetest.Backends(t) {
 		t.Run(string(b), func(t *testing.T) {
 			ctx := context.Background()
-			db, err := Open(ctx, Config{URL: storetest.DatabaseURL(t, b), SQLitePath: filepath.Join(t.TempDir(), "db.sqlite")})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer db.Close()
-			sub, _ := fs.Sub(migrations, "migrations")
-			d := goose.DialectSQLite3
-			if db.Dialect() == Postgres {
-				d = goose.DialectPostgres
-			}
-			p, err := goose.NewProvider(d, db.DB, sub)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := p.UpTo(ctx, 12); err != nil {
-				t.Fatal(err)
-			}
+			db, p := migratedTo(t, b, 12)
 			node := `INSERT INTO nodes (id, domain_id, project_id, resource_id, token_id, kind, public_key, mesh_ip, nsk_digest,
 				nsk_sealed, labels, created_at, updated_at, revoked_at) VALUES ($1, 'd', 'p', 'r', 't', 'node', $1, NULL, $1, '', '{}', 1, 1, $2)`
 			report := `INSERT INTO node_reports (node_id, report_key, content_type, payload, version, updated_at, received_at)
