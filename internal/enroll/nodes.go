@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 
@@ -154,21 +153,6 @@ func scanNode(row interface{ Scan(...any) error }) (apiv1.Node, error) {
 	return n, nil
 }
 
-// reachability projects the last heartbeat against the Domain's policy.
-func reachability(last *time.Time, created, now time.Time, stale, unreachable time.Duration) apiv1.NodeReachability {
-	if last == nil {
-		return apiv1.NodeReachability{State: "unreachable", ChangedAt: created}
-	}
-	age := now.Sub(*last)
-	switch {
-	case age < stale:
-		return apiv1.NodeReachability{State: "healthy", LastHeartbeatAt: last, ChangedAt: *last}
-	case age < unreachable:
-		return apiv1.NodeReachability{State: "stale", LastHeartbeatAt: last, ChangedAt: last.Add(stale)}
-	}
-	return apiv1.NodeReachability{State: "unreachable", LastHeartbeatAt: last, ChangedAt: last.Add(unreachable)}
-}
-
 func (s *Service) getNode(ctx context.Context, in *nodeIDInput) (*nodeOutput, error) {
 	id, err := parseID("node", in.ID)
 	if err != nil {
@@ -184,14 +168,10 @@ func (s *Service) getNode(ctx context.Context, in *nodeIDInput) (*nodeOutput, er
 	if err != nil {
 		return nil, problem.Internal(err)
 	}
-	var staleS, unreachS string
-	if err := s.db.QueryRowContext(ctx, `SELECT stale_after, unreachable_after FROM domains WHERE id = $1`, n.DomainID).
-		Scan(&staleS, &unreachS); err == nil {
-		stale, err1 := time.ParseDuration(staleS)
-		unreach, err2 := time.ParseDuration(unreachS)
-		if err1 == nil && err2 == nil {
-			n.Reachability = reachability(n.Reachability.LastHeartbeatAt, n.CreatedAt, s.now(), stale, unreach)
-		}
+	if n.Reachability, err = NodeReachability(ctx, s.db, id, s.now()); errNoNode(err) {
+		return nil, problem.NotFound("node_not_found", "No such node.")
+	} else if err != nil {
+		return nil, problem.Internal(err)
 	}
 	return &nodeOutput{Body: n}, nil
 }

@@ -31,6 +31,10 @@ const (
 	maxStoredCorrections = 1000
 )
 
+// defaultStaleWindow is the stale window of a node the enrollment tables do
+// not hold (a heartbeat gap this long starts a new healthy run).
+const defaultStaleWindow = 90 * time.Second
+
 // StateKeys renders a Domain's signing_keys for state (DomainKeys).
 type StateKeys interface {
 	WireKeys(ctx context.Context, domainID string) (*nodeproto.SigningKeys, error)
@@ -69,7 +73,7 @@ type secretInput struct {
 }
 
 type stateOutput struct {
-	Body nodeproto.StateResponse
+	Body nodeproto.StateSnapshot
 }
 
 type heartbeatOutput struct {
@@ -178,7 +182,10 @@ func (a *agent) state(ctx context.Context, in *nodeInput) (*stateOutput, error) 
 	began := time.Now()
 	doc := nodeproto.StateResponse{Policies: []nodeproto.Policy{}, Data: []nodeproto.DataEntry{},
 		SecretRefs: []nodeproto.SecretRef{}}
-	var n node
+	var (
+		n        node
+		contract nodeproto.ContractState
+	)
 	err := a.s.db.Tx(ctx, func(tx *sql.Tx) error {
 		var ok bool
 		var err error
@@ -188,17 +195,22 @@ func (a *agent) state(ctx context.Context, in *nodeInput) (*stateOutput, error) 
 			return problem.NotFound("node_not_found", "No such node.")
 		}
 		peers, err := enroll.PeersOf(ctx, tx, n.DomainID, n.ID)
+		if err != nil {
+			return err
+		}
 		for _, p := range peers {
+			p.NodeID = p.ID // the contract's NodeStatePeer.node_id
 			if p.Validate() == nil {
 				doc.Peers = append(doc.Peers, p)
 			}
 		}
+		doc.Metadata = metadataOf(n.Labels)
+		contract, err = contractState(ctx, tx, &doc, n.ID, a.s.cfg.Now())
 		return err
 	})
 	if err != nil {
 		return nil, agentError(err)
 	}
-	doc.Metadata = metadataOf(n.Labels)
 	if a.opts.Keys != nil {
 		if doc.SigningKeys, err = a.opts.Keys.WireKeys(ctx, n.DomainID); err != nil {
 			return nil, unavailableNode(err)
@@ -208,7 +220,7 @@ func (a *agent) state(ctx context.Context, in *nodeInput) (*stateOutput, error) 
 		return nil, problem.Internal(fmt.Errorf("events: state of %s: %w", in.ID, err))
 	}
 	a.s.stateServed(in.ID, began)
-	return &stateOutput{Body: doc}, nil
+	return &stateOutput{Body: nodeproto.StateSnapshot{StateResponse: doc, ContractState: contract}}, nil
 }
 
 // metadataOf turns the node's labels into state metadata: string values
@@ -245,18 +257,28 @@ func (a *agent) heartbeat(ctx context.Context, in *bodyInput) (*heartbeatOutput,
 		body = []byte("{}") // liveness counts; an oversized status is not kept
 	}
 	level := max(nodeproto.ParseLevel(in.Protocol), 1)
-	now := store.Micros(a.s.cfg.Now())
-	if _, err := a.s.db.ExecContext(ctx, `INSERT INTO node_agents (node_id, last_heartbeat_at, heartbeat, protocol_level)
-		VALUES ($1, $2, $3, $4) ON CONFLICT (node_id) DO UPDATE SET last_heartbeat_at = $2, heartbeat = $3,
+	// The Domain's stale window decides whether this heartbeat starts a new
+	// healthy run (reachability.changed_at, issue 8).
+	stale, _, err := enroll.HeartbeatWindows(ctx, a.s.db, in.ID)
+	if errors.Is(err, sql.ErrNoRows) {
+		stale = defaultStaleWindow
+	} else if err != nil {
+		return nil, unavailableNode(err)
+	}
+	accepted := a.s.cfg.Now().UTC().Truncate(time.Microsecond)
+	now := store.Micros(accepted)
+	if _, err := a.s.db.ExecContext(ctx, `INSERT INTO node_agents (node_id, last_heartbeat_at, heartbeat, protocol_level,
+		healthy_since) VALUES ($1, $2, $3, $4, $2) ON CONFLICT (node_id) DO UPDATE SET healthy_since = `+enroll.HealthySinceSQL+`,
+		last_heartbeat_at = $2, heartbeat = $3,
 		protocol_level = CASE WHEN node_agents.protocol_level > $4 THEN node_agents.protocol_level ELSE $4 END`,
-		in.ID, now, string(body), level); err != nil {
+		in.ID, now, string(body), level, stale.Microseconds()); err != nil {
 		return nil, unavailableNode(err)
 	}
 	rec, err := a.s.ConsumeReconcile(ctx, in.ID)
 	if err != nil {
 		return nil, unavailableNode(err)
 	}
-	return &heartbeatOutput{Body: nodeproto.HeartbeatResponse{Reconcile: rec}}, nil
+	return &heartbeatOutput{Body: nodeproto.HeartbeatResponse{AcceptedAt: accepted, Reconcile: rec}}, nil
 }
 
 // drift records the report as information, never as a fault (§9.4);

@@ -44,8 +44,11 @@ func endpointGoldens() []golden {
 			"user_access":{"enabled":true,"interface_name":"wg-access","peer_count":4,"listen_port":51822},
 			"ingress":{"enabled":true,"rule_count":2,"connection_count":7},
 			"site_to_site":{"enabled":true,"tunnel_count":1}}`},
-		{name: "heartbeat response", new: func() any { return new(HeartbeatResponse) }, exact: true,
+		{name: "heartbeat response, level-1 form", new: func() any { return new(HeartbeatResponse) }, exact: true,
 			doc: `{"reconcile":true,"rotate_keys":false}`},
+		// Issue 8: the control plane's answer adds the contract's accepted_at.
+		{name: "heartbeat response, union", new: func() any { return new(HeartbeatResponse) }, exact: true,
+			doc: `{"accepted_at":"2026-03-01T12:00:00.123456Z","reconcile":false,"rotate_keys":true}`},
 		{name: "register request, agent form", new: func() any { return new(RegisterRequest) },
 			doc: `{"token":"psb_dev_abc","public_key":"` + kB + `","hostname":"web-1","metadata":{"role":"web"},
 			"capabilities":{"builtin_actions":null,"hooks":null}}`},
@@ -311,6 +314,7 @@ func wireTypes() []any {
 		LogEntry{}, AuditEntry{}, NodeStateUpdated{}, NodeSecretsUpdated{}, PeerRemoved{},
 		SessionRevoked{}, RelaySessionRevoked{}, UserAccessPeerRevoked{}, IngressRuleRevoked{},
 		SiteToSiteTunnelRevoked{}, SecretResponse{}, Problem{},
+		ContractState{}, StateReachability{}, StateBuckets{}, StateEntry{},
 	}
 }
 

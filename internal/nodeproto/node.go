@@ -40,11 +40,14 @@ type NATInfo struct {
 	Type           string `json:"type"`
 }
 
-// HeartbeatResponse answers a heartbeat; both members are always present
-// (§5.2). RotateKeys SHOULD NOT be set at level 1.
+// HeartbeatResponse answers a heartbeat; reconcile and rotate_keys are
+// always present (§5.2). RotateKeys SHOULD NOT be set at level 1.
+// AcceptedAt is the contract's member (api.md §6, union of both forms): the
+// server time the heartbeat was recorded; the control plane always sends it.
 type HeartbeatResponse struct {
-	Reconcile  bool `json:"reconcile"`
-	RotateKeys bool `json:"rotate_keys"`
+	AcceptedAt time.Time `json:"accepted_at,omitzero"`
+	Reconcile  bool      `json:"reconcile"`
+	RotateKeys bool      `json:"rotate_keys"`
 }
 
 // ReportSync is the body of POST /v1/nodes/{node_id}/report (§5.2). Both

@@ -14,6 +14,9 @@ type Peer struct {
 	Endpoint   string   `json:"endpoint"`    // host:port where last reachable, or ""
 	AllowedIPs []string `json:"allowed_ips"` // []CIDR, contains <mesh_ip>/32 (M2)
 	PSK        string   `json:"psk"`         // Key32 preshared key, or ""
+	// NodeID repeats ID under the contract's name (NodeStatePeer.node_id);
+	// the control plane sets it on state answers. Level-1 agents ignore it.
+	NodeID string `json:"node_id,omitempty"`
 }
 
 // MarshalJSON renders a nil AllowedIPs as [] (§5.1).
@@ -37,6 +40,8 @@ func (p *Peer) Validate() error {
 		return invalid("endpoint", `not "" or host:port`)
 	case p.PSK != "" && !ValidWireGuardKey(p.PSK):
 		return invalid("psk", `not "" or a non-zero Key32`)
+	case p.NodeID != "" && p.NodeID != p.ID:
+		return invalid("node_id", "differs from id")
 	}
 	own := false
 	for i, c := range p.AllowedIPs {
