@@ -50,6 +50,8 @@ token is only ever sent to that context's server.`,
 		a.configCommand(), a.domainsCommand(), a.projectsCommand(), a.resourcesCommand(),
 		a.labelsCommand(), a.tokensCommand(), a.auditCommand(), a.whoamiCommand(),
 		a.loginCommand(), a.logoutCommand(),
+		a.bootstrapTokensCommand(), a.nodesCommand(), a.signingKeysCommand(), a.healthCommand(), a.openAPICommand(),
+		a.tuplesCommand(), a.authzCommand(), a.idpCommand(), a.serviceIdentitiesCommand(),
 		a.versionCommand(), a.completionCommand(),
 	)
 	root.SetHelpCommand(a.helpCommand())

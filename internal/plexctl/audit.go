@@ -121,7 +121,7 @@ duration meaning that long ago (e.g. 24h).`,
 		}
 		return printList(a, l, auditColumns)
 	})
-	return cmd
+	return calls(cmd, "listDomainAuditEntries", "listPlatformAuditEntries")
 }
 
 func addAuditFilterFlags(cmd *cobra.Command, ff *auditFilterFlags) {
@@ -206,7 +206,7 @@ hash covers. A proof that does not match exits with status 1.`,
 		}
 		return nil
 	})
-	return cmd
+	return calls(cmd, "getDomainAuditEntry", "getPlatformAuditEntry")
 }
 
 func entryFields(e *apiv1.AuditEntryWithProof, proofErr error) []field {
@@ -270,7 +270,7 @@ func (a *app) auditVerifyCommand(cf *chainFlags) *cobra.Command {
 	})
 	cmd.Flags().Int64Var(&in.FromSeq, "from-seq", 0, "first seq of the segment (default: the start)")
 	cmd.Flags().Int64Var(&in.ToSeq, "to-seq", 0, "last seq of the segment (default: the end)")
-	return cmd
+	return calls(cmd, "verifyDomainAuditChain", "verifyPlatformAuditChain")
 }
 
 func verifyFields(r *apiv1.AuditVerifyResult) []field {

@@ -70,7 +70,7 @@ whose newest entries were deleted and whose head was rewound.`,
 		return nil
 	})
 	cmd.Flags().StringVar(&file, "file", "", "append new checkpoints to this file instead of writing to stdout")
-	return cmd
+	return calls(cmd, "exportDomainAuditCheckpoints", "exportPlatformAuditCheckpoints")
 }
 
 // readCheckpointFile reads an earlier export; a missing file is empty.

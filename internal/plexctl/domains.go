@@ -44,7 +44,7 @@ func (a *app) domainsListCommand() *cobra.Command {
 	listCommand(a, cmd, &pf, domainColumns, func(c *apiclient.Client) apiclient.PageFunc[apiv1.Domain] {
 		return c.ListDomains
 	})
-	return cmd
+	return calls(cmd, "listDomains")
 }
 
 func (a *app) domainsGetCommand() *cobra.Command {
@@ -65,7 +65,7 @@ func (a *app) domainsGetCommand() *cobra.Command {
 		}
 		return printObject(a, *d, domainColumns)
 	})
-	return cmd
+	return calls(cmd, "getDomain")
 }
 
 // reachabilityFlags are the three durations of a Domain's reachability
@@ -120,7 +120,7 @@ func (a *app) domainsCreateCommand() *cobra.Command {
 	for _, name := range []string{"name", "slug", "mesh-cidr"} {
 		_ = cmd.MarkFlagRequired(name)
 	}
-	return cmd
+	return calls(cmd, "createDomain")
 }
 
 func (a *app) domainsUpdateCommand() *cobra.Command {
@@ -161,24 +161,25 @@ func (a *app) domainsUpdateCommand() *cobra.Command {
 	f.StringVar(&region, "region", "", "new region")
 	f.StringVar(&cidr, "mesh-cidr", "", "new mesh address pool")
 	addReachabilityFlags(cmd, &reach)
-	return cmd
+	return calls(cmd, "patchDomain")
 }
 
 func (a *app) domainsDeleteCommand() *cobra.Command {
 	return a.deleteCommand(deleteSpec{use: "delete ID", short: "Delete an empty Domain",
 		example: `  plexctl domains delete 0190c0de-0000-7000-8000-000000000001`,
-		kind:    "domain", done: "deleted", del: (*apiclient.Client).DeleteDomain})
+		kind:    "domain", done: "deleted", op: "deleteDomain", del: (*apiclient.Client).DeleteDomain})
 }
 
 // deleteSpec describes a command that deletes one object by id.
 type deleteSpec struct {
 	use, short, example string
 	kind, done          string // table output: <kind> "<id>" <done>
+	op                  string // the OpenAPI operation id it calls (see calls)
 	del                 func(*apiclient.Client, context.Context, string) error
 }
 
 func (a *app) deleteCommand(s deleteSpec) *cobra.Command {
-	cmd := &cobra.Command{Use: s.use, Short: s.short, Example: s.example, Args: exactArgs("ID")}
+	cmd := calls(&cobra.Command{Use: s.use, Short: s.short, Example: s.example, Args: exactArgs("ID")}, s.op)
 	cmd.RunE = a.action(func(cmd *cobra.Command, args []string) error {
 		c, err := a.client()
 		if err != nil {

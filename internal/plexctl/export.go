@@ -72,7 +72,7 @@ resume boundary too. Progress goes to stderr.`,
 	f.IntVar(&ef.every, "progress-every", 1000, "report progress on stderr every N entries (0: only at the end)")
 	cmd.MarkFlagsMutuallyExclusive("resume", "from-seq")
 	cmd.MarkFlagsMutuallyExclusive("resume", "force")
-	return cmd
+	return calls(cmd, "exportDomainAuditEntries", "exportPlatformAuditEntries")
 }
 
 func (ef exportFlags) validate() error {

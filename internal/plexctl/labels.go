@@ -93,7 +93,7 @@ func (a *app) labelDefsListCommand() *cobra.Command {
 		}
 	})
 	cmd.Flags().StringVar(&scope, "scope", "platform", "platform, domain:<id> or project:<id>")
-	return cmd
+	return calls(cmd, "listLabelDefinitions")
 }
 
 func (a *app) labelDefsGetCommand() *cobra.Command {
@@ -114,7 +114,7 @@ func (a *app) labelDefsGetCommand() *cobra.Command {
 		}
 		return printObject(a, *d, labelDefinitionColumns)
 	})
-	return cmd
+	return calls(cmd, "getLabelDefinition")
 }
 
 // labelDefFlags are the flags of "labels definitions create" that do not
@@ -152,7 +152,7 @@ func (a *app) labelDefsCreateCommand() *cobra.Command {
 		return printObject(a, *d, labelDefinitionColumns)
 	})
 	addLabelDefFlags(cmd, &in, &lf)
-	return cmd
+	return calls(cmd, "createLabelDefinition")
 }
 
 func addLabelDefFlags(cmd *cobra.Command, in *apiv1.CreateLabelDefinition, lf *labelDefFlags) {
@@ -211,7 +211,7 @@ func (a *app) labelsListCommand() *cobra.Command {
 		}
 		return printList(a, &apiv1.List[apiv1.LabelAssignment]{Items: items}, labelAssignmentColumns)
 	})
-	return cmd
+	return calls(cmd, "listObjectLabels")
 }
 
 func (a *app) labelsAssignCommand() *cobra.Command {
@@ -241,7 +241,7 @@ func (a *app) labelsAssignCommand() *cobra.Command {
 	cmd.Flags().StringVar(&in.Value, "value", "", "value (required)")
 	_ = cmd.MarkFlagRequired("definition")
 	_ = cmd.MarkFlagRequired("value")
-	return cmd
+	return calls(cmd, "assignLabel")
 }
 
 func (a *app) labelsUnassignCommand() *cobra.Command {
@@ -269,5 +269,5 @@ func (a *app) labelsUnassignCommand() *cobra.Command {
 		}
 		return nil
 	})
-	return cmd
+	return calls(cmd, "unassignLabel")
 }

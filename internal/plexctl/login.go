@@ -49,7 +49,7 @@ the server's host) and refreshes them when they expire. --token still wins.`,
 	f.StringVar(&domain, "domain", "", "Domain id to sign in to")
 	f.StringVar(&idpAlias, "idp", "", "IdP binding alias (default: the Domain's primary binding)")
 	f.StringVar(&idpBinding, "idp-binding", "", "IdP binding id")
-	return cmd
+	return calls(cmd, "deviceCode", "deviceToken")
 }
 
 func (a *app) logoutCommand() *cobra.Command {
@@ -61,7 +61,7 @@ func (a *app) logoutCommand() *cobra.Command {
 		Args: exactArgs(),
 	}
 	cmd.RunE = a.action(func(cmd *cobra.Command, _ []string) error { return a.logout(cmd.Context()) })
-	return cmd
+	return calls(cmd, "revokeOAuthToken")
 }
 
 // loginTarget picks the server and the context name of a login.

@@ -69,7 +69,7 @@ func (a *app) versionCommand() *cobra.Command {
 		return serverErr
 	})
 	cmd.Flags().BoolVar(&clientOnly, "client", false, "only the client version; do not contact the server")
-	return cmd
+	return calls(cmd, "getVersion")
 }
 
 func (a *app) completionCommand() *cobra.Command {

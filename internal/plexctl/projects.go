@@ -29,7 +29,7 @@ func (a *app) projectsCommand() *cobra.Command {
 	cmd.AddCommand(a.projectsListCommand(), a.projectsGetCommand(), a.projectsCreateCommand(),
 		a.projectsUpdateCommand(), a.deleteCommand(deleteSpec{use: "delete ID", short: "Delete an empty Project",
 			example: `  plexctl projects delete 0190c0de-0000-7000-8000-000000000002`,
-			kind:    "project", done: "deleted", del: (*apiclient.Client).DeleteProject}))
+			kind:    "project", done: "deleted", op: "deleteProject", del: (*apiclient.Client).DeleteProject}))
 	return cmd
 }
 
@@ -49,7 +49,7 @@ func (a *app) projectsListCommand() *cobra.Command {
 		}
 	})
 	cmd.Flags().StringVar(&domain, "domain", "", "only Projects of this Domain id")
-	return cmd
+	return calls(cmd, "listProjects")
 }
 
 func (a *app) projectsGetCommand() *cobra.Command {
@@ -70,7 +70,7 @@ func (a *app) projectsGetCommand() *cobra.Command {
 		}
 		return printObject(a, *p, projectColumns)
 	})
-	return cmd
+	return calls(cmd, "getProject")
 }
 
 func (a *app) projectsCreateCommand() *cobra.Command {
@@ -102,7 +102,7 @@ func (a *app) projectsCreateCommand() *cobra.Command {
 	for _, name := range []string{"domain", "name", "slug"} {
 		_ = cmd.MarkFlagRequired(name)
 	}
-	return cmd
+	return calls(cmd, "createProject")
 }
 
 func (a *app) projectsUpdateCommand() *cobra.Command {
@@ -143,5 +143,5 @@ func (a *app) projectsUpdateCommand() *cobra.Command {
 	f.StringVar(&cidr, "sub-range-cidr", "", "new mesh sub-range")
 	f.BoolVar(&release, "release-sub-range", false, "release the current sub-range")
 	cmd.MarkFlagsMutuallyExclusive("sub-range-cidr", "release-sub-range")
-	return cmd
+	return calls(cmd, "patchProject")
 }

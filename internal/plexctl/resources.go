@@ -32,7 +32,7 @@ func (a *app) resourcesCommand() *cobra.Command {
 	cmd.AddCommand(a.resourcesListCommand(), a.resourcesGetCommand(), a.resourcesCreateCommand(),
 		a.deleteCommand(deleteSpec{use: "delete ID", short: "Delete a Resource (a provisioned one is torn down)",
 			example: `  plexctl resources delete 0190c0de-0000-7000-8000-000000000003`,
-			kind:    "resource", done: "deleted", del: (*apiclient.Client).DeleteResource}))
+			kind:    "resource", done: "deleted", op: "deleteResource", del: (*apiclient.Client).DeleteResource}))
 	return cmd
 }
 
@@ -52,7 +52,7 @@ func (a *app) resourcesListCommand() *cobra.Command {
 	})
 	cmd.Flags().StringVar(&project, "project", "", "Project id (required)")
 	_ = cmd.MarkFlagRequired("project")
-	return cmd
+	return calls(cmd, "listResources")
 }
 
 func (a *app) resourcesGetCommand() *cobra.Command {
@@ -73,7 +73,7 @@ func (a *app) resourcesGetCommand() *cobra.Command {
 		}
 		return printObject(a, *r, resourceColumns)
 	})
-	return cmd
+	return calls(cmd, "getResource")
 }
 
 func (a *app) resourcesCreateCommand() *cobra.Command {
@@ -113,7 +113,7 @@ func (a *app) resourcesCreateCommand() *cobra.Command {
 	f.StringVar(&params, "parameters", "", "Blueprint parameters as JSON, or @FILE (provisioned)")
 	_ = cmd.MarkFlagRequired("project")
 	_ = cmd.MarkFlagRequired("kind")
-	return cmd
+	return calls(cmd, "createResource")
 }
 
 // readParameters reads --parameters: inline JSON or @FILE.

@@ -45,7 +45,7 @@ A selector with syntax errors prints them and exits with status 1.`,
 		}
 		return nil
 	})
-	return cmd
+	return calls(cmd, "previewSelector")
 }
 
 // writePreview prints the AST as an indented tree, or each error under the

@@ -31,19 +31,19 @@ func (a *app) tokensCommand() *cobra.Command {
   plexctl tokens rotate 0190c0de-…`,
 	})
 	var pf pageFlags
-	list := &cobra.Command{
+	list := calls(&cobra.Command{
 		Use:     "list",
 		Short:   "List your API tokens (metadata only, never the plaintext)",
 		Example: `  plexctl tokens list -o json`,
 		Args:    exactArgs(),
-	}
+	}, "listTokens")
 	listCommand(a, list, &pf, tokenColumns, func(c *apiclient.Client) apiclient.PageFunc[apiv1.APIToken] {
 		return c.ListTokens
 	})
 	cmd.AddCommand(list, a.tokensIssueCommand(), a.tokensRotateCommand(),
 		a.deleteCommand(deleteSpec{use: "revoke ID", short: "Revoke one of your API tokens, effective immediately",
 			example: `  plexctl tokens revoke 0190c0de-0000-7000-8000-000000000009`,
-			kind:    "token", done: "revoked", del: (*apiclient.Client).RevokeToken}))
+			kind:    "token", done: "revoked", op: "revokeToken", del: (*apiclient.Client).RevokeToken}))
 	return cmd
 }
 
@@ -79,7 +79,7 @@ func (a *app) tokensIssueCommand() *cobra.Command {
 	_ = cmd.MarkFlagRequired("env")
 	_ = cmd.RegisterFlagCompletionFunc("env", cobra.FixedCompletions(
 		[]string{"dev", "stage", "prod"}, cobra.ShellCompDirectiveNoFileComp))
-	return cmd
+	return calls(cmd, "issueToken")
 }
 
 func (a *app) tokensRotateCommand() *cobra.Command {
@@ -101,7 +101,7 @@ func (a *app) tokensRotateCommand() *cobra.Command {
 		}
 		return a.printIssued(t)
 	})
-	return cmd
+	return calls(cmd, "rotateToken")
 }
 
 // printIssued shows a token plaintext, with a reminder on stderr that it
@@ -147,5 +147,5 @@ func (a *app) whoamiCommand() *cobra.Command {
 			{"AMR", strings.Join(w.AMR, ", ")},
 		})
 	})
-	return cmd
+	return calls(cmd, "whoami")
 }

@@ -1,0 +1,132 @@
+package plexctl
+
+import (
+	"encoding/json"
+	"io"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/plexsphere/plexsphere/internal/apptest"
+)
+
+// withoutCommand are the operations of the OpenAPI document that plexctl
+// deliberately has no command for, each with the reason. Keep it short:
+// every entry is reviewed, and an operator operation belongs in plexctl.
+var withoutCommand = map[string]string{
+	// Node plane: called by plexd with a bootstrap token or its NSK.
+	"registerNode":        "node-only: plexd enrols with a bootstrap token",
+	"getNodeState":        "node-only: plexd reads its desired state with its NSK",
+	"streamNodeEvents":    "node-only: plexd's SSE event stream, NSK-authenticated",
+	"postNodeHeartbeat":   "node-only: plexd's heartbeat, NSK-authenticated",
+	"postNodeReport":      "node-only: plexd's state report, NSK-authenticated",
+	"postNodeDrift":       "node-only: plexd's drift report, NSK-authenticated",
+	"postNodeAudit":       "node-only: plexd's local audit upload, NSK-authenticated",
+	"postNodeLogs":        "node-only: plexd's log upload, NSK-authenticated",
+	"postNodeMetrics":     "node-only: plexd's metrics upload, NSK-authenticated",
+	"putNodeCapabilities": "node-only: plexd declares its capabilities, NSK-authenticated",
+	"postNodeDeregister":  "node-only: plexd deregisters itself; operators use 'plexctl nodes delete'",
+	"getNodeSecret":       "node-only: a node fetches its own secrets with its NSK",
+	"serviceToken":        "workload-only: a service identity's client-credentials grant, run by the workload itself",
+	"authCallback":        "browser-only: the IdP redirects the browser here after sign-in",
+	"signIn":              "browser-only: starts the browser's redirect to the IdP",
+	"signOut":             "browser-only: ends the cookie session of the browser",
+	"signOutGlobal":       "browser-only: session callers only (tokens get 403 session_required)",
+	"deviceApprove":       "browser-only: the /device page approves a device login with the cookie session",
+}
+
+// notProvisioned reports whether the document marks op as a contract
+// operation this server does not serve yet (it answers 501): any
+// x-…not-provisioned extension set to a truthy value.
+func notProvisioned(op map[string]json.RawMessage) bool {
+	for k, v := range op {
+		k = strings.ToLower(k)
+		if !strings.HasPrefix(k, "x-") || !strings.Contains(strings.ReplaceAll(k, "_", "-"), "not-provisioned") {
+			continue
+		}
+		s := strings.TrimSpace(string(v))
+		if s != "false" && s != "null" && s != `""` {
+			return true
+		}
+	}
+	return false
+}
+
+type documentedOp struct{ id, method, path string }
+
+// documentedOperations reads the OpenAPI document of a real control plane
+// and returns its operations, without the not-provisioned ones.
+func documentedOperations(t *testing.T) []documentedOp {
+	t.Helper()
+	e := apptest.Start(t, apptest.SQLite)
+	st, raw := e.DoAs(t, "", "GET", "/v1/openapi.json", nil, nil)
+	if st != 200 {
+		t.Fatalf("GET /v1/openapi.json: %d", st)
+	}
+	var doc struct {
+		Paths map[string]map[string]json.RawMessage `json:"paths"`
+	}
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		t.Fatal(err)
+	}
+	var ops []documentedOp
+	for path, item := range doc.Paths {
+		for method, rawOp := range item {
+			var op map[string]json.RawMessage
+			if json.Unmarshal(rawOp, &op) != nil || op["operationId"] == nil {
+				continue // parameters, summary, …: not an operation
+			}
+			var id string
+			if err := json.Unmarshal(op["operationId"], &id); err != nil || id == "" {
+				t.Fatalf("%s %s: bad operationId %s", method, path, op["operationId"])
+			}
+			if notProvisioned(op) {
+				continue
+			}
+			ops = append(ops, documentedOp{id, strings.ToUpper(method), path})
+		}
+	}
+	if len(ops) < 50 {
+		t.Fatalf("only %d operations in the document: is it the real one?", len(ops))
+	}
+	sort.Slice(ops, func(i, j int) bool { return ops[i].id < ops[j].id })
+	return ops
+}
+
+// Issue 8 (plexctl parity): every operation of the API an operator can
+// reach has a plexctl command. Commands declare the operation ids they
+// call with calls (ops.go); this test walks the command tree, reads the
+// real server's OpenAPI document, and fails on an operation that no
+// command declares and withoutCommand does not excuse, on a declared id
+// the document lacks, and on stale or unexplained allow-list entries.
+func TestEveryOperatorOperationHasACommand(t *testing.T) {
+	ops := documentedOperations(t)
+	declared := declaredOperations(newApp(nil, io.Discard, io.Discard, nil).rootCommand())
+	inDoc := map[string]bool{}
+	for _, op := range ops {
+		inDoc[op.id] = true
+		cmds, hasCmd := declared[op.id]
+		reason, excused := withoutCommand[op.id]
+		switch {
+		case hasCmd && excused:
+			t.Errorf("%s (%s %s) has a command (%s): remove it from withoutCommand", op.id, op.method, op.path,
+				strings.Join(cmds, ", "))
+		case !hasCmd && !excused:
+			t.Errorf("%s (%s %s) has no plexctl command: add one and declare it with calls(cmd, %q), "+
+				"or add it to withoutCommand with the reason", op.id, op.method, op.path, op.id)
+		case excused && reason == "":
+			t.Errorf("withoutCommand[%q] gives no reason", op.id)
+		}
+	}
+	for id, cmds := range declared {
+		if !inDoc[id] {
+			t.Errorf("%s declares operation %q, which the OpenAPI document does not have (or marks not provisioned)",
+				strings.Join(cmds, ", "), id)
+		}
+	}
+	for id := range withoutCommand {
+		if !inDoc[id] {
+			t.Errorf("withoutCommand[%q] names no operation of the document: remove it", id)
+		}
+	}
+}
