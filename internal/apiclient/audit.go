@@ -60,6 +60,7 @@ type AuditFilter struct {
 	ObjectType    string
 	ObjectID      string
 	Reason        string
+	ReasonDetail  string
 	From          time.Time
 	To            time.Time
 }
@@ -78,6 +79,7 @@ func (f AuditFilter) addTo(q url.Values) {
 	set("object_type", f.ObjectType)
 	set("object_id", f.ObjectID)
 	set("reason", f.Reason)
+	set("reason_detail", f.ReasonDetail)
 	if !f.From.IsZero() {
 		q.Set("from", f.From.UTC().Format(time.RFC3339Nano))
 	}

@@ -18,11 +18,26 @@ type AuditObject struct {
 	ID   string `json:"id"`
 }
 
+// The contract's AuditReason values: the ReBAC decision reason of an entry,
+// shown as its reason and as its decision's result.
+const (
+	AuditReasonGranted              = "granted"
+	AuditReasonOutOfScope           = "out_of_scope"
+	AuditReasonInsufficientRelation = "insufficient_relation"
+	AuditReasonCaveatViolation      = "caveat_violation"
+	AuditReasonUnknown              = "unknown"
+)
+
 // AuditDecision records the authorization decision; caveat context carries
-// field names only.
+// names only.
 type AuditDecision struct {
-	Result        string   `json:"result" enum:"allowed,denied,none"`
-	CaveatContext []string `json:"caveat_context" x-plexsphere-names-only:"true"`
+	Result string `json:"result" enum:"granted,out_of_scope,insufficient_relation,caveat_violation,unknown" doc:"The entry's reason (the contract's AuditReason)."`
+	// ResultDetail is the decision as stored and hashed: allowed, denied, or
+	// none when no ReBAC check was made.
+	ResultDetail string `json:"result_detail" enum:"allowed,denied,none" doc:"The decision as the chain stores and hashes it."`
+	// CaveatContext maps each caveat name to the names of its parameters
+	// referenced by the check; values never appear.
+	CaveatContext map[string][]string `json:"caveat_context" x-plexsphere-names-only:"true" doc:"Caveat name to the parameter names the check referenced; never values."`
 }
 
 // AuditRequestContext is where a request came from.
@@ -39,7 +54,8 @@ type AuditEntry struct {
 	OccurredAt     time.Time           `json:"occurred_at"`
 	Action         string              `json:"action"`
 	Outcome        string              `json:"outcome" enum:"succeeded,denied,failed"`
-	Reason         string              `json:"reason"`
+	Reason         string              `json:"reason" enum:"granted,out_of_scope,insufficient_relation,caveat_violation,unknown" doc:"The ReBAC decision reason (the contract's AuditReason); the precise cause is reason_detail."`
+	ReasonDetail   string              `json:"reason_detail" doc:"The reason as the chain stores and hashes it: the decision reason, or the problem code of a refused or failed request (e.g. unauthenticated, rate_limited)."`
 	Subject        AuditSubject        `json:"subject"`
 	Relation       string              `json:"relation"`
 	Object         AuditObject         `json:"object"`

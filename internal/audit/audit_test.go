@@ -7,6 +7,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -64,6 +65,18 @@ func TestCanonicalMatchesJCS(t *testing.T) {
 		delete(m, "entry_hash")
 		delete(m, "prev_hash")
 		delete(m["subject"].(map[string]any), "identity_id_ref")
+		// Issue 8: the hash covers the stored reason and decision, which
+		// the wire shows as reason_detail and decision.result_detail, and
+		// the caveat names, the keys of decision.caveat_context.
+		m["reason"] = m["reason_detail"]
+		delete(m, "reason_detail")
+		dec := m["decision"].(map[string]any)
+		names := []string{}
+		for n := range dec["caveat_context"].(map[string]any) {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		m["decision"] = map[string]any{"result": dec["result_detail"], "caveat_context": names}
 		if e.HashVersion < audit.HashV2 {
 			delete(m, "hash_version")
 		} else {

@@ -213,29 +213,30 @@ func chainHash(prev [32]byte, canonical []byte) [32]byte {
 	return sha256.Sum256(buf[:])
 }
 
-// API renders e as the wire type.
+// API renders e as the wire type: the stored values, with the reason, the
+// decision's result and its caveat context in the contract's form (see
+// WireReason); Canonical, not this, is what the hash covers.
 func (e *Entry) API() apiv1.AuditEntry {
-	names := e.caveats()
-	if names == nil {
-		names = []string{}
-	}
+	reason := WireReason(e.Reason, e.DecisionResult, e.Outcome)
 	v := e.HashVersion
 	if v == 0 {
 		v = HashV1
 	}
 	return apiv1.AuditEntry{
-		Seq:         e.Seq,
-		HashVersion: v,
-		DomainID:    e.ChainID,
-		OccurredAt:  e.OccurredAt.UTC(),
-		Action:      e.Action,
-		Outcome:     e.Outcome,
-		Reason:      e.Reason,
+		Seq:          e.Seq,
+		HashVersion:  v,
+		DomainID:     e.ChainID,
+		OccurredAt:   e.OccurredAt.UTC(),
+		Action:       e.Action,
+		Outcome:      e.Outcome,
+		Reason:       reason,
+		ReasonDetail: e.Reason,
 		Subject: apiv1.AuditSubject{Pseudonym: e.Pseudonym, IdentityIDRef: e.IdentityRef,
 			IdentityIDRefCommitment: e.IdentityCommit},
-		Relation:       e.Relation,
-		Object:         apiv1.AuditObject{Type: e.ObjectType, ID: e.ObjectID},
-		Decision:       apiv1.AuditDecision{Result: e.DecisionResult, CaveatContext: names},
+		Relation: e.Relation,
+		Object:   apiv1.AuditObject{Type: e.ObjectType, ID: e.ObjectID},
+		Decision: apiv1.AuditDecision{Result: reason, ResultDetail: e.DecisionResult,
+			CaveatContext: caveatContext(e.caveats())},
 		CorrelationID:  e.CorrelationID,
 		RequestContext: apiv1.AuditRequestContext{IP: e.IP, UserAgent: e.UserAgent},
 		EntryHash:      hex.EncodeToString(e.EntryHash[:]),

@@ -46,9 +46,10 @@ type ListQuery struct {
 	Relation      string    `query:"relation"`
 	ObjectType    string    `query:"object_type"`
 	ObjectID      string    `query:"object_id"`
-	Reason        string    `query:"reason"`
+	Reason        string    `query:"reason" doc:"Only this reason: a contract value (granted, out_of_scope, insufficient_relation, caveat_violation, unknown) matches the reason shown; any other value matches reason_detail."`
+	ReasonDetail  string    `query:"reason_detail" doc:"Only this stored reason, e.g. unauthenticated or rate_limited."`
 	From          time.Time `query:"from" doc:"Only entries at or after this instant."`
-	To            time.Time `query:"to" doc:"Only entries before this instant."`
+	To            time.Time `query:"to" doc:"Only entries at or before this instant."`
 }
 
 // SeqPath is the entry path parameter.
@@ -56,9 +57,18 @@ type SeqPath struct {
 	Seq int64 `path:"seq" minimum:"1"`
 }
 
-// VerifyBody is the verify request body.
+// VerifyBody is the verify request body; it is optional, as in the
+// contract: no body, an empty one and {} all verify the whole chain.
 type VerifyBody struct {
-	Body apiv1.AuditVerifyRequest
+	Body *apiv1.AuditVerifyRequest `required:"false"`
+}
+
+// request returns the body, or the defaults when there is none.
+func (v *VerifyBody) request() apiv1.AuditVerifyRequest {
+	if v.Body == nil {
+		return apiv1.AuditVerifyRequest{}
+	}
+	return *v.Body
 }
 
 // ExportQuery is the export start.
@@ -141,10 +151,10 @@ func (a *API) Register(api huma.API) {
 		return a.get(ctx, "", in.Seq)
 	})
 	huma.Register(api, verify(dp, "Domain"), func(ctx context.Context, in *domainVerify) (*verifyOutput, error) {
-		return a.verify(ctx, in.DomainID, in.Body)
+		return a.verify(ctx, in.DomainID, in.request())
 	})
 	huma.Register(api, verify(pp, "Platform"), func(ctx context.Context, in *VerifyBody) (*verifyOutput, error) {
-		return a.verify(ctx, "", in.Body)
+		return a.verify(ctx, "", in.request())
 	})
 	huma.Register(api, export(dp, "Domain"), func(ctx context.Context, in *domainExport) (*huma.StreamResponse, error) {
 		return a.export(ctx, in.DomainID, in.FromSeq)
@@ -172,7 +182,8 @@ func (a *API) list(ctx context.Context, domainID string, in *ListQuery) (*listOu
 		return nil, err
 	}
 	f := Filter{Action: in.Action, Outcome: in.Outcome, CorrelationID: in.CorrelationID, Subject: in.Subject,
-		Relation: in.Relation, ObjectType: in.ObjectType, ObjectID: in.ObjectID, Reason: in.Reason, From: in.From, To: in.To}
+		Relation: in.Relation, ObjectType: in.ObjectType, ObjectID: in.ObjectID, Reason: in.Reason,
+		ReasonDetail: in.ReasonDetail, From: in.From, To: in.To}
 	fb, _ := json.Marshal(f)
 	scope := "audit.list/" + chain + "?" + string(fb)
 	var after int64

@@ -34,7 +34,8 @@ func TestDomainChainAPI(t *testing.T) {
 	}
 	var failed apiv1.AuditList
 	e.Do(t, "GET", base+"/entries?outcome=failed", nil, &failed)
-	if len(failed.Items) != 1 || failed.Items[0].Seq != 3 || failed.Items[0].Reason != "slug_conflict" ||
+	if len(failed.Items) != 1 || failed.Items[0].Seq != 3 || !strings.HasSuffix(failed.Items[0].ReasonDetail, "slug_conflict") ||
+		failed.Items[0].Reason != apiv1.AuditReasonGranted ||
 		!strings.HasPrefix(failed.Items[0].Subject.IdentityIDRef, "user:") {
 		t.Fatalf("failed filter: %+v", failed.Items)
 	}

@@ -162,8 +162,13 @@ type Filter struct {
 	Relation      string
 	ObjectType    string
 	ObjectID      string
-	Reason        string
-	From, To      time.Time
+	// Reason is a contract AuditReason value, matched against the reason
+	// shown (WireReason); any other value matches the stored reason, as
+	// ReasonDetail does.
+	Reason       string
+	ReasonDetail string
+	// From and To bound occurred_at, both inclusive.
+	From, To time.Time
 }
 
 func (f Filter) where(args []any) (string, []any) {
@@ -175,11 +180,18 @@ func (f Filter) where(args []any) (string, []any) {
 	for _, c := range []struct{ col, v string }{
 		{"action", f.Action}, {"outcome", f.Outcome}, {"correlation_id", f.CorrelationID},
 		{"subject_pseudonym", f.Subject}, {"relation", f.Relation}, {"object_type", f.ObjectType},
-		{"object_id", f.ObjectID}, {"reason", f.Reason},
+		{"object_id", f.ObjectID}, {"reason", f.ReasonDetail},
 	} {
 		if c.v != "" {
 			add(c.col, c.v)
 		}
+	}
+	switch {
+	case f.Reason == "":
+	case isWireReason(f.Reason):
+		add("("+wireReasonSQL+")", f.Reason)
+	default:
+		add("reason", f.Reason)
 	}
 	if !f.From.IsZero() {
 		args = append(args, store.Micros(f.From))
@@ -187,7 +199,7 @@ func (f Filter) where(args []any) (string, []any) {
 	}
 	if !f.To.IsZero() {
 		args = append(args, store.Micros(f.To))
-		fmt.Fprintf(&b, " AND occurred_at < $%d", len(args))
+		fmt.Fprintf(&b, " AND occurred_at <= $%d", len(args))
 	}
 	return b.String(), args
 }

@@ -3,6 +3,7 @@ package plexctl
 import (
 	"errors"
 	"fmt"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -33,8 +34,35 @@ var auditColumns = []column[apiv1.AuditEntry]{
 	{"OUTCOME", func(e apiv1.AuditEntry) string { return e.Outcome }},
 	{"SUBJECT", func(e apiv1.AuditEntry) string { return short(e.Subject.Pseudonym, 12) }},
 	{"OBJECT", func(e apiv1.AuditEntry) string { return objectRef(e.Object) }},
-	{"DECISION", func(e apiv1.AuditEntry) string { return e.Decision.Result }},
+	{"DECISION", func(e apiv1.AuditEntry) string { return decisionOf(e.Decision) }},
 	{"CORRELATION", func(e apiv1.AuditEntry) string { return e.CorrelationID }},
+}
+
+// decisionOf is the decision as the chain stores it (allowed, denied,
+// none), or the contract's result from a server that sends only that.
+func decisionOf(d apiv1.AuditDecision) string {
+	if d.ResultDetail != "" {
+		return d.ResultDetail
+	}
+	return d.Result
+}
+
+// reasonOf is the reason shown, with the stored one when it says more.
+func reasonOf(e apiv1.AuditEntry) string {
+	if e.ReasonDetail == "" || e.ReasonDetail == e.Reason {
+		return e.Reason
+	}
+	return e.Reason + " (" + e.ReasonDetail + ")"
+}
+
+// caveatNames lists the caveat context's names, sorted.
+func caveatNames(d apiv1.AuditDecision) string {
+	names := make([]string, 0, len(d.CaveatContext))
+	for n := range d.CaveatContext {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return strings.Join(names, ", ")
 }
 
 func short(s string, n int) string {
@@ -133,9 +161,10 @@ func addAuditFilterFlags(cmd *cobra.Command, ff *auditFilterFlags) {
 	f.StringVar(&ff.f.Relation, "relation", "", "only this relation")
 	f.StringVar(&ff.f.ObjectType, "object-type", "", "only objects of this type")
 	f.StringVar(&ff.f.ObjectID, "object-id", "", "only this object id")
-	f.StringVar(&ff.f.Reason, "reason", "", "only this reason")
+	f.StringVar(&ff.f.Reason, "reason", "", "only this reason: granted, out_of_scope, insufficient_relation, caveat_violation or unknown")
+	f.StringVar(&ff.f.ReasonDetail, "reason-detail", "", "only this stored reason, e.g. unauthenticated or rate_limited")
 	f.StringVar(&ff.from, "from", "", "entries at or after this instant (RFC 3339, or a duration ago)")
-	f.StringVar(&ff.to, "to", "", "entries before this instant (RFC 3339, or a duration ago)")
+	f.StringVar(&ff.to, "to", "", "entries at or before this instant (RFC 3339, or a duration ago)")
 	_ = cmd.RegisterFlagCompletionFunc("outcome", cobra.FixedCompletions(
 		[]string{"succeeded", "denied", "failed"}, cobra.ShellCompDirectiveNoFileComp))
 }
@@ -222,13 +251,13 @@ func entryFields(e *apiv1.AuditEntryWithProof, proofErr error) []field {
 		{"Occurred", ts(x.OccurredAt)},
 		{"Action", x.Action},
 		{"Outcome", x.Outcome},
-		{"Reason", x.Reason},
+		{"Reason", reasonOf(x)},
 		{"Subject", x.Subject.Pseudonym},
 		{"Identity", x.Subject.IdentityIDRef},
 		{"Relation", x.Relation},
 		{"Object", objectRef(x.Object)},
-		{"Decision", x.Decision.Result},
-		{"Caveat context", strings.Join(x.Decision.CaveatContext, ", ")},
+		{"Decision", decisionOf(x.Decision)},
+		{"Caveat context", caveatNames(x.Decision)},
 		{"Correlation id", x.CorrelationID},
 		{"Client IP", x.RequestContext.IP},
 		{"User agent", x.RequestContext.UserAgent},

@@ -29,7 +29,7 @@ var testTokens = []apiv1.APIToken{
 	{ID: "0190c0de-0000-7000-8000-0000000000a1", EnvPrefix: "prod", Prefix: "psk_prod_3x", CreatedAt: at(-1440),
 		ExpiresAt: ptr(at(43200)), LastUsedAt: ptr(at(-5))},
 	{ID: "0190c0de-0000-7000-8000-0000000000a2", EnvPrefix: "dev", Prefix: "psk_dev_9q", CreatedAt: at(-60),
-		RotatedAt: ptr(at(-30))},
+		ExpiresAt: ptr(apiv1.NeverExpires), NeverExpires: true, RotatedAt: ptr(at(-30))},
 }
 
 // auditChain builds n entries of a valid hash chain, with the canonical
@@ -44,7 +44,7 @@ func auditChain(n int) ([]apiv1.AuditEntry, [][]byte) {
 			Outcome: "succeeded", Reason: "granted", Relation: "manage",
 			Subject:        apiv1.AuditSubject{Pseudonym: strings.Repeat(fmt.Sprintf("%x", i%16), 64)},
 			Object:         apiv1.AuditObject{Type: "domain", ID: testDomains[0].ID},
-			Decision:       apiv1.AuditDecision{Result: "allowed", CaveatContext: []string{}},
+			Decision:       apiv1.AuditDecision{Result: "granted", ResultDetail: "allowed", CaveatContext: map[string][]string{}},
 			CorrelationID:  fmt.Sprintf("corr-%03d", seq),
 			RequestContext: apiv1.AuditRequestContext{IP: "192.0.2.7", UserAgent: "plexctl/test"}}
 		canon[i], _ = json.Marshal(map[string]any{"seq": seq, "action": e.Action})
