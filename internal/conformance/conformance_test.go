@@ -209,6 +209,7 @@ type world struct {
 	token               string // a bootstrap token plaintext (several uses)
 	nodes               []registered
 	bindingID           string // an IdP binding of the Domain, to the development IdP
+	serviceToken        string // an access token of a service identity of the Domain
 }
 
 // The development IdP's client a service identity federates with.
@@ -354,10 +355,21 @@ func (c *client) identity(t *testing.T, w *world) {
 		if who := c.ok(t, "GET", "/v1/auth/whoami", nil, whoami); who != nil && who["principal_type"] != "user" {
 			t.Errorf("whoami: the admin is a %v, want user", who["principal_type"])
 		}
-		svc := c.serviceToken(t, w)
-		if who := c.okAs(t, svc, "GET", "/v1/auth/whoami", nil, whoami); who != nil && who["principal_type"] != "service" {
+		w.serviceToken = c.serviceToken(t, w)
+		if who := c.okAs(t, w.serviceToken, "GET", "/v1/auth/whoami", nil, whoami); who != nil && who["principal_type"] != "service" {
 			t.Errorf("whoami: a service identity is a %v, want service", who["principal_type"])
 		}
+	})
+	// A denial is the contract's PermissionDenied problem.
+	t.Run("GetProjectPermissionDenied", func(t *testing.T) {
+		if w.serviceToken == "" {
+			t.Skip("no service token")
+		}
+		st, raw := c.call(t, w.serviceToken, "GET", "/v1/projects/"+w.projectID, nil)
+		if st != 403 {
+			t.Errorf("GET /v1/projects/{id} without a grant: %d, want 403: %s", st, raw)
+		}
+		report(t, "GET", "/v1/projects/{id}", decodeStrict(raw, permissionDenied))
 	})
 	t.Run("PostAuthTokens", func(t *testing.T) {
 		// No ttl: a token that never expires still carries expires_at.
@@ -408,7 +420,7 @@ func (c *client) serviceToken(t *testing.T, w *world) string {
 		t.Fatal("no service identity")
 	}
 	tok := c.okAs(t, "", "POST", "/v1/auth/service/token", map[string]any{"grant_type": "client_credentials",
-		"domain_id": w.domainID, "client_id": ciClient, "client_secret": ciSecret}, object(req("access_token", str)))
+		"domain_id": w.domainID, "client_id": ciClient, "client_secret": ciSecret}, serviceToken)
 	if str0(tok, "access_token") == "" {
 		t.Fatal("no service token")
 	}
@@ -416,6 +428,25 @@ func (c *client) serviceToken(t *testing.T, w *world) string {
 }
 
 func (c *client) authz(t *testing.T, w *world) {
+	t.Run("PostAuthzLookupResources", func(t *testing.T) {
+		who := c.ok(t, "GET", "/v1/auth/whoami", nil, whoami)
+		l := c.ok(t, "POST", "/v1/authz/lookup-resources", map[string]any{"subject": str0(who, "subject"),
+			"relation": "manage", "resource_type": "domain"}, rebacLookup)
+		if items, _ := l["items"].([]any); l != nil && len(items) == 0 {
+			t.Errorf("lookup-resources: the admin manages no Domain")
+		}
+	})
+	var tupleID string
+	tuples := "/v1/authz/relation-tuples?project_id=" + w.projectID
+	t.Run("CreateRelationTuple", func(t *testing.T) {
+		r := c.ok(t, "POST", tuples, map[string]any{"subject": "user:0190a8b8-0000-7000-8000-000000000003",
+			"relation": "viewer", "resource": "project:" + w.projectID}, relationTuple)
+		tupleID = str0(r, "id")
+	})
+	t.Run("ListRelationTuples", func(t *testing.T) { c.ok(t, "GET", tuples, nil, relationTupleList) })
+	t.Run("DeleteRelationTuple", func(t *testing.T) {
+		c.ok(t, "DELETE", "/v1/authz/relation-tuples/"+tupleID, nil, nil)
+	})
 	t.Run("PostAuthzCheck", func(t *testing.T) {
 		d := c.ok(t, "POST", "/v1/authz/check", map[string]any{"subject": "user:0190a8b8-0000-7000-8000-000000000002",
 			"relation": "manage", "resource": "domain:" + w.domainID}, rebacDecision)

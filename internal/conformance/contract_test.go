@@ -11,6 +11,13 @@ package conformance
 var problemSchema = object(req("type", str), req("title", str), req("status", integer),
 	req("detail", str), req("instance", str), opt("code", str))
 
+// PermissionDenied is the 403 problem: a Problem plus the denial's reason
+// and correlation id.
+var permissionDenied = object(req("type", str), req("title", str), req("status", integer), req("detail", str),
+	req("instance", str), opt("code", str),
+	req("reason", enum("out_of_scope", "insufficient_relation", "caveat_violation")),
+	opt("relation_path", arrayOf(str)), req("correlation_id", str))
+
 // Meta.
 var (
 	healthCheck  = object(req("name", str), req("status", str), req("detail", str))
@@ -83,7 +90,8 @@ var (
 	apiTokenIssued = object(req("id", str), req("plaintext", str), req("env_prefix", str), req("expires_at", dateTime))
 	apiTokenRotate = object(req("id", str), req("plaintext", str), req("env_prefix", str), req("expires_at", dateTime),
 		req("rotation_deadline", dateTime))
-	whoami = object(req("principal_type", enum("user", "service")), req("subject", str), opt("domain_id", str),
+	serviceToken = object(req("access_token", str), req("token_type", str), req("expires_in", integer), opt("scope", str))
+	whoami       = object(req("principal_type", enum("user", "service")), req("subject", str), opt("domain_id", str),
 		opt("email", str), opt("acr", str), opt("amr", arrayOf(str)))
 	idpBinding = object(req("id", str), req("domain_id", str), req("issuer", str), req("client_id", str),
 		req("client_secret_ref", str), req("discovery_url", str), opt("claim_mappings", mapOf(str)),
@@ -97,7 +105,11 @@ var (
 	auditReason   = enum("granted", "out_of_scope", "insufficient_relation", "caveat_violation", "unknown")
 	rebacDecision = object(req("decision", enum("allowed", "denied")), opt("relation_path", arrayOf(str)),
 		opt("reason", auditReason), req("correlation_id", str))
-	auditEntry = object(req("seq", integer), req("domain_id", str), req("occurred_at", dateTime),
+	rebacLookup   = object(req("items", arrayOf(str)), req("correlation_id", str))
+	relationTuple = object(req("id", str), req("subject", str), req("relation", str), req("resource", str),
+		opt("caveat_context", anyObject), req("created_at", dateTime))
+	relationTupleList = object(req("items", arrayOf(relationTuple)), opt("next_cursor", str))
+	auditEntry        = object(req("seq", integer), req("domain_id", str), req("occurred_at", dateTime),
 		req("reason", auditReason),
 		req("subject", object(req("pseudonym", str), opt("identity_id_ref", str))),
 		req("relation", str),
