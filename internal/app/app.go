@@ -37,6 +37,7 @@ import (
 	"github.com/plexsphere/plexsphere/internal/store"
 	"github.com/plexsphere/plexsphere/internal/tenancy"
 	"github.com/plexsphere/plexsphere/internal/tuples"
+	"github.com/plexsphere/plexsphere/internal/unserved"
 	"github.com/plexsphere/plexsphere/internal/version"
 )
 
@@ -175,6 +176,8 @@ func assemble(ctx context.Context, cfg config.Config, log *slog.Logger, db *stor
 	(&audit.API{Log: s.Audit, Authz: s.Guard, Pages: pages}).Register(s.API.API)
 	(&tuples.API{DB: db, Audit: s.Audit, Authz: s.Guard, Engine: s.Authz, Tuples: s.Tuples, Projects: s.Tenancy,
 		Pages: pages}).Register(s.API.API)
+	// Last: the contract operations nobody above serves answer 501 (issue 8).
+	unserved.Register(s.API.API, log)
 	s.Tuples.Start()
 	s.Checkpoints.Start()
 	return s, nil

@@ -1,0 +1,184 @@
+// Package unserved owns the contract operations this control plane does not
+// serve yet: one table, one row per operation, each answering 501
+// `<area>_not_provisioned` and marked in the OpenAPI document, so a client
+// generated from the public contract learns "not here yet" instead of 404.
+// A capability that lands deletes its rows; a test fails while a row and a
+// served operation share a method and path.
+package unserved
+
+import (
+	"net/http"
+
+	"github.com/plexsphere/plexsphere/internal/route"
+)
+
+// Op is one contract operation not served yet.
+type Op struct {
+	Method string
+	// Path is the contract's path, with the contract's parameter names.
+	Path        string
+	OperationID string
+	// Area prefixes the answer's code: Area + "_not_provisioned" (api.md
+	// §2.11). Where the contract names a not-provisioned code for the
+	// operation, Area is that code's prefix.
+	Area string
+	// Capability names the missing capability in the answer's detail.
+	Capability string
+	// Class is the contract's credential class; the caller authenticates
+	// before the 501 (a non-public row answers 401 without a credential).
+	Class route.Class
+}
+
+// Code is the problem code the operation answers with.
+func (o Op) Code() string { return o.Area + "_not_provisioned" }
+
+// Table lists every operation of the public contract (plexsphere-sdk-go,
+// api/openapi.yaml) that no package registers yet. Remove a row when its
+// operation is served.
+var Table = []Op{
+	{http.MethodGet, "/v1/docs", "GetDocs", "docs", "Embedded API docs", route.Public},
+	{http.MethodGet, "/v1/docs/assets/{asset}", "GetDocsAsset", "docs", "Embedded API docs", route.Public},
+	{http.MethodGet, "/v1/artifacts/plexd", "ListPlexdArtifacts", "artifacts", "plexd release registry", route.Operator},
+	{http.MethodGet, "/v1/artifacts/plexd/{version}", "GetPlexdArtifact", "artifacts", "plexd release registry", route.Operator},
+	{http.MethodGet, "/v1/artifacts/plexd/{version}/sigstore", "GetPlexdArtifactSignature", "artifacts", "plexd release registry", route.Operator},
+	{http.MethodPatch, "/v1/authz/relation-tuples/{id}", "PatchRelationTuple", "authz", "Relation-tuple replace and subject lookup", route.Operator},
+	{http.MethodPost, "/v1/authz/lookup-subjects", "PostAuthzLookupSubjects", "authz", "Relation-tuple replace and subject lookup", route.Operator},
+	{http.MethodPatch, "/v1/admin/idp/{id}", "PatchAdminIdP", "idp_bindings", "IdP binding management", route.Operator},
+	{http.MethodPatch, "/v1/admin/idp/{id}/status", "PatchAdminIdPStatus", "idp_bindings", "IdP binding management", route.Operator},
+	{http.MethodGet, "/v1/admin/groups", "GetAdminGroupList", "groups", "Groups", route.Operator},
+	{http.MethodPost, "/v1/admin/groups", "PostAdminGroup", "groups", "Groups", route.Operator},
+	{http.MethodDelete, "/v1/admin/groups/{id}", "DeleteAdminGroupByID", "groups", "Groups", route.Operator},
+	{http.MethodGet, "/v1/admin/groups/{id}", "GetAdminGroupByID", "groups", "Groups", route.Operator},
+	{http.MethodPatch, "/v1/admin/groups/{id}", "PatchAdminGroup", "groups", "Groups", route.Operator},
+	{http.MethodGet, "/v1/admin/groups/{id}/members", "GetAdminGroupMembers", "groups", "Groups", route.Operator},
+	{http.MethodPost, "/v1/admin/groups/{id}/members", "PostAdminGroupMember", "groups", "Groups", route.Operator},
+	{http.MethodDelete, "/v1/admin/groups/{id}/members/{principal_id}", "DeleteAdminGroupMember", "groups", "Groups", route.Operator},
+	{http.MethodGet, "/v1/admin/tokens", "GetAdminTokens", "admin_tokens", "Admin API tokens", route.Operator},
+	{http.MethodPost, "/v1/admin/tokens", "PostAdminTokens", "admin_tokens", "Admin API tokens", route.Operator},
+	{http.MethodDelete, "/v1/admin/tokens/{id}", "DeleteAdminTokenByID", "admin_tokens", "Admin API tokens", route.Operator},
+	{http.MethodPost, "/v1/admin/tokens/{id}/rotate", "PostAdminTokenRotate", "admin_tokens", "Admin API tokens", route.Operator},
+	{http.MethodDelete, "/v1/label-definitions/{id}", "DeleteLabelDefinition", "labels", "Label definition changes", route.Operator},
+	{http.MethodPatch, "/v1/label-definitions/{id}", "UpdateLabelDefinition", "labels", "Label definition changes", route.Operator},
+	{http.MethodPost, "/v1/keys/rotate", "PostKeysRotate", "keys_rotate", "Mesh key rotation (node side)", route.Node},
+	{http.MethodPut, "/v1/nodes/{id}/endpoint", "PutNodeEndpoint", "endpoint", "NAT endpoint reports", route.Node},
+	{http.MethodDelete, "/v1/nodes/{id}/state/reports/{key}", "DeleteNodeStateReport", "reports", "Node state reports", route.Node},
+	{http.MethodPut, "/v1/nodes/{id}/state/reports/{key}", "PutNodeStateReport", "reports", "Node state reports", route.Node},
+	{http.MethodPost, "/v1/nodes/{id}/integrity-violations", "PostNodeIntegrityViolations", "integrity_violations", "Integrity-violation ingest", route.Node},
+	{http.MethodGet, "/v1/nodes/{id}/reachability", "GetNodeReachability", "reachability", "Reachability read", route.Node},
+	{http.MethodPost, "/v1/nodes/{id}/keys/rotate", "PostNodeKeysRotate", "node_keys_rotate", "Mesh key rotation trigger", route.Operator},
+	{http.MethodGet, "/v1/nodes/{id}/keys/rotate/preview", "GetNodeKeysRotatePreview", "node_keys_rotate_preview", "Mesh key rotation preview", route.Operator},
+	{http.MethodGet, "/v1/clouds", "ListClouds", "cloud", "Cloud inventory", route.Operator},
+	{http.MethodPost, "/v1/clouds", "CreateCloud", "cloud", "Cloud inventory", route.Operator},
+	{http.MethodDelete, "/v1/clouds/{id}", "DeleteCloud", "cloud", "Cloud inventory", route.Operator},
+	{http.MethodGet, "/v1/clouds/{id}", "GetCloud", "cloud", "Cloud inventory", route.Operator},
+	{http.MethodPatch, "/v1/clouds/{id}", "PatchCloud", "cloud", "Cloud inventory", route.Operator},
+	{http.MethodGet, "/v1/clouds/{id}/cloud-credentials", "ListCloudCredentials", "cloud", "Cloud inventory", route.Operator},
+	{http.MethodGet, "/v1/cloud-credentials/{id}", "GetCloudCredential", "cloud", "Cloud inventory", route.Operator},
+	{http.MethodPost, "/v1/cloud-credentials/{id}/revoke", "RevokeCloudCredential", "cloud", "Cloud inventory", route.Operator},
+	{http.MethodGet, "/v1/projects/{id}/credential-assignments", "ListCredentialAssignments", "cloud", "Cloud inventory", route.Operator},
+	{http.MethodPost, "/v1/projects/{id}/credential-assignments", "RequestCredentialAssignment", "cloud", "Cloud inventory", route.Operator},
+	{http.MethodPost, "/v1/credential-assignments/{id}/approve", "ApproveCredentialAssignment", "cloud", "Cloud inventory", route.Operator},
+	{http.MethodPost, "/v1/credential-assignments/{id}/reject", "RejectCredentialAssignment", "cloud", "Cloud inventory", route.Operator},
+	{http.MethodPost, "/v1/credential-assignments/{id}/revoke", "RevokeCredentialAssignment", "cloud", "Cloud inventory", route.Operator},
+	{http.MethodGet, "/v1/approvals", "ListApprovals", "approvals", "Dual-control approvals", route.Operator},
+	{http.MethodGet, "/v1/approvals/{id}", "GetApproval", "approvals", "Dual-control approvals", route.Operator},
+	{http.MethodPost, "/v1/approvals/{id}/approve", "ApproveApproval", "approvals", "Dual-control approvals", route.Operator},
+	{http.MethodPost, "/v1/approvals/{id}/reject", "RejectApproval", "approvals", "Dual-control approvals", route.Operator},
+	{http.MethodPost, "/v1/approvals/{id}/break-glass", "BreakGlassApproval", "approvals", "Dual-control approvals", route.Operator},
+	{http.MethodGet, "/v1/projects/{id}/credentials", "ListProjectCredentials", "credential_broker", "Credential broker", route.Operator},
+	{http.MethodGet, "/v1/credentials/{id}", "GetCredential", "credential_broker", "Credential broker", route.Operator},
+	{http.MethodPost, "/v1/credentials/{id}/revoke", "RevokeCredential", "credential_broker", "Credential broker", route.Operator},
+	{http.MethodPost, "/v1/credentials/{id}/rotate", "RotateCredential", "credential_broker", "Credential broker", route.Operator},
+	{http.MethodGet, "/v1/blueprints", "ListBlueprints", "blueprints", "Blueprint catalogue", route.Operator},
+	{http.MethodGet, "/v1/blueprints/{id}", "GetBlueprint", "blueprints", "Blueprint catalogue", route.Operator},
+	{http.MethodGet, "/v1/management-clusters", "ListManagementClusters", "management_fleet", "Management fleet", route.Operator},
+	{http.MethodPost, "/v1/management-clusters", "RegisterManagementCluster", "management_fleet", "Management fleet", route.Operator},
+	{http.MethodGet, "/v1/management-clusters/{id}", "GetManagementCluster", "management_fleet", "Management fleet", route.Operator},
+	{http.MethodGet, "/v1/management-clusters/{id}/assignments", "ListManagementClusterAssignments", "management_fleet", "Management fleet", route.Operator},
+	{http.MethodGet, "/v1/projects/{project_id}/management-cluster-assignment", "GetProjectManagementClusterAssignment", "management_fleet", "Management fleet", route.Operator},
+	{http.MethodPost, "/v1/projects/{project_id}/management-cluster-assignment/terminate", "TerminateProjectManagementClusterAssignment", "management_fleet", "Management fleet", route.Operator},
+	{http.MethodGet, "/v1/domains/{id}/identities", "ListIdentities", "identities", "Domain identities", route.Operator},
+	{http.MethodGet, "/v1/domains/{id}/identities/{principalId}", "GetIdentity", "identities", "Domain identities", route.Operator},
+	{http.MethodGet, "/v1/domains/{id}/invitations", "ListInvitations", "invitations", "Domain invitations", route.Operator},
+	{http.MethodPost, "/v1/domains/{id}/invitations", "CreateInvitation", "invitations", "Domain invitations", route.Operator},
+	{http.MethodDelete, "/v1/domains/{id}/invitations/{invitationId}", "RevokeInvitation", "invitations", "Domain invitations", route.Operator},
+	{http.MethodGet, "/v1/domains/{id}/invitations/{invitationId}", "GetInvitation", "invitations", "Domain invitations", route.Operator},
+	{http.MethodPost, "/v1/domains/{domainId}/audit/erase-identity", "EraseIdentityFromAudit", "audit", "Audit erasure", route.Operator},
+	{http.MethodGet, "/v1/domains/{domainId}/mesh/topology", "GetDomainMeshTopology", "mesh_topology", "Mesh topology", route.Operator},
+	{http.MethodPost, "/v1/platform/audit/erase-identity", "EraseIdentityFromPlatformAudit", "audit", "Audit erasure", route.Operator},
+	{http.MethodGet, "/v1/projects/{project_id}/policies", "ListPolicies", "policy", "Network policies", route.Operator},
+	{http.MethodPost, "/v1/projects/{project_id}/policies", "CreatePolicy", "policy", "Network policies", route.Operator},
+	{http.MethodDelete, "/v1/projects/{project_id}/policies/{policy_id}", "DeletePolicy", "policy", "Network policies", route.Operator},
+	{http.MethodGet, "/v1/projects/{project_id}/policies/{policy_id}", "GetPolicy", "policy", "Network policies", route.Operator},
+	{http.MethodPatch, "/v1/projects/{project_id}/policies/{policy_id}", "UpdatePolicy", "policy", "Network policies", route.Operator},
+	{http.MethodGet, "/v1/projects/{project_id}/policies/{policy_id}/revisions", "ListPolicyRevisions", "policy", "Network policies", route.Operator},
+	{http.MethodGet, "/v1/projects/{project_id}/policies/{policy_id}/revisions/{revision_id}", "GetPolicyRevision", "policy", "Network policies", route.Operator},
+	{http.MethodPost, "/v1/projects/{project_id}/policies/{policy_id}/dry-run", "DryRunPolicy", "policy", "Network policies", route.Operator},
+	{http.MethodGet, "/v1/projects/{project_id}/policies/{policy_id}/diff", "DiffPolicyRevisions", "policy", "Network policies", route.Operator},
+	{http.MethodGet, "/v1/projects/{project_id}/capabilities", "ListCapabilities", "capabilities", "Capability inventory", route.Operator},
+	{http.MethodGet, "/v1/integrity-violations", "ListIntegrityViolations", "integrity", "Integrity-violation triage", route.Operator},
+	{http.MethodPost, "/v1/integrity-violations/{id}/acknowledge", "AcknowledgeIntegrityViolation", "integrity", "Integrity-violation triage", route.Operator},
+	{http.MethodGet, "/v1/hooks", "ListHooks", "hooks", "Discovered hooks", route.Operator},
+	{http.MethodGet, "/v1/projects/{project_id}/resources/{resource_id}/bridge/relay", "GetBridgeRelay", "bridge", "Bridge orchestration", route.Operator},
+	{http.MethodPut, "/v1/projects/{project_id}/resources/{resource_id}/bridge/relay", "ConfigureBridgeRelay", "bridge", "Bridge orchestration", route.Operator},
+	{http.MethodGet, "/v1/projects/{project_id}/resources/{resource_id}/bridge/user-access", "ListBridgeUserAccessProviders", "bridge", "Bridge orchestration", route.Operator},
+	{http.MethodPost, "/v1/projects/{project_id}/resources/{resource_id}/bridge/user-access", "CreateBridgeUserAccessProvider", "bridge", "Bridge orchestration", route.Operator},
+	{http.MethodDelete, "/v1/projects/{project_id}/resources/{resource_id}/bridge/user-access/{slug}", "DeleteBridgeUserAccessProvider", "bridge", "Bridge orchestration", route.Operator},
+	{http.MethodGet, "/v1/projects/{project_id}/resources/{resource_id}/bridge/user-access/{slug}", "GetBridgeUserAccessProvider", "bridge", "Bridge orchestration", route.Operator},
+	{http.MethodPatch, "/v1/projects/{project_id}/resources/{resource_id}/bridge/user-access/{slug}", "UpdateBridgeUserAccessProvider", "bridge", "Bridge orchestration", route.Operator},
+	{http.MethodGet, "/v1/projects/{project_id}/resources/{resource_id}/bridge/ingress", "ListBridgeIngressRules", "bridge", "Bridge orchestration", route.Operator},
+	{http.MethodPost, "/v1/projects/{project_id}/resources/{resource_id}/bridge/ingress", "CreateBridgeIngressRule", "bridge", "Bridge orchestration", route.Operator},
+	{http.MethodDelete, "/v1/projects/{project_id}/resources/{resource_id}/bridge/ingress/{slug}", "DeleteBridgeIngressRule", "bridge", "Bridge orchestration", route.Operator},
+	{http.MethodGet, "/v1/projects/{project_id}/resources/{resource_id}/bridge/ingress/{slug}", "GetBridgeIngressRule", "bridge", "Bridge orchestration", route.Operator},
+	{http.MethodPatch, "/v1/projects/{project_id}/resources/{resource_id}/bridge/ingress/{slug}", "UpdateBridgeIngressRule", "bridge", "Bridge orchestration", route.Operator},
+	{http.MethodGet, "/v1/projects/{project_id}/resources/{resource_id}/bridge/site-to-site", "ListBridgeSiteToSiteTunnels", "bridge", "Bridge orchestration", route.Operator},
+	{http.MethodPost, "/v1/projects/{project_id}/resources/{resource_id}/bridge/site-to-site", "CreateBridgeSiteToSiteTunnel", "bridge", "Bridge orchestration", route.Operator},
+	{http.MethodDelete, "/v1/projects/{project_id}/resources/{resource_id}/bridge/site-to-site/{slug}", "DeleteBridgeSiteToSiteTunnel", "bridge", "Bridge orchestration", route.Operator},
+	{http.MethodGet, "/v1/projects/{project_id}/resources/{resource_id}/bridge/site-to-site/{slug}", "GetBridgeSiteToSiteTunnel", "bridge", "Bridge orchestration", route.Operator},
+	{http.MethodPatch, "/v1/projects/{project_id}/resources/{resource_id}/bridge/site-to-site/{slug}", "UpdateBridgeSiteToSiteTunnel", "bridge", "Bridge orchestration", route.Operator},
+	{http.MethodPost, "/v1/projects/{project_id}/executions:dispatch", "DispatchExecution", "actions_dispatch", "Action dispatch", route.Operator},
+	{http.MethodGet, "/v1/projects/{project_id}/executions", "ListExecutions", "actions_dispatch", "Action dispatch", route.Operator},
+	{http.MethodGet, "/v1/projects/{project_id}/executions/{execution_id}", "GetExecution", "actions_dispatch", "Action dispatch", route.Operator},
+	{http.MethodPost, "/v1/nodes/{id}/executions/{exec_id}", "PostNodeExecutionCallback", "execution_callback", "Action execution callbacks", route.Node},
+	{http.MethodGet, "/v1/projects/{project_id}/secrets", "ListProjectSecrets", "secrets_inventory", "Secret inventory", route.Operator},
+	{http.MethodGet, "/v1/projects/{project_id}/sessions", "ListSessions", "access_session", "Mediated access sessions", route.Operator},
+	{http.MethodPost, "/v1/projects/{project_id}/sessions", "IssueSession", "access_session", "Mediated access sessions", route.Operator},
+	{http.MethodGet, "/v1/projects/{project_id}/sessions/{session_id}", "GetSession", "access_session", "Mediated access sessions", route.Operator},
+	{http.MethodGet, "/v1/projects/{project_id}/sessions/{session_id}/attach", "AttachSession", "access_attach", "Browser session attach", route.Operator},
+	{http.MethodPost, "/v1/projects/{project_id}/sessions/{session_id}:revoke", "RevokeSession", "access_session", "Mediated access sessions", route.Operator},
+	{http.MethodPost, "/v1/nodes/{id}/sessions/{session_id}", "PostNodeSessionCallback", "access_session", "Mediated access sessions", route.Node},
+	{http.MethodGet, "/v1/auth/idp-bindings", "GetAuthIdPBindings", "idp_bindings", "IdP binding management", route.Public},
+	{http.MethodPost, "/v1/domains/{domainId}/incidents/{incidentId}/events", "AppendIncidentEvent", "incidents", "Incidents", route.Operator},
+	{http.MethodPost, "/v1/domains/{domainId}/alert-rules", "CreateAlertRule", "alert_rules", "Alert rules", route.Operator},
+	{http.MethodDelete, "/v1/domains/{domainId}/alert-rules/{alertRuleId}", "DeleteAlertRule", "alert_rules", "Alert rules", route.Operator},
+	{http.MethodGet, "/v1/domains/{domainId}/alert-rules/{alertRuleId}", "GetAlertRule", "alert_rules", "Alert rules", route.Operator},
+	{http.MethodGet, "/v1/domains/{domainId}/incidents/{incidentId}", "GetIncident", "incidents", "Incidents", route.Operator},
+	{http.MethodGet, "/v1/domains/{domainId}/alert-rules", "ListAlertRules", "alert_rules", "Alert rules", route.Operator},
+	{http.MethodGet, "/v1/domains/{domainId}/incidents", "ListIncidents", "incidents", "Incidents", route.Operator},
+	{http.MethodPost, "/v1/domains/{domainId}/incidents", "OpenIncident", "incidents", "Incidents", route.Operator},
+	{http.MethodGet, "/v1/domains/{domainId}/logs/query", "QueryDomainLogs", "observability_query", "Metrics and logs queries", route.Operator},
+	{http.MethodGet, "/v1/domains/{domainId}/metrics/query", "QueryDomainMetrics", "observability_query", "Metrics and logs queries", route.Operator},
+	{http.MethodPost, "/v1/domains/{domainId}/incidents/{incidentId}:resolve", "ResolveIncident", "incidents", "Incidents", route.Operator},
+	{http.MethodPatch, "/v1/domains/{domainId}/alert-rules/{alertRuleId}", "UpdateAlertRule", "alert_rules", "Alert rules", route.Operator},
+	{http.MethodGet, "/v1/blueprint-catalogs/{id}/blueprints", "BrowseCatalogSource", "blueprint_catalog", "Blueprint catalog sources", route.Operator},
+	{http.MethodDelete, "/v1/blueprint-catalogs/{id}", "DeregisterCatalogSource", "blueprint_catalog", "Blueprint catalog sources", route.Operator},
+	{http.MethodGet, "/v1/blueprint-catalogs/{id}", "GetCatalogSource", "blueprint_catalog", "Blueprint catalog sources", route.Operator},
+	{http.MethodPost, "/v1/blueprint-catalogs/{id}/import", "ImportFromCatalogSource", "blueprint_catalog", "Blueprint catalog sources", route.Operator},
+	{http.MethodGet, "/v1/blueprint-catalogs", "ListCatalogSources", "blueprint_catalog", "Blueprint catalog sources", route.Operator},
+	{http.MethodPost, "/v1/blueprint-catalogs", "RegisterCatalogSource", "blueprint_catalog", "Blueprint catalog sources", route.Operator},
+	{http.MethodPost, "/v1/domains/{id}/sinks", "CreateSink", "sinks", "Telemetry sinks", route.Operator},
+	{http.MethodPost, "/v1/projects/{id}/telemetry-routes", "CreateTelemetryRoute", "sinks", "Telemetry sinks", route.Operator},
+	{http.MethodDelete, "/v1/sinks/{id}", "DeleteSink", "sinks", "Telemetry sinks", route.Operator},
+	{http.MethodDelete, "/v1/telemetry-routes/{id}", "DeleteTelemetryRoute", "sinks", "Telemetry sinks", route.Operator},
+	{http.MethodGet, "/v1/sinks/{id}", "GetSink", "sinks", "Telemetry sinks", route.Operator},
+	{http.MethodGet, "/v1/telemetry-routes/{id}", "GetTelemetryRoute", "sinks", "Telemetry sinks", route.Operator},
+	{http.MethodPost, "/v1/sinks/{id}/sink-enablements", "GrantSinkEnablement", "sinks", "Telemetry sinks", route.Operator},
+	{http.MethodGet, "/v1/sinks/built-in", "ListBuiltInSinks", "sinks", "Telemetry sinks", route.Operator},
+	{http.MethodGet, "/v1/domains/{id}/sinks", "ListDomainSinks", "sinks", "Telemetry sinks", route.Operator},
+	{http.MethodGet, "/v1/projects/{id}/sink-enablements", "ListSinkEnablements", "sinks", "Telemetry sinks", route.Operator},
+	{http.MethodGet, "/v1/projects/{id}/telemetry-routes", "ListTelemetryRoutes", "sinks", "Telemetry sinks", route.Operator},
+	{http.MethodPost, "/v1/projects/{id}/sink-enablements", "RequestSinkEnablement", "sinks", "Telemetry sinks", route.Operator},
+	{http.MethodPost, "/v1/sink-enablements/{id}/revoke", "RevokeSinkEnablement", "sinks", "Telemetry sinks", route.Operator},
+	{http.MethodPut, "/v1/sinks/{id}", "UpdateSink", "sinks", "Telemetry sinks", route.Operator},
+	{http.MethodPut, "/v1/telemetry-routes/{id}", "UpdateTelemetryRoute", "sinks", "Telemetry sinks", route.Operator},
+}
