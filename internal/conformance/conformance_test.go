@@ -253,6 +253,14 @@ func (c *client) tenancy(t *testing.T, w *world) {
 	t.Run("PatchProject", func(t *testing.T) {
 		c.ok(t, "PATCH", "/v1/projects/"+w.projectID, map[string]any{"name": "Web front"}, projectResponse)
 	})
+	t.Run("Resources", func(t *testing.T) {
+		base := "/v1/projects/" + w.projectID + "/resources"
+		r := c.ok(t, "POST", base, map[string]any{"origin": "adopted", "kind": "vm", "external_ref": "urn:conformance:vm-1"},
+			resourceResponse)
+		c.ok(t, "GET", "/v1/resources/"+str0(r, "id"), nil, resourceResponse)
+		c.ok(t, "GET", base, nil, resourceList)
+		c.ok(t, "DELETE", "/v1/resources/"+str0(r, "id"), nil, nil)
+	})
 	// Issue 8 row 9: the contract's slug conflict codes.
 	t.Run("CreateDomainSlugConflict", func(t *testing.T) {
 		c.problem(t, c.env.Token, "POST", "/v1/domains", map[string]any{"name": "Again", "slug": "conformance",

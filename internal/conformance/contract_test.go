@@ -35,6 +35,11 @@ var (
 	projectResponse = object(req("id", str), req("domain_id", str), req("name", str), req("slug", str),
 		opt("description", str), opt("sub_range_cidr", str), req("created_at", dateTime), req("updated_at", dateTime))
 	projectList = object(req("items", arrayOf(projectResponse)), opt("next_cursor", str), opt("empty_reason", str))
+	// resourceResponse: provisioning is present only on provisioned ones.
+	resourceResponse = object(req("id", str), req("project_id", str), req("domain_id", str), req("kind", str),
+		opt("external_ref", str), req("origin", enum("adopted", "provisioned")),
+		req("created_at", dateTime), req("updated_at", dateTime), opt("provisioning", anyObject))
+	resourceList = object(req("items", arrayOf(resourceResponse)), opt("next_cursor", str))
 )
 
 // Labels.
