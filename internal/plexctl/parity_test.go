@@ -70,6 +70,7 @@ func documentedOperations(t *testing.T) []documentedOp {
 		t.Fatal(err)
 	}
 	var ops []documentedOp
+	skipped := 0
 	for path, item := range doc.Paths {
 		for method, rawOp := range item {
 			var op map[string]json.RawMessage
@@ -81,6 +82,7 @@ func documentedOperations(t *testing.T) []documentedOp {
 				t.Fatalf("%s %s: bad operationId %s", method, path, op["operationId"])
 			}
 			if notProvisioned(op) {
+				skipped++
 				continue
 			}
 			ops = append(ops, documentedOp{id, strings.ToUpper(method), path})
@@ -90,6 +92,7 @@ func documentedOperations(t *testing.T) []documentedOp {
 		t.Fatalf("only %d operations in the document: is it the real one?", len(ops))
 	}
 	sort.Slice(ops, func(i, j int) bool { return ops[i].id < ops[j].id })
+	t.Logf("%d operations served, %d marked not provisioned", len(ops), skipped)
 	return ops
 }
 
@@ -127,6 +130,28 @@ func TestEveryOperatorOperationHasACommand(t *testing.T) {
 	for id := range withoutCommand {
 		if !inDoc[id] {
 			t.Errorf("withoutCommand[%q] names no operation of the document: remove it", id)
+		}
+	}
+}
+
+// Issue 8 (plexctl parity): only operations marked not provisioned leave
+// the parity check; an unmarked or explicitly false marker keeps them in.
+func TestNotProvisionedMarker(t *testing.T) {
+	cases := map[string]bool{
+		`{"operationId":"a"}`: false,
+		`{"operationId":"a","x-plexsphere-not-provisioned":false}`:   false,
+		`{"operationId":"a","x-plexsphere-not-provisioned":true}`:    true,
+		`{"operationId":"a","x-plexsphere-not-provisioned":"idp"}`:   true,
+		`{"operationId":"a","x-plexsphere-not_provisioned":{"a":1}}`: true,
+		`{"operationId":"a","not-provisioned":true}`:                 false,
+	}
+	for in, want := range cases {
+		var op map[string]json.RawMessage
+		if err := json.Unmarshal([]byte(in), &op); err != nil {
+			t.Fatal(err)
+		}
+		if got := notProvisioned(op); got != want {
+			t.Errorf("notProvisioned(%s) = %v, want %v", in, got, want)
 		}
 	}
 }
