@@ -40,11 +40,11 @@ func (c *Client) Whoami(ctx context.Context) (*apiv1.Whoami, error) {
 	return result(&out, err)
 }
 
-// ListTokens calls GET /v1/auth/tokens: the caller's API tokens.
+// ListTokens calls GET /v1/auth/tokens: one page of the caller's API
+// tokens. The body is the contract's bare array; NextCursor comes from the
+// X-Next-Cursor header.
 func (c *Client) ListTokens(ctx context.Context, opts ListOptions) (*apiv1.List[apiv1.APIToken], error) {
-	var out apiv1.List[apiv1.APIToken]
-	err := c.do(ctx, request{method: http.MethodGet, path: "/v1/auth/tokens", query: opts.values()}, &out)
-	return result(&out, err)
+	return arrayPage[apiv1.APIToken](ctx, c, request{method: http.MethodGet, path: "/v1/auth/tokens", query: opts.values()})
 }
 
 // IssueToken calls POST /v1/auth/tokens. The plaintext in the answer is

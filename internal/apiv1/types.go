@@ -61,14 +61,14 @@ type Health struct {
 type HealthCheck struct {
 	Name   string `json:"name"`
 	Status string `json:"status" enum:"ok,degraded,down"`
-	Detail string `json:"detail,omitempty"`
+	Detail string `json:"detail"`
 }
 
 // Version is the answer of GET /v1/version.
 type Version struct {
 	Version string `json:"version"`
 	Commit  string `json:"commit"`
-	Date    string `json:"date"`
+	Date    string `json:"date" format:"date-time" doc:"RFC 3339 build time: the release stamp, else the VCS commit time, else the binary's modification time, else the Unix epoch."`
 }
 
 // Reachability is a Domain's reachability policy; durations are Go duration
@@ -171,9 +171,11 @@ type APIToken struct {
 	EnvPrefix  string     `json:"env_prefix"`
 	Prefix     string     `json:"prefix" doc:"The first characters of the token, for recognition."`
 	CreatedAt  time.Time  `json:"created_at"`
-	ExpiresAt  *time.Time `json:"expires_at,omitempty"`
+	ExpiresAt  *time.Time `json:"expires_at" nullable:"false" doc:"Always present; 9999-12-31T23:59:59Z for a token that never expires (never_expires)."`
 	LastUsedAt *time.Time `json:"last_used_at,omitempty"`
 	RotatedAt  *time.Time `json:"rotated_at,omitempty"`
+	// NeverExpires is our addition: the break-glass token has no expiry.
+	NeverExpires bool `json:"never_expires,omitempty" doc:"Addition: true when the token never expires; expires_at then carries the far-future sentinel."`
 }
 
 // IssueToken is the body of POST /v1/auth/tokens.
@@ -188,13 +190,14 @@ type IssuedToken struct {
 	ID               string     `json:"id" format:"uuid"`
 	Plaintext        string     `json:"plaintext"`
 	EnvPrefix        string     `json:"env_prefix"`
-	ExpiresAt        *time.Time `json:"expires_at,omitempty"`
-	RotationDeadline *time.Time `json:"rotation_deadline,omitempty"`
+	ExpiresAt        *time.Time `json:"expires_at" nullable:"false" doc:"Always present; 9999-12-31T23:59:59Z for a token that never expires (never_expires)."`
+	RotationDeadline *time.Time `json:"rotation_deadline,omitempty" doc:"Present on rotation: when the previous plaintext stops working (the Sunset header)."`
+	NeverExpires     bool       `json:"never_expires,omitempty" doc:"Addition: true when the token never expires."`
 }
 
 // Whoami describes the caller.
 type Whoami struct {
-	PrincipalType string   `json:"principal_type" enum:"user,service_identity"`
+	PrincipalType string   `json:"principal_type" enum:"user,service" doc:"The contract's spelling: service for a service identity."`
 	Subject       string   `json:"subject"`
 	DomainID      string   `json:"domain_id,omitempty"`
 	Email         string   `json:"email,omitempty"`

@@ -22,7 +22,7 @@ type tokenIDInput struct {
 	ID string `path:"id" doc:"Token id."`
 }
 
-type listTokensInput struct{ page.Params }
+type listTokensInput struct{ page.ArrayParams }
 
 type issueTokenInput struct{ Body apiv1.IssueToken }
 
@@ -33,7 +33,12 @@ type issuedOutput struct {
 	Body         apiv1.IssuedToken
 }
 
-type tokensOutput struct{ Body apiv1.List[apiv1.APIToken] }
+// tokensOutput is a bare JSON array, as in the contract; the next page is
+// named by headers.
+type tokensOutput struct {
+	page.ArrayHeaders
+	Body []apiv1.APIToken `nullable:"false"`
+}
 
 type whoamiOutput struct{ Body apiv1.Whoami }
 
@@ -71,8 +76,23 @@ func (s *Service) whoami(ctx context.Context, _ *struct{}) (*whoamiOutput, error
 		return nil, problem.Internal(err)
 	}
 	return &whoamiOutput{Body: apiv1.Whoami{
-		PrincipalType: string(p.Kind), Subject: p.Ref(), DomainID: p.DomainID, Email: email, ACR: p.ACR, AMR: amr,
+		PrincipalType: principalType(p.Kind), Subject: p.Ref(), DomainID: p.DomainID, Email: email, ACR: p.ACR, AMR: amr,
 	}}, nil
+}
+
+// principalType is the contract's spelling of an identity kind on whoami:
+// "service" for a service identity (our internal kind is service_identity).
+func principalType(k principal.Kind) string {
+	if k == principal.ServiceIdentity {
+		return "service"
+	}
+	return string(k)
+}
+
+// namesCaller reports whether an identity_ref names the caller, in our
+// spelling (service_identity:<id>) or the contract's (service:<id>).
+func namesCaller(ref string, p *principal.Principal) bool {
+	return ref == p.Ref() || ref == principalType(p.Kind)+":"+p.IdentityID
 }
 
 func (s *Service) chain(p *principal.Principal) string {
@@ -85,7 +105,7 @@ func (s *Service) chain(p *principal.Principal) string {
 func (s *Service) listTokens(ctx context.Context, in *listTokensInput) (*tokensOutput, error) {
 	p := principal.From(ctx)
 	var after string
-	limit, err := s.pages.Start(ctx, in.Params, "tokens.list", &after)
+	limit, err := s.pages.Start(ctx, in.Params(), "tokens.list", &after)
 	if err != nil {
 		return nil, err
 	}
@@ -96,7 +116,7 @@ func (s *Service) listTokens(ctx context.Context, in *listTokensInput) (*tokensO
 		return nil, problem.Internal(err)
 	}
 	defer rows.Close()
-	out := &tokensOutput{Body: apiv1.List[apiv1.APIToken]{Items: []apiv1.APIToken{}}}
+	out := &tokensOutput{Body: []apiv1.APIToken{}}
 	for rows.Next() {
 		var (
 			t                    apiv1.APIToken
@@ -106,17 +126,20 @@ func (s *Service) listTokens(ctx context.Context, in *listTokensInput) (*tokensO
 		if err := rows.Scan(&t.ID, &t.EnvPrefix, &t.Prefix, &created, &expires, &used, &rotat); err != nil {
 			return nil, problem.Internal(err)
 		}
-		t.CreatedAt, t.ExpiresAt, t.LastUsedAt, t.RotatedAt = store.Time(created), store.NullTime(expires), store.NullTime(used), store.NullTime(rotat)
-		out.Body.Items = append(out.Body.Items, t)
+		t.CreatedAt, t.LastUsedAt, t.RotatedAt = store.Time(created), store.NullTime(used), store.NullTime(rotat)
+		t.ExpiresAt, t.NeverExpires = apiv1.Expiry(store.NullTime(expires))
+		out.Body = append(out.Body, t)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, problem.Internal(err)
 	}
-	if len(out.Body.Items) > limit {
-		out.Body.Items = out.Body.Items[:limit]
-		if out.Body.NextCursor, err = s.pages.Next(ctx, "tokens.list", out.Body.Items[limit-1].ID); err != nil {
+	if len(out.Body) > limit {
+		out.Body = out.Body[:limit]
+		next, err := s.pages.Next(ctx, "tokens.list", out.Body[limit-1].ID)
+		if err != nil {
 			return nil, err
 		}
+		out.SetNext("/v1/auth/tokens", nil, next, limit)
 	}
 	return out, nil
 }
@@ -124,7 +147,7 @@ func (s *Service) listTokens(ctx context.Context, in *listTokensInput) (*tokensO
 func (s *Service) issueToken(ctx context.Context, in *issueTokenInput) (*issuedOutput, error) {
 	p := principal.From(ctx)
 	audit.RequestFrom(ctx).Target(s.chain(p), "api_token", "")
-	if ref := in.Body.IdentityRef; ref != "" && ref != p.Ref() {
+	if ref := in.Body.IdentityRef; ref != "" && !namesCaller(ref, p) {
 		return nil, problem.New(http.StatusForbidden, "permission_denied", "Tokens can only be issued to the caller.")
 	}
 	if p.Superseded {
@@ -211,8 +234,8 @@ func (s *Service) rotateToken(ctx context.Context, in *tokenIDInput) (*issuedOut
 			secret_hash = $3, rotated_at = $4 WHERE id = $1`, in.ID, store.Micros(deadline), hash, store.Micros(now)); err != nil {
 			return err
 		}
-		out.Body = apiv1.IssuedToken{ID: in.ID, Plaintext: plain, EnvPrefix: env,
-			ExpiresAt: store.NullTime(expires), RotationDeadline: &deadline}
+		out.Body = apiv1.IssuedToken{ID: in.ID, Plaintext: plain, EnvPrefix: env, RotationDeadline: &deadline}
+		out.Body.ExpiresAt, out.Body.NeverExpires = apiv1.Expiry(store.NullTime(expires))
 		out.Sunset = deadline.Format(http.TimeFormat)
 		return s.audit.Commit(ctx, tx)
 	})

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -26,7 +27,7 @@ type bindingIDInput struct {
 
 type listBindingsInput struct {
 	DomainID string `query:"domain_id" doc:"Only this Domain's bindings; empty lists every binding the caller may manage."`
-	page.Params
+	page.ArrayParams
 }
 
 type createBindingInput struct{ Body apiv1.CreateIdPBinding }
@@ -36,7 +37,12 @@ type bindingOutput struct {
 	Body     apiv1.IdPBinding
 }
 
-type bindingsOutput struct{ Body apiv1.List[apiv1.IdPBinding] }
+// bindingsOutput is a bare JSON array, as in the contract; the next page is
+// named by headers.
+type bindingsOutput struct {
+	page.ArrayHeaders
+	Body []apiv1.IdPBinding `nullable:"false"`
+}
 
 // Register adds the IdP binding admin operations and the sign-in flow.
 func (s *Service) Register(api huma.API) {
@@ -253,7 +259,7 @@ func (s *Service) listBindings(ctx context.Context, in *listBindingsInput) (*bin
 		filter, args = ` AND scope_key = $3`, append(args, id)
 	}
 	var after string
-	limit, err := s.pages.Start(ctx, in.Params, scope, &after)
+	limit, err := s.pages.Start(ctx, in.Params(), scope, &after)
 	if err != nil {
 		return nil, err
 	}
@@ -274,12 +280,18 @@ func (s *Service) listBindings(ctx context.Context, in *listBindingsInput) (*bin
 	if err := rows.Err(); err != nil {
 		return nil, problem.Internal(err)
 	}
-	out := &bindingsOutput{Body: apiv1.List[apiv1.IdPBinding]{Items: []apiv1.IdPBinding{}}}
+	out := &bindingsOutput{Body: []apiv1.IdPBinding{}}
 	if len(found) > limit {
 		found = found[:limit]
-		if out.Body.NextCursor, err = s.pages.Next(ctx, scope, found[limit-1].ID); err != nil {
+		next, err := s.pages.Next(ctx, scope, found[limit-1].ID)
+		if err != nil {
 			return nil, err
 		}
+		q := url.Values{}
+		if in.DomainID != "" {
+			q.Set("domain_id", in.DomainID)
+		}
+		out.SetNext("/v1/admin/idp", q, next, limit)
 	}
 	objs := make([]string, len(found))
 	for i, b := range found {
@@ -291,7 +303,7 @@ func (s *Service) listBindings(ctx context.Context, in *listBindingsInput) (*bin
 	}
 	for i, b := range found {
 		if ok[i] {
-			out.Body.Items = append(out.Body.Items, b.API())
+			out.Body = append(out.Body, b.API())
 		}
 	}
 	return out, nil

@@ -44,7 +44,8 @@ func TestJSONListRoundTrips(t *testing.T) {
 
 func TestTokensListJSON(t *testing.T) {
 	h := newHarness(t)
-	h.srv.JSON("GET /v1/auth/tokens", 200, apiv1.List[apiv1.APIToken]{Items: testTokens})
+	// Issue 8: the server answers the contract's bare array.
+	h.srv.JSON("GET /v1/auth/tokens", 200, testTokens)
 	golden(t, "tokens-list.json", h.ok("tokens", "list", "-o", "json").stdout)
 	golden(t, "tokens-list.table", h.ok("tokens", "list").stdout)
 }

@@ -16,7 +16,12 @@ var tokenColumns = []column[apiv1.APIToken]{
 	{"ENV", func(t apiv1.APIToken) string { return t.EnvPrefix }},
 	{"PREFIX", func(t apiv1.APIToken) string { return t.Prefix }},
 	{"CREATED", func(t apiv1.APIToken) string { return ts(t.CreatedAt) }},
-	{"EXPIRES", func(t apiv1.APIToken) string { return tsp(t.ExpiresAt) }},
+	{"EXPIRES", func(t apiv1.APIToken) string {
+		if t.NeverExpires {
+			return "never"
+		}
+		return tsp(t.ExpiresAt)
+	}},
 	{"LAST USED", func(t apiv1.APIToken) string { return tsp(t.LastUsedAt) }},
 	{"ROTATED", func(t apiv1.APIToken) string { return tsp(t.RotatedAt) }},
 }
@@ -107,11 +112,15 @@ func (a *app) tokensRotateCommand() *cobra.Command {
 // printIssued shows a token plaintext, with a reminder on stderr that it
 // is not shown again.
 func (a *app) printIssued(t *apiv1.IssuedToken) error {
+	expires := tsp(t.ExpiresAt)
+	if t.NeverExpires {
+		expires = "never"
+	}
 	err := printFields(a, t, []field{
 		{"ID", t.ID},
 		{"Token", t.Plaintext},
 		{"Env", t.EnvPrefix},
-		{"Expires", tsp(t.ExpiresAt)},
+		{"Expires", expires},
 		{"Old token valid until", tsp(t.RotationDeadline)},
 	})
 	if err != nil {

@@ -48,7 +48,9 @@ func testTenancy(t *testing.T, e *apptest.Env) {
 		t.Fatalf("create domain: %d %s", st, raw)
 	}
 	st, raw = e.Do(t, "POST", "/v1/domains", apiv1.CreateDomain{Name: "Again", Slug: "acme", MeshCIDR: "100.70.0.0/16"}, nil)
-	wantProblem(t, st, raw, 409, "slug_conflict")
+	// Issue 8 row "slug conflicts": the contract's code is
+	// domain_slug_conflict (we sent slug_conflict).
+	wantProblem(t, st, raw, 409, "domain_slug_conflict")
 	st, raw = e.Do(t, "POST", "/v1/domains", apiv1.CreateDomain{Name: "Lap", Slug: "lap", MeshCIDR: "100.64.128.0/17"}, nil)
 	wantProblem(t, st, raw, 409, "mesh_cidr_overlap")
 	st, raw = e.Do(t, "POST", "/v1/domains", `{"name": "broken",`, nil)
@@ -81,7 +83,9 @@ func testTenancy(t *testing.T, e *apptest.Env) {
 		t.Fatalf("create project: %d %s", st, raw)
 	}
 	st, raw = e.Do(t, "POST", "/v1/projects", apiv1.CreateProject{DomainID: acme.ID, Name: "Web2", Slug: "web"}, nil)
-	wantProblem(t, st, raw, 409, "slug_conflict")
+	// Issue 8 row "slug conflicts": the contract's code is
+	// project_slug_conflict (we sent slug_conflict).
+	wantProblem(t, st, raw, 409, "project_slug_conflict")
 	st, raw = e.Do(t, "POST", "/v1/projects", apiv1.CreateProject{DomainID: acme.ID, Name: "DB", Slug: "db", SubRangeCIDR: "100.64.1.128/25"}, nil)
 	wantProblem(t, st, raw, 409, "sub_range_overlap")
 	if st, raw = e.Do(t, "POST", "/v1/projects", apiv1.CreateProject{DomainID: other.ID, Name: "Web", Slug: "web"}, nil); st != 201 {

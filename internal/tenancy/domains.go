@@ -112,7 +112,7 @@ func (s *Service) createDomain(ctx context.Context, in *createDomainInput) (*dom
 			d.ID, d.Slug, d.Name, d.Description, d.Region, d.MeshCIDR, reach.HeartbeatInterval, reach.StaleAfter,
 			reach.UnreachableAfter, store.Micros(now))
 		if store.IsUniqueViolation(err) {
-			return problem.Conflict("slug_conflict", "A Domain with slug "+d.Slug+" already exists.")
+			return problem.Conflict("domain_slug_conflict", "A Domain with slug "+d.Slug+" already exists.")
 		}
 		if err != nil {
 			return err

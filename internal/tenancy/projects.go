@@ -139,7 +139,7 @@ func (s *Service) createProject(ctx context.Context, in *createProjectInput) (*p
 		_, err = tx.ExecContext(ctx, `INSERT INTO projects (`+projectColumns+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$7)`,
 			p.ID, p.DomainID, p.Slug, p.Name, p.Description, p.SubRangeCIDR, store.Micros(now))
 		if store.IsUniqueViolation(err) {
-			return problem.Conflict("slug_conflict", "The Domain already has a Project with slug "+p.Slug+".")
+			return problem.Conflict("project_slug_conflict", "The Domain already has a Project with slug "+p.Slug+".")
 		}
 		if err != nil {
 			return err

@@ -1,0 +1,46 @@
+package api_test
+
+import (
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/plexsphere/plexsphere/internal/apptest"
+)
+
+// Issue 8 row "GET /v1/health": checks[].detail is required by the
+// contract and was omitted on passing checks.
+func TestIssue8HealthCheckDetail(t *testing.T) {
+	e := apptest.Start(t, apptest.SQLite)
+	var got struct {
+		Status string           `json:"status"`
+		Checks []map[string]any `json:"checks"`
+	}
+	if st, raw := e.DoAs(t, "", "GET", "/v1/health", nil, &got); st != 200 || got.Status != "ok" || len(got.Checks) == 0 {
+		t.Fatalf("health: %d %s", st, raw)
+	}
+	for _, c := range got.Checks {
+		if d, ok := c["detail"].(string); !ok || d == "" {
+			t.Fatalf("check without detail: %v", c)
+		}
+	}
+}
+
+// Issue 8 row "GET /v1/version": date was "unknown" on unstamped builds
+// (a test binary is one); the contract requires an RFC 3339 date-time.
+func TestIssue8VersionDateIsDateTime(t *testing.T) {
+	e := apptest.Start(t, apptest.SQLite)
+	var got map[string]any
+	if st, raw := e.DoAs(t, "", "GET", "/v1/version", nil, &got); st != 200 {
+		t.Fatalf("version: %d %s", st, raw)
+	}
+	for _, k := range []string{"version", "commit", "date"} {
+		if s, ok := got[k].(string); !ok || s == "" {
+			t.Fatalf("version lacks %s: %v", k, got)
+		}
+	}
+	if _, err := time.Parse(time.RFC3339, got["date"].(string)); err != nil {
+		raw, _ := json.Marshal(got)
+		t.Fatalf("date is not a date-time: %s", raw)
+	}
+}
