@@ -11,6 +11,7 @@ import (
 	"github.com/plexsphere/plexsphere/internal/nodeproto"
 	"github.com/plexsphere/plexsphere/internal/principal"
 	"github.com/plexsphere/plexsphere/internal/problem"
+	"github.com/plexsphere/plexsphere/internal/route"
 )
 
 // NodeKind is the principal kind of a caller authenticated by its NSK; the
@@ -56,6 +57,9 @@ func (s *Server) authenticateNode(ctx huma.Context, next func(huma.Context)) {
 	case id == "":
 		s.writeProblem(ctx, problem.New(http.StatusUnauthorized, "unauthorized", "The node secret key is not known."))
 		return
+	case revoked && route.AcceptsRevokedNSK(ctx.Operation()):
+		// The handler decides (deregister's bounded retry, issue 8); the
+		// path must still name this node, below.
 	case revoked:
 		// The refusal is audited on the node's Domain chain (issue 7 row 9).
 		audit.RequestFrom(ctx.Context()).Target("", "node", id)

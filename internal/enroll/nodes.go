@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 
@@ -194,11 +195,42 @@ func (s *Service) deleteNode(ctx context.Context, in *nodeIDInput) (*struct{}, e
 	return nil, s.decommission(ctx, id)
 }
 
+// DeregisterRetryWindow is how long after its removal a node's revoked NSK
+// still gets 204 from POST …/deregister: an agent whose 204 was lost
+// retries, and the node is already gone as it asked (issue 8).
+const DeregisterRetryWindow = 10 * time.Minute
+
 // Deregister decommissions a node at its own request (node-protocol.md §5.2
 // deregister, the event plane's Deregisterer): later calls with its NSK get
-// 401 nsk_revoked.
+// 401 nsk_revoked, except deregister itself, which is idempotent: a node
+// removed at most DeregisterRetryWindow ago answers 204 again and nothing
+// changes; after that, 401 nsk_revoked.
 func (s *Service) Deregister(ctx context.Context, nodeID string) error {
-	return s.decommission(ctx, nodeID)
+	var revokedAt *int64
+	err := s.db.QueryRowContext(ctx, `SELECT revoked_at FROM nodes WHERE id = $1`, nodeID).Scan(&revokedAt)
+	switch {
+	case errNoNode(err):
+		return problem.NotFound("node_not_found", "No such node.")
+	case err != nil:
+		return err
+	case revokedAt == nil:
+		err = s.decommission(ctx, nodeID)
+		var p *problem.Problem
+		if !errors.As(err, &p) || p.Status != http.StatusNotFound {
+			return err
+		}
+		// Removed meanwhile (a concurrent retry or an operator): judge the
+		// retry below.
+		if err := s.db.QueryRowContext(ctx, `SELECT revoked_at FROM nodes WHERE id = $1`, nodeID).Scan(&revokedAt); err != nil || revokedAt == nil {
+			return problem.NotFound("node_not_found", "No such node.")
+		}
+	}
+	if s.now().Sub(store.Time(*revokedAt)) > DeregisterRetryWindow {
+		// Audited as the middleware audits a revoked NSK (issue 7 row 9).
+		audit.RequestFrom(ctx).Target("", "node", nodeID)
+		return problem.New(http.StatusUnauthorized, nodeproto.CodeNSKRevoked, "The node was deregistered or revoked.")
+	}
+	return nil
 }
 
 // decommission revokes a live node's NSK, frees its mesh IP, removes its

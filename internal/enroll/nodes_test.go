@@ -249,3 +249,50 @@ func TestConcurrentRedemption(t *testing.T) {
 		})
 	}
 }
+
+// Issue 8: POST …/deregister is idempotent for the same node: a retry
+// after a lost 204 (its NSK now revoked) answers 204 again and changes
+// nothing, for DeregisterRetryWindow; after that, and on every other node
+// operation at once, the revoked NSK gets 401 nsk_revoked. Another node's
+// NSK still gets 403. Before the fix the retry got 401.
+func TestDeregisterRetryIsIdempotent(t *testing.T) {
+	for _, b := range apptest.Backends(t) {
+		t.Run(string(b), func(t *testing.T) {
+			e := start(t, b)
+			f := e.fixture(t, "dereg", "100.91.0.0/16", "")
+			issued := e.issue(t, f.project.ID, apiv1.IssueBootstrapToken{Kind: "node", EnvPrefix: "prod", MaxUses: 2})
+			_, raw := e.registerAgent(t, issued.Token, newKey(), "gone")
+			n := decodeRegistered(t, raw)
+			_, raw = e.registerAgent(t, issued.Token, newKey(), "other")
+			other := decodeRegistered(t, raw)
+			dereg := func(nsk string) (int, []byte) {
+				return e.raw2(t, "POST", "/v1/nodes/"+n.NodeID+"/deregister", nsk)
+			}
+			if st, raw := dereg(n.NodeSecretKey); st != 204 {
+				t.Fatalf("deregister: %d %s", st, raw)
+			}
+			var revokedAt int64
+			e.Server.DB.QueryRow(`SELECT revoked_at FROM nodes WHERE id = $1`, n.NodeID).Scan(&revokedAt)
+			if st, raw := dereg(n.NodeSecretKey); st != 204 {
+				t.Fatalf("retry: %d %s, want 204", st, raw)
+			}
+			var again int64
+			e.Server.DB.QueryRow(`SELECT revoked_at FROM nodes WHERE id = $1`, n.NodeID).Scan(&again)
+			if again != revokedAt {
+				t.Errorf("the retry changed revoked_at: %d, then %d", revokedAt, again)
+			}
+			st, raw := e.raw2(t, "GET", "/v1/nodes/"+n.NodeID+"/state", n.NodeSecretKey)
+			wantProblem(t, st, raw, 401, "nsk_revoked")
+			st, raw = dereg(other.NodeSecretKey)
+			wantProblem(t, st, raw, 403, "node_id_mismatch")
+			st, raw = dereg("psn_" + strings.Repeat("A", 43))
+			if st != 401 {
+				t.Errorf("unknown NSK: %d %s", st, raw)
+			}
+			old := revokedAt - (enroll.DeregisterRetryWindow + time.Minute).Microseconds()
+			e.Server.DB.Exec(`UPDATE nodes SET revoked_at = $2 WHERE id = $1`, n.NodeID, old)
+			st, raw = dereg(n.NodeSecretKey)
+			wantProblem(t, st, raw, 401, "nsk_revoked")
+		})
+	}
+}

@@ -112,8 +112,10 @@ func (s *Service) RegisterAgent(api huma.API, opts AgentOptions) {
 		"node.capabilities.update", "Replace the capability manifest (§5.2)", nodeproto.Capabilities{}), a.capabilities)
 	huma.Register(api, nodeOp(http.MethodPost, "/v1/nodes/{id}/report", "postNodeReport", "node.report",
 		"Sync node-reported entries (§5.2)", nodeproto.ReportSync{}), a.report)
-	huma.Register(api, nodeOp(http.MethodPost, "/v1/nodes/{id}/deregister", "postNodeDeregister", "node.deregister",
-		"Decommission this node (§5.2)", nil), a.deregister)
+	// A retry after a lost 204 comes with the NSK the first call revoked;
+	// the Deregisterer bounds how long it is answered (issue 8).
+	huma.Register(api, route.AcceptRevokedNSK(nodeOp(http.MethodPost, "/v1/nodes/{id}/deregister", "postNodeDeregister",
+		"node.deregister", "Decommission this node (§5.2); idempotent for a retry", nil)), a.deregister)
 	huma.Register(api, nodeOp(http.MethodGet, "/v1/nodes/{id}/secrets/{key}", "getNodeSecret", "node.secret.read",
 		"A secret sealed to the node (§11); no secret backend is provisioned yet", nil), a.secret)
 	for _, kind := range []string{"metrics", "logs", "audit"} {

@@ -28,6 +28,7 @@ const (
 	MetaAction    = "plexsphere-action"
 	MetaClass     = "plexsphere-class"
 	MetaSensitive = "plexsphere-sensitive"
+	MetaRevokedOK = "plexsphere-revoked-nsk"
 )
 
 // DefaultBodyLimit is the ceiling of operator JSON bodies (api.md §2.10).
@@ -92,6 +93,24 @@ func Sensitive(op huma.Operation) huma.Operation {
 // IsSensitive reports whether op demands step-up.
 func IsSensitive(op *huma.Operation) bool {
 	b, _ := op.Metadata[MetaSensitive].(bool)
+	return b
+}
+
+// AcceptRevokedNSK marks a Node operation whose handler also takes the
+// revoked NSK of the node the path names and decides itself whether to
+// answer (deregister's retry after a lost answer); the middleware still
+// refuses unknown NSKs and NSKs of another node. It returns op.
+func AcceptRevokedNSK(op huma.Operation) huma.Operation {
+	if op.Metadata == nil {
+		op.Metadata = map[string]any{}
+	}
+	op.Metadata[MetaRevokedOK] = true
+	return op
+}
+
+// AcceptsRevokedNSK reports whether op takes a revoked NSK.
+func AcceptsRevokedNSK(op *huma.Operation) bool {
+	b, _ := op.Metadata[MetaRevokedOK].(bool)
 	return b
 }
 
