@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -293,6 +294,35 @@ func TestDeregisterRetryIsIdempotent(t *testing.T) {
 			e.Server.DB.Exec(`UPDATE nodes SET revoked_at = $2 WHERE id = $1`, n.NodeID, old)
 			st, raw = dereg(n.NodeSecretKey)
 			wantProblem(t, st, raw, 401, "nsk_revoked")
+		})
+	}
+}
+
+// Issue 8: env_prefix is required to issue a bootstrap token, as the
+// contract and docs/enrolment.md say: a body without it, or with an empty
+// one, is 400 invalid_body, and the served document lists it as required.
+func TestBootstrapTokenEnvPrefixRequired(t *testing.T) {
+	for _, b := range apptest.Backends(t) {
+		t.Run(string(b), func(t *testing.T) {
+			e := start(t, b)
+			f := e.fixture(t, "envp", "100.92.0.0/16", "")
+			for _, body := range []string{`{"kind":"node"}`, `{"kind":"node","env_prefix":""}`, `{"kind":"node","ttl_seconds":3600}`} {
+				st, raw := e.Do(t, "POST", "/v1/projects/"+f.project.ID+"/bootstrap-tokens", body, nil)
+				wantProblem(t, st, raw, 400, "invalid_body")
+			}
+			var doc struct {
+				Components struct {
+					Schemas map[string]struct {
+						Required []string `json:"required"`
+					} `json:"schemas"`
+				} `json:"components"`
+			}
+			if st, raw := e.Do(t, "GET", "/v1/openapi.json", nil, &doc); st != 200 {
+				t.Fatalf("openapi: %d %s", st, raw)
+			}
+			if req := doc.Components.Schemas["IssueBootstrapToken"].Required; !slices.Contains(req, "env_prefix") {
+				t.Errorf("IssueBootstrapToken.required = %v, want env_prefix in it", req)
+			}
 		})
 	}
 }
