@@ -1,6 +1,7 @@
 package audit_test
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -359,6 +360,47 @@ func TestWireReasonSQL(t *testing.T) {
 			}
 			if got, _ := l.List(ctx, audit.PlatformChain, audit.Filter{Reason: "unauthenticated"}, 0, 1000); len(got) != 9 {
 				t.Errorf("a stored reason as reason= found %d entries, want 9", len(got))
+			}
+		})
+	}
+}
+
+// Issue 8 (audit verify): a segment that starts after its end or after the
+// head is the caller's mistake (400 invalid_audit_segment), not tampering;
+// before the fix both answered ok false with head_mismatch. A Domain whose
+// chain was never written verifies as an empty segment (it answered ok
+// false, chain_not_found, which a contract client cannot tell from
+// tampering); an id that is no Domain is 404; a chain whose head is gone
+// while its entries remain still fails.
+func TestAuditVerifySegments(t *testing.T) {
+	for _, b := range apptest.Backends(t) {
+		t.Run(string(b), func(t *testing.T) {
+			e := apptest.Start(t, b)
+			var d apiv1.Domain
+			e.Do(t, "POST", "/v1/domains", apiv1.CreateDomain{Name: "A", Slug: "a", MeshCIDR: "10.1.0.0/16"}, &d)
+			base := "/v1/domains/" + d.ID + "/audit/verify"
+			var res apiv1.AuditVerifyResult
+			if st, raw := e.Do(t, "POST", base, nil, &res); st != 200 || !res.OK || res.Reason != "" {
+				t.Fatalf("never written chain: %d %s", st, raw)
+			}
+			if st, raw := e.Do(t, "POST", "/v1/domains/0190c0de-0000-7000-8000-000000000001/audit/verify", nil, nil); st != 404 {
+				t.Fatalf("unknown Domain: %d %s", st, raw)
+			}
+			for _, slug := range []string{"one", "two"} {
+				e.Do(t, "POST", "/v1/projects", apiv1.CreateProject{DomainID: d.ID, Name: slug, Slug: slug}, nil)
+			}
+			for _, body := range []string{`{"from_seq":2,"to_seq":1}`, `{"from_seq":50}`, `{"from_seq":3,"to_seq":9}`} {
+				st, raw := e.Do(t, "POST", base, body, nil)
+				if st != 400 || !bytes.Contains(raw, []byte(`"invalid_audit_segment"`)) {
+					t.Fatalf("%s: %d %s", body, st, raw)
+				}
+			}
+			if st, raw := e.Do(t, "POST", base, `{"from_seq":2,"to_seq":9}`, &res); st != 200 || !res.OK || res.SegmentTo != 2 {
+				t.Fatalf("segment past the head: %d %s", st, raw)
+			}
+			e.Server.DB.Exec(`DELETE FROM audit_chains WHERE chain_id = $1`, d.ID)
+			if st, raw := e.Do(t, "POST", base, nil, &res); st != 200 || res.OK || res.Reason != audit.ReasonChainNotFound {
+				t.Fatalf("head gone, entries left: %d %s", st, raw)
 			}
 		})
 	}

@@ -3,6 +3,7 @@ package audit
 import (
 	"context"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"runtime"
 
@@ -51,6 +52,9 @@ func Verify(ctx context.Context, q store.Querier, chain string, fromSeq, toSeq i
 	}
 	if toSeq <= 0 || toSeq > headSeq {
 		toSeq = headSeq
+	}
+	if fromSeq > 1 && fromSeq > toSeq {
+		return Result{}, fmt.Errorf("%w: from_seq %d is after the segment's end %d", ErrSegment, fromSeq, toSeq)
 	}
 	segs := split(q, fromSeq, toSeq)
 	g, gctx := errgroup.WithContext(ctx)
@@ -157,6 +161,10 @@ func (s *segment) run(ctx context.Context, q store.Querier, chain string) error 
 	}
 	return nil
 }
+
+// ErrSegment is returned by Verify for a segment that starts after its end
+// or after the chain's head: a caller's mistake, not tampering.
+var ErrSegment = errors.New("audit: empty verification segment")
 
 func fail(r *Result, seq int64, reason, expected, observed string) {
 	r.OK, r.DivergentSeq, r.Reason, r.ExpectedHash, r.ObservedHash = false, seq, reason, expected, observed
