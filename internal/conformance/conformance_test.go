@@ -331,6 +331,12 @@ func (c *client) mesh(t *testing.T, w *world) {
 			"client_now": time.Now().UTC().Format(time.RFC3339), "binary_checksum": base64.StdEncoding.EncodeToString(sum),
 			"binary_version": "plexd-conformance", "nat_summary": map[string]any{}}, heartbeatResponse)
 	})
+	// The existing agent's heartbeat body gets the same (union) answer.
+	t.Run("PostNodeHeartbeatAgentForm", func(t *testing.T) {
+		c.okAs(t, n.nsk, "POST", "/v1/nodes/"+n.id+"/heartbeat", map[string]any{"node_id": n.id,
+			"timestamp": time.Now().UTC().Format(time.RFC3339), "status": "healthy", "uptime": "1m0s",
+			"binary_checksum": strings.Repeat("0", 64)}, heartbeatResponse)
+	})
 	// Issue 8 row 4: the snapshot's required blocks and peers' node_id.
 	t.Run("GetNodeState", func(t *testing.T) {
 		s := c.okAs(t, n.nsk, "GET", "/v1/nodes/"+n.id+"/state", nil, nodeStateSnapshot)
@@ -368,6 +374,13 @@ func (c *client) labels(t *testing.T, w *world) {
 		c.ok(t, "PUT", obj, map[string]any{"definition_id": defID, "value": "prod"}, labelAssignment)
 	})
 	t.Run("ListObjectLabels", func(t *testing.T) { c.ok(t, "GET", obj, nil, labelAssignmentList) })
+	t.Run("PreviewLabelSelector", func(t *testing.T) {
+		p := c.ok(t, "POST", "/v1/labels/selectors/preview", map[string]any{"expression": key + " == prod"}, selectorPreview)
+		if p != nil && p["ast"] == nil {
+			t.Errorf("PreviewLabelSelector: no ast for a valid selector: %v", p)
+		}
+		c.ok(t, "POST", "/v1/labels/selectors/preview", map[string]any{"expression": "=="}, selectorPreview)
+	})
 	t.Run("DeleteObjectLabel", func(t *testing.T) { c.ok(t, "DELETE", obj+"?qualified_key="+key, nil, nil) })
 }
 
@@ -395,6 +408,17 @@ func (c *client) identity(t *testing.T, w *world) {
 		}
 		report(t, "GET", "/v1/projects/{id}", decodeStrict(raw, permissionDenied))
 	})
+	// The device flow: a code, then polling before approval is the
+	// RFC 8628 error the contract names.
+	t.Run("PostAuthDeviceCode", func(t *testing.T) {
+		d := c.okAs(t, "", "POST", "/v1/auth/device-code", map[string]any{"domain_id": w.domainID,
+			"idp_binding_id": w.bindingID}, deviceCode)
+		if d == nil {
+			return
+		}
+		c.problem(t, "", "POST", "/v1/auth/device-token", map[string]any{"device_code": str0(d, "device_code")},
+			400, "authorization_pending")
+	})
 	t.Run("PostAuthTokens", func(t *testing.T) {
 		// No ttl: a token that never expires still carries expires_at.
 		tok := c.ok(t, "POST", "/v1/auth/tokens", map[string]any{"env_prefix": "dev"}, apiTokenIssued)
@@ -411,6 +435,8 @@ func (c *client) identity(t *testing.T, w *world) {
 		c.ok(t, "POST", "/v1/auth/tokens/"+id+"/rotate", nil, apiTokenRotate)
 	})
 	t.Run("DeleteAuthTokenByID", func(t *testing.T) { c.ok(t, "DELETE", "/v1/auth/tokens/"+id, nil, nil) })
+	// Sign-out ends a cookie session (none here): 204, no body.
+	t.Run("DeleteAuthSession", func(t *testing.T) { c.okAs(t, "", "DELETE", "/v1/auth/whoami", nil, nil) })
 }
 
 func (c *client) admin(t *testing.T, w *world, idp *devidp.Provider) {

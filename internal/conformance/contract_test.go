@@ -56,6 +56,7 @@ var (
 	labelAssignment     = object(req("definition_id", str), req("qualified_key", str), req("object_kind", str),
 		req("object_id", str), req("value", orNull(anyValue)), req("assigned_by", str), req("assigned_at", dateTime))
 	labelAssignmentList = object(req("items", arrayOf(labelAssignment)))
+	selectorPreview     = object(opt("ast", anyObject), opt("errors", arrayOf(anyObject)))
 )
 
 // Bootstrap tokens and registration.
@@ -95,6 +96,8 @@ var (
 	apiTokenIssued = object(req("id", str), req("plaintext", str), req("env_prefix", str), req("expires_at", dateTime))
 	apiTokenRotate = object(req("id", str), req("plaintext", str), req("env_prefix", str), req("expires_at", dateTime),
 		req("rotation_deadline", dateTime))
+	deviceCode = object(req("device_code", str), req("user_code", str), req("verification_uri", str),
+		req("verification_uri_complete", str), req("expires_in", integer), req("interval", integer))
 	serviceToken = object(req("access_token", str), req("token_type", str), req("expires_in", integer), opt("scope", str))
 	whoami       = object(req("principal_type", enum("user", "service")), req("subject", str), opt("domain_id", str),
 		opt("email", str), opt("acr", str), opt("amr", arrayOf(str)))
