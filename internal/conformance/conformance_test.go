@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -57,8 +58,16 @@ func (c *client) call(t *testing.T, bearer, method, path string, body any) (int,
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
+	// The generated client decodes a body only under a JSON media type
+	// (application/json or application/problem+json); anything else is
+	// an "undefined response type" error to it.
+	if ct := resp.Header.Get("Content-Type"); len(raw) > 0 && !jsonMedia.MatchString(ct) {
+		t.Errorf("%s %s: Content-Type %q is not a JSON media type", method, path, ct)
+	}
 	return resp.StatusCode, raw
 }
+
+var jsonMedia = regexp.MustCompile(`(?i)^(application|text)/([^;]+\+)?json(;|$)`)
 
 // ok sends an admin request that must succeed (any 2xx, as the generated
 // client accepts) with a body that decodes strictly as s, and returns the

@@ -223,4 +223,10 @@ func TestDecodeStrict(t *testing.T) {
 	if errs := decodeStrict([]byte(`{"items":[]}`), arrayOf(str)); len(errs) != 1 || !strings.Contains(errs[0], "want a bare array") {
 		t.Errorf("wrapped list accepted as a bare array: %v", errs)
 	}
+	for ct, want := range map[string]bool{"application/json": true, "application/json; charset=utf-8": true,
+		"application/problem+json": true, "text/plain": false, "": false, "application/jsonl": false} {
+		if jsonMedia.MatchString(ct) != want {
+			t.Errorf("JSON media type %q: got %v, want %v", ct, !want, want)
+		}
+	}
 }
