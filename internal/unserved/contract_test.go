@@ -1,10 +1,12 @@
 package unserved_test
 
 // contractOperations lists the method and path of every operation of the
-// public contract (plexsphere-sdk-go, api/openapi.yaml at commit 166e87fa,
-// plus the operations its later revisions document for auth IdP bindings,
-// observability, blueprint catalog sources and telemetry sinks). Facts only:
-// add a line when the contract grows.
+// public contract (plexsphere-sdk-go): api/openapi.yaml at commit 166e87fa,
+// plus the operations the generated client's later revisions document (IdP
+// bindings for sign-in, platform IdP bindings, observability queries, alert
+// rules and incidents, blueprint authoring and catalog sources, telemetry
+// sinks, backup, capacity, managed push, cloud assignments). Facts only: add
+// a line when the contract grows.
 var contractOperations = []string{
 	"GET /v1/health",
 	"GET /v1/version",
@@ -230,4 +232,15 @@ var contractOperations = []string{
 	"POST /v1/domains/{domain_id}/managed-push/hooks/{push_id}/rollback",
 	"GET /v1/admin/platform-idp",
 	"POST /v1/admin/platform-idp",
+	"GET /v1/projects/{id}/blueprints",
+	"POST /v1/cloud-assignments/{id}/approve",
+	"POST /v1/cloud-credentials/{id}/clouds",
+	"DELETE /v1/cloud-credentials/{id}/clouds/{cloudId}",
+	"POST /v1/clouds/{id}/cloud-assignments",
+	"POST /v1/clouds/{id}/cloud-credentials",
+	"GET /v1/projects/{id}/cloud-assignments",
+	"GET /v1/cloud-credentials/{id}/clouds",
+	"POST /v1/cloud-assignments/{id}/reject",
+	"POST /v1/projects/{id}/cloud-assignments",
+	"POST /v1/cloud-assignments/{id}/revoke",
 }
