@@ -8,41 +8,6 @@ import (
 	"github.com/plexsphere/plexsphere/internal/apiv1"
 )
 
-// Issue 8: GET /v1/admin/idp answers a bare JSON array (the contract's
-// []IdPBindingResponse); ListIdPBindings decodes it, and still reads the
-// {items} envelope of servers from before the fix.
-func TestListIdPBindingsDecodesBareArray(t *testing.T) {
-	one := []apiv1.IdPBinding{{ID: "b1", Issuer: "https://idp.example.com"}}
-	cases := map[string]struct {
-		reply any
-		want  int
-	}{
-		"array":    {one, 1},
-		"empty":    {[]apiv1.IdPBinding{}, 0},
-		"null":     {nil, 0},
-		"envelope": {apiv1.List[apiv1.IdPBinding]{Items: one}, 1},
-	}
-	for name, tc := range cases {
-		srv := apiclienttest.NewServer(t)
-		srv.JSON("GET /v1/admin/idp", 200, tc.reply)
-		got, err := newTestClient(t, srv).ListIdPBindings(t.Context(), "d1")
-		if err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-		if got == nil || len(got) != tc.want || (tc.want == 1 && got[0].Issuer != "https://idp.example.com") {
-			t.Errorf("%s: got %+v", name, got)
-		}
-		if q := srv.Last().Pattern(); q != "GET /v1/admin/idp?domain_id=d1" {
-			t.Errorf("%s: request %q", name, q)
-		}
-	}
-	srv := apiclienttest.NewServer(t)
-	srv.JSON("GET /v1/admin/idp", 200, "not a list")
-	if _, err := newTestClient(t, srv).ListIdPBindings(t.Context(), ""); err == nil {
-		t.Error("a string decoded as a list")
-	}
-}
-
 // Issue 8: the access methods refuse an empty id before sending anything,
 // so that an empty id never turns into a request on the collection.
 func TestAccessMethodsRequireIDs(t *testing.T) {

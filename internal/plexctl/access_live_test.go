@@ -55,9 +55,9 @@ func TestAccessCommandsAgainstControlPlane(t *testing.T) {
 			if err := json.Unmarshal([]byte(r.stdout), &bind); err != nil || bind.ClientSecretRef != "keyring:idp/"+bind.ID {
 				t.Fatalf("idp create: %v %s", err, r.stdout)
 			}
-			var binds []apiv1.IdPBinding
+			var binds apiv1.List[apiv1.IdPBinding]
 			h.jsonInto(&binds, "idp-bindings", "list", "--domain", dom.ID)
-			if len(binds) != 1 || binds[0].ID != bind.ID || binds[0].ClaimMappings["groups"] != "roles" {
+			if len(binds.Items) != 1 || binds.Items[0].ID != bind.ID || binds.Items[0].ClaimMappings["groups"] != "roles" {
 				t.Fatalf("idp list: %+v", binds)
 			}
 			if r = h.ok("idp-bindings", "get", bind.ID); !strings.Contains(r.stdout, "https://idp.example.com") {
@@ -121,7 +121,7 @@ func TestAccessCommandsAgainstControlPlane(t *testing.T) {
 				t.Errorf("get deleted sid: exit %d", r.code)
 			}
 			h.ok("idp-bindings", "delete", bind.ID)
-			if r = h.run("idp-bindings", "get", bind.ID); r.code != ExitError || !strings.Contains(r.stderr, "binding_not_found") {
+			if r = h.run("idp-bindings", "get", bind.ID); r.code != ExitError || !strings.Contains(r.stderr, "binding-not-found") {
 				t.Errorf("get deleted binding: exit %d %s", r.code, r.stderr)
 			}
 		})

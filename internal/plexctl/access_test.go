@@ -98,24 +98,39 @@ func TestAccessCommandsSendTheRightRequest(t *testing.T) {
 	}
 }
 
-// Issue 8: GET /v1/admin/idp answers a bare JSON array per the contract;
-// plexctl decodes it (and the {items} envelope of older servers) and prints
-// a bare array with -o json.
-func TestIdPListDecodesBareArray(t *testing.T) {
-	bindings := []apiv1.IdPBinding{{ID: idpID, Issuer: "https://idp.example.com", ClientID: "ps", JITPolicy: "allow",
-		Status: "active", ClaimMappings: map[string]string{}, Scopes: []string{"openid"}}}
-	for name, reply := range map[string]any{"array": bindings, "envelope": apiv1.List[apiv1.IdPBinding]{Items: bindings}} {
-		h := newHarness(t)
-		h.srv.JSON("GET /v1/admin/idp", 200, reply)
-		r := h.ok("idp-bindings", "list", "-o", "json")
-		var got []apiv1.IdPBinding
-		if err := json.Unmarshal([]byte(r.stdout), &got); err != nil || len(got) != 1 || got[0].ID != idpID {
-			t.Errorf("%s: stdout %q (%v)", name, r.stdout, err)
+// Issue 8: GET /v1/admin/idp answers the contract's bare JSON array and
+// names the next page in X-Next-Cursor; plexctl pages through all of it
+// (and reads the {items} envelope of older servers).
+func TestIdPListPagesBareArray(t *testing.T) {
+	b := func(id string) apiv1.IdPBinding {
+		return apiv1.IdPBinding{ID: id, Issuer: "https://idp.example.com", JITPolicy: "allow", Status: "active"}
+	}
+	h := newHarness(t)
+	h.srv.Handle("GET /v1/admin/idp", func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Get("cursor") == "" {
+			w.Header().Set("X-Next-Cursor", "c1")
+			apiclienttest.WriteJSON(w, 200, []apiv1.IdPBinding{b("b0"), b("b1")})
+			return
 		}
-		r = h.ok("idp-bindings", "list")
-		if !strings.Contains(r.stdout, "(platform)") || !strings.Contains(r.stdout, "https://idp.example.com") {
-			t.Errorf("%s: table %q", name, r.stdout)
-		}
+		apiclienttest.WriteJSON(w, 200, []apiv1.IdPBinding{b("b2")})
+	})
+	r := h.ok("idp-bindings", "list", "-o", "json")
+	var got apiv1.List[apiv1.IdPBinding]
+	if err := json.Unmarshal([]byte(r.stdout), &got); err != nil || len(got.Items) != 3 || got.Items[2].ID != "b2" {
+		t.Errorf("stdout %q (%v)", r.stdout, err)
+	}
+	if last := h.srv.Last().Pattern(); last != "GET /v1/admin/idp?cursor=c1" {
+		t.Errorf("second page request %q", last)
+	}
+	r = h.ok("idp-bindings", "list")
+	if strings.Count(r.stdout, "(platform)") != 3 || !strings.Contains(r.stdout, "https://idp.example.com") {
+		t.Errorf("table %q", r.stdout)
+	}
+
+	h = newHarness(t)
+	h.srv.JSON("GET /v1/admin/idp", 200, apiv1.List[apiv1.IdPBinding]{Items: []apiv1.IdPBinding{b("b0")}})
+	if r = h.ok("idp-bindings", "list", "-o", "json"); !strings.Contains(r.stdout, `"b0"`) {
+		t.Errorf("envelope: %q", r.stdout)
 	}
 }
 

@@ -1,6 +1,7 @@
 package plexctl
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -56,6 +57,7 @@ The client secret is never shown: a binding only names where it is held.`,
 }
 
 func (a *app) idpListCommand() *cobra.Command {
+	var pf pageFlags
 	var domain string
 	cmd := calls(&cobra.Command{
 		Use:   "list",
@@ -64,16 +66,10 @@ func (a *app) idpListCommand() *cobra.Command {
   plexctl idp-bindings list --domain 0190c0de-… -o json`,
 		Args: exactArgs(),
 	}, "listIdPBindings")
-	cmd.RunE = a.action(func(cmd *cobra.Command, _ []string) error {
-		c, err := a.client()
-		if err != nil {
-			return err
+	listCommand(a, cmd, &pf, idpColumns, func(c *apiclient.Client) apiclient.PageFunc[apiv1.IdPBinding] {
+		return func(ctx context.Context, o apiclient.ListOptions) (*apiv1.List[apiv1.IdPBinding], error) {
+			return c.ListIdPBindingsPage(ctx, domain, o)
 		}
-		items, err := c.ListIdPBindings(cmd.Context(), domain)
-		if err != nil {
-			return err
-		}
-		return printItems(a, items, idpColumns)
 	})
 	cmd.Flags().StringVar(&domain, "domain", "", "only the bindings of this Domain id")
 	return cmd
