@@ -78,6 +78,12 @@ func refineBadRequest(details []apiv1.ProblemDetail, msg string) (string, string
 		switch {
 		case d.Location == "query.limit":
 			return "invalid_limit", "limit must be an integer"
+		case d.Location == "body.origin",
+			d.Location == "body" && d.Message == "expected required property origin to be present":
+			// The contract's code for a Resource origin outside
+			// {adopted, provisioned}, or none (issue 8): only
+			// CreateResource has a body field named origin.
+			return "invalid_resource_origin", "origin must be adopted or provisioned"
 		case strings.HasPrefix(d.Location, "path."):
 			name := strings.TrimPrefix(d.Location, "path.")
 			return "invalid_" + strings.TrimSuffix(name, "_id") + "_id", "malformed " + name

@@ -61,6 +61,10 @@ func (s *Service) Register(api huma.API) {
 	s.registerSignIn(api)
 }
 
+// codeBindingNotFound is the contract's code (kebab case) for a missing
+// binding on GET and DELETE /v1/admin/idp/{id}.
+const codeBindingNotFound = "binding-not-found"
+
 // scopeObject is the ReBAC object whose manage permission governs a scope.
 func scopeObject(domainID string) string {
 	if domainID == "" {
@@ -195,7 +199,7 @@ func (s *Service) authorizeBinding(ctx context.Context, rawID string) (*Binding,
 		if err := s.authz.Check(ctx, "manage", scopeObject("")); err != nil {
 			return nil, err
 		}
-		return nil, problem.NotFound("binding_not_found", "No such IdP binding.")
+		return nil, problem.NotFound(codeBindingNotFound, "No such IdP binding.")
 	}
 	if err != nil {
 		return nil, problem.Internal(err)
@@ -233,7 +237,7 @@ func (s *Service) deleteBinding(ctx context.Context, in *bindingIDInput) (*struc
 			return err
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
-			return problem.NotFound("binding_not_found", "No such IdP binding.")
+			return problem.NotFound(codeBindingNotFound, "No such IdP binding.")
 		}
 		return s.audit.Commit(ctx, tx)
 	})

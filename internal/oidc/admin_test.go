@@ -146,8 +146,13 @@ func TestIdPBindingsAdmin(t *testing.T) {
 			if st, raw := f.Do(t, "DELETE", "/v1/admin/idp/"+created.ID, nil, nil); st != 204 {
 				t.Fatalf("delete: %d %s", st, raw)
 			}
-			if st, raw := f.Do(t, "GET", "/v1/admin/idp/"+created.ID, nil, nil); st != 404 || oidctest.ProblemCode(t, raw) != "binding_not_found" {
+			// Issue 8: the contract's code for a missing binding is
+			// binding-not-found (we sent binding_not_found).
+			if st, raw := f.Do(t, "GET", "/v1/admin/idp/"+created.ID, nil, nil); st != 404 || oidctest.ProblemCode(t, raw) != "binding-not-found" {
 				t.Fatalf("get deleted: %d %s", st, raw)
+			}
+			if st, raw := f.Do(t, "DELETE", "/v1/admin/idp/"+created.ID, nil, nil); st != 404 || oidctest.ProblemCode(t, raw) != "binding-not-found" {
+				t.Fatalf("delete deleted: %d %s", st, raw)
 			}
 			if st, _ := br.Whoami(t); st != 401 {
 				t.Fatalf("session survived its binding: %d", st)

@@ -60,7 +60,9 @@ func testTenancy(t *testing.T, e *apptest.Env) {
 	st, raw = e.Do(t, "POST", "/v1/domains", apiv1.CreateDomain{Name: "Bad", Slug: "Bad_Slug", MeshCIDR: "100.80.0.0/16"}, nil)
 	wantProblem(t, st, raw, 400, "invalid_body")
 	st, raw = e.Do(t, "POST", "/v1/domains", apiv1.CreateDomain{Name: "H", Slug: "h", MeshCIDR: "100.80.0.1/16"}, nil)
-	wantProblem(t, st, raw, 400, "invalid_mesh_cidr")
+	// Issue 8: the contract's code for a body breaking the Domain's
+	// invariants is invalid_domain (we sent invalid_mesh_cidr).
+	wantProblem(t, st, raw, 400, "invalid_domain")
 
 	st, raw = e.Do(t, "GET", "/v1/domains/not-a-uuid", nil, nil)
 	wantProblem(t, st, raw, 400, "invalid_domain_id")

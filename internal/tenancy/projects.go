@@ -3,6 +3,7 @@ package tenancy
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"net/http"
 	"net/netip"
 	"strconv"
@@ -84,7 +85,8 @@ func (s *Service) listProjects(ctx context.Context, in *listProjectsInput) (*pro
 	if in.DomainID != "" {
 		id, err := parseID("domain", in.DomainID)
 		if err != nil {
-			return nil, err
+			// The contract's code for a malformed filter (issue 8).
+			return nil, problem.BadRequest("invalid_domain_filter", "domain_id must be a UUID.")
 		}
 		if err := s.authz.Check(ctx, "read", "domain:"+id); err != nil {
 			return nil, err
@@ -128,6 +130,10 @@ func (s *Service) createProject(ctx context.Context, in *createProjectInput) (*p
 	audit.RequestFrom(ctx).Target(domainID, "project", p.ID)
 	err = s.db.Tx(ctx, func(tx *sql.Tx) error {
 		d, err := s.GetDomain(ctx, tx, domainID)
+		if pr := (*problem.Problem)(nil); errors.As(err, &pr) && pr.Code == "domain_not_found" {
+			// The contract's code on CreateProject (issue 8).
+			return problem.Conflict("parent_domain_missing", "No such Domain to hold the Project.")
+		}
 		if err != nil {
 			return err
 		}
@@ -165,7 +171,7 @@ func (s *Service) checkSubRange(ctx context.Context, tx *sql.Tx, d apiv1.Domain,
 	}
 	pool, _ := netip.ParsePrefix(d.MeshCIDR)
 	if !contains(pool, sub) {
-		return "", problem.Unprocessable("sub_range_outside_mesh", "sub_range_cidr must lie inside the Domain's mesh_cidr "+d.MeshCIDR+".")
+		return "", problem.BadRequest("invalid_project", "sub_range_cidr must lie inside the Domain's mesh_cidr "+d.MeshCIDR+".")
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE domains SET updated_at = updated_at WHERE id = $1`, d.ID); err != nil {
 		return "", err
@@ -234,7 +240,7 @@ func (s *Service) patchProject(ctx context.Context, in *patchProjectInput) (*pro
 	case b == apiv1.PatchProject{}:
 		return nil, problem.BadRequest("empty_patch", "The patch changes nothing.")
 	case b.ReleaseSubRange != nil && *b.ReleaseSubRange && b.SubRangeCIDR != nil:
-		return nil, problem.BadRequest("invalid_body", "release_sub_range and sub_range_cidr exclude each other.")
+		return nil, problem.Unprocessable("sub_range_invalidates_allocation", "release_sub_range and sub_range_cidr exclude each other.")
 	}
 	var p apiv1.Project
 	err = s.db.Tx(ctx, func(tx *sql.Tx) error {

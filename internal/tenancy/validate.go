@@ -22,17 +22,28 @@ func parseID(kind, s string) (string, error) {
 	return u.String(), nil
 }
 
+// invariantCode is the contract's code for a body that breaks an
+// aggregate invariant, by the field at fault: invalid_domain for the mesh
+// pool, invalid_project for a sub-range (issue 8).
+func invariantCode(field string) string {
+	if field == "mesh_cidr" {
+		return "invalid_domain"
+	}
+	return "invalid_project"
+}
+
 // parseCIDR checks a mesh pool or sub-range: canonical network prefix text.
 func parseCIDR(field, s string) (netip.Prefix, error) {
+	code := invariantCode(field)
 	p, err := netip.ParsePrefix(s)
 	if err != nil {
-		return p, problem.BadRequest("invalid_"+field, field+" must be a CIDR such as 100.64.0.0/16 or fd00::/48.")
+		return p, problem.BadRequest(code, field+" must be a CIDR such as 100.64.0.0/16 or fd00::/48.")
 	}
 	if p.Masked() != p {
-		return p, problem.Newf(400, "invalid_"+field, "%s has host bits set; did you mean %s?", field, p.Masked())
+		return p, problem.Newf(400, code, "%s has host bits set; did you mean %s?", field, p.Masked())
 	}
 	if p.Addr().Is4() && p.Bits() > 30 || p.Addr().Is6() && p.Bits() > 126 {
-		return p, problem.BadRequest("invalid_"+field, field+" is too small to hold nodes.")
+		return p, problem.BadRequest(code, field+" is too small to hold nodes.")
 	}
 	return p, nil
 }
