@@ -62,14 +62,18 @@ type nodeInput struct {
 }
 
 type bodyInput struct {
-	ID       string `path:"id" doc:"The node id."`
-	Protocol string `header:"X-Plexd-Protocol" doc:"The agent's highest protocol level (§1.3)."`
-	RawBody  []byte
+	ID          string `path:"id" doc:"The node id."`
+	Protocol    string `header:"X-Plexd-Protocol" doc:"The agent's highest protocol level (§1.3)."`
+	ContentType string `header:"Content-Type" doc:"application/json; the telemetry ingests also take application/x-ndjson."`
+	RawBody     []byte
 }
 
+// secretInput names the secret as the contract does ({name}, ?version);
+// the level-1 path is the same URL (§11.1 calls the segment key).
 type secretInput struct {
-	ID  string `path:"id" doc:"The node id."`
-	Key string `path:"key" doc:"The secret's key."`
+	ID      string `path:"id" doc:"The node id."`
+	Name    string `path:"name" doc:"The secret's name (the level-1 key)."`
+	Version int64  `query:"version" minimum:"1" doc:"The version to fetch; the current one when absent."`
 }
 
 type stateOutput struct {
@@ -116,11 +120,13 @@ func (s *Service) RegisterAgent(api huma.API, opts AgentOptions) {
 	// the Deregisterer bounds how long it is answered (issue 8).
 	huma.Register(api, route.AcceptRevokedNSK(nodeOp(http.MethodPost, "/v1/nodes/{id}/deregister", "postNodeDeregister",
 		"node.deregister", "Decommission this node (§5.2); idempotent for a retry", nil)), a.deregister)
-	huma.Register(api, nodeOp(http.MethodGet, "/v1/nodes/{id}/secrets/{key}", "getNodeSecret", "node.secret.read",
+	huma.Register(api, nodeOp(http.MethodGet, "/v1/nodes/{id}/secrets/{name}", "getNodeSecret", "node.secret.read",
 		"A secret sealed to the node (§11); no secret backend is provisioned yet", nil), a.secret)
 	for _, kind := range []string{"metrics", "logs", "audit"} {
-		huma.Register(api, nodeOp(http.MethodPost, "/v1/nodes/{id}/"+kind, "postNode"+titleCase(kind), "node.ingest."+kind,
-			"Telemetry batch, a JSON array (§12.7); accepted and not yet stored", []json.RawMessage{}), a.ingest)
+		op := nodeOp(http.MethodPost, "/v1/nodes/{id}/"+kind, "postNode"+titleCase(kind), "node.ingest."+kind,
+			"Telemetry batch, a JSON array (§12.7) or NDJSON lines; accepted and not yet stored", []json.RawMessage{})
+		op.DefaultStatus = http.StatusAccepted // the contract's 202 IngestReceipt
+		huma.Register(api, op, a.ingest)
 	}
 	// huma documents a RawBody as a required octet stream; these bodies are
 	// optional JSON (an empty heartbeat is {}). The registered operation
@@ -313,28 +319,6 @@ func (a *agent) drift(ctx context.Context, in *bodyInput) (*struct{}, error) {
 	return nil, nil
 }
 
-// capabilities replaces the stored manifest (§5.2).
-func (a *agent) capabilities(ctx context.Context, in *bodyInput) (*struct{}, error) {
-	if err := a.node(ctx, in.ID); err != nil {
-		return nil, err
-	}
-	body, err := jsonBody(in.RawBody)
-	if err != nil {
-		return nil, err
-	}
-	var c nodeproto.Capabilities
-	if err := json.Unmarshal(body, &c); err != nil {
-		return nil, problem.BadRequest(nodeproto.CodeInvalidRequest, "The body is not a capability manifest.")
-	}
-	doc, _ := json.Marshal(c)
-	now := store.Micros(a.s.cfg.Now())
-	if _, err := a.s.db.ExecContext(ctx, `INSERT INTO node_agents (node_id, capabilities, capabilities_at) VALUES ($1, $2, $3)
-		ON CONFLICT (node_id) DO UPDATE SET capabilities = $2, capabilities_at = $3`, in.ID, string(doc), now); err != nil {
-		return nil, unavailableNode(err)
-	}
-	return nil, nil
-}
-
 // deregister decommissions the node through the enrollment context.
 func (a *agent) deregister(ctx context.Context, in *nodeInput) (*struct{}, error) {
 	if err := a.node(ctx, in.ID); err != nil {
@@ -357,28 +341,6 @@ func (a *agent) secret(ctx context.Context, in *secretInput) (*struct{}, error) 
 	}
 	return nil, problem.NotFound(nodeproto.CodeSecretNotFound, "No such secret for this node.").
 		WithHeader("Cache-Control", "no-store")
-}
-
-// ingest accepts a telemetry batch, a JSON array or null (§12.7, J4), so
-// that agents do not resend it forever; it is not stored yet.
-func (a *agent) ingest(ctx context.Context, in *bodyInput) (*struct{}, error) {
-	if err := a.node(ctx, in.ID); err != nil {
-		return nil, err
-	}
-	return nil, decodeIngest(in.RawBody)
-}
-
-// decodeIngest accepts a telemetry batch body: a JSON array or null
-// (§12.7, J4); anything else is 400.
-func decodeIngest(raw []byte) error {
-	body, err := jsonBody(raw)
-	if err != nil {
-		return err
-	}
-	if t := bytes.TrimSpace(body); len(t) == 0 || (t[0] != '[' && !bytes.Equal(t, []byte("null"))) {
-		return problem.BadRequest(nodeproto.CodeInvalidRequest, "The body must be a JSON array.")
-	}
-	return nil
 }
 
 // jsonBody returns a request body that must be JSON; an empty body counts

@@ -170,6 +170,8 @@ func TestStateSnapshot(t *testing.T) {
 // TestAgentBodies: report, drift, capabilities and the ingest endpoints
 // accept every well-formed body, gzip and null members included (C11, C14,
 // C15, R6); report keeps the last writer per key and drops invalid entries.
+// Capabilities answers 200 and the ingests 202 with the contract's bodies
+// (issue 8; any 2xx is success for the existing agent, R1).
 func TestAgentBodies(t *testing.T) {
 	p := startPlane(t, newDatabase(t, sqliteDB), nil, nil)
 	cases := []struct {
@@ -183,10 +185,10 @@ func TestAgentBodies(t *testing.T) {
 		{"POST", "report", `[1]`, false, 400},
 		{"POST", "drift", `{"timestamp":"2026-01-01T00:00:00Z","corrections":[{"type":"peer_added","detail":"peer n2"}]}`, true, 204},
 		{"POST", "drift", `{}`, false, 204},
-		{"PUT", "capabilities", `{"builtin_actions":null,"hooks":null}`, true, 204},
-		{"POST", "metrics", `[]`, true, 204},
-		{"POST", "logs", `null`, false, 204},
-		{"POST", "audit", `[{"x":1}]`, false, 204},
+		{"PUT", "capabilities", `{"builtin_actions":null,"hooks":null}`, true, 200},
+		{"POST", "metrics", `[]`, true, 202},
+		{"POST", "logs", `null`, false, 202},
+		{"POST", "audit", `[{"x":1}]`, false, 202},
 		{"POST", "metrics", `{}`, false, 400},
 	}
 	for _, tc := range cases {
@@ -253,7 +255,7 @@ func TestOpenAPIListsNodeOperations(t *testing.T) {
 	for path, method := range map[string]string{
 		"/v1/nodes/{id}/events": "get", "/v1/nodes/{id}/state": "get", "/v1/nodes/{id}/heartbeat": "post",
 		"/v1/nodes/{id}/drift": "post", "/v1/nodes/{id}/capabilities": "put", "/v1/nodes/{id}/report": "post",
-		"/v1/nodes/{id}/deregister": "post", "/v1/nodes/{id}/secrets/{key}": "get", "/v1/nodes/{id}/metrics": "post",
+		"/v1/nodes/{id}/deregister": "post", "/v1/nodes/{id}/secrets/{name}": "get", "/v1/nodes/{id}/metrics": "post",
 		"/v1/nodes/{id}/logs": "post", "/v1/nodes/{id}/audit": "post",
 	} {
 		if _, ok := doc.Paths[path][method]; !ok {

@@ -273,7 +273,7 @@ func TestOperationsInTheServedDocument(t *testing.T) {
 	if _, ok := doc.Paths["/v1/nodes/{id}/events"]["get"].Responses["200"].Content["text/event-stream"]; !ok {
 		t.Error("GET /v1/nodes/{id}/events is not documented as text/event-stream")
 	}
-	for _, p := range []string{"state", "heartbeat", "drift", "capabilities", "report", "deregister", "secrets/{key}", "metrics", "logs", "audit"} {
+	for _, p := range []string{"state", "heartbeat", "drift", "capabilities", "report", "deregister", "secrets/{name}", "metrics", "logs", "audit"} {
 		if len(doc.Paths["/v1/nodes/{id}/"+p]) == 0 {
 			t.Errorf("/v1/nodes/{id}/%s missing", p)
 		}

@@ -145,11 +145,40 @@ func FuzzIngestBody(f *testing.F) {
 		if !ok {
 			return
 		}
-		err := decodeIngest(body)
+		n, err := decodeIngest("application/json", body)
 		t0 := bytes.TrimSpace(body)
 		want := len(t0) > 0 && (t0[0] == '[' || string(t0) == "null") && json.Valid(t0)
 		if (err == nil) != want {
 			t.Fatalf("%q: accepted=%v, want %v", body, err == nil, want)
+		}
+		var items []json.RawMessage
+		if err == nil && (json.Unmarshal(t0, &items) != nil || n != len(items)) {
+			t.Fatalf("%q: %d records, want %d", body, n, len(items))
+		}
+		if err != nil {
+			refusedWith(t, err, http.StatusBadRequest)
+		}
+	})
+}
+
+// FuzzIngestNDJSON (issue 8): an NDJSON telemetry body (the contract's
+// logs and audit form) never panics, is accepted exactly when every
+// non-blank line is a JSON object, and counts those lines as records.
+func FuzzIngestNDJSON(f *testing.F) {
+	for _, s := range []string{``, "{}\n{}", "{\"a\":1}\n\n{\"b\":2}\n", `[]`, "{}\n[", "\xff", " \n "} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		n, err := decodeIngest("application/x-ndjson; charset=utf-8", body)
+		want, lines := true, 0
+		for _, l := range bytes.Split(body, []byte("\n")) {
+			if l = bytes.TrimSpace(l); len(l) > 0 {
+				lines++
+				want = want && l[0] == '{' && json.Valid(l)
+			}
+		}
+		if (err == nil) != want || (err == nil && n != lines) {
+			t.Fatalf("%q: accepted=%v with %d records, want %v with %d", body, err == nil, n, want, lines)
 		}
 		if err != nil {
 			refusedWith(t, err, http.StatusBadRequest)

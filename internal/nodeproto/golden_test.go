@@ -49,6 +49,15 @@ func endpointGoldens() []golden {
 		// Issue 8: the control plane's answer adds the contract's accepted_at.
 		{name: "heartbeat response, union", new: func() any { return new(HeartbeatResponse) }, exact: true,
 			doc: `{"accepted_at":"2026-03-01T12:00:00.123456Z","reconcile":false,"rotate_keys":true}`},
+		// Issue 8: the contract's answers to capabilities and ingests, and
+		// its capability manifest beside the agent's.
+		{name: "capabilities response", new: func() any { return new(CapabilitiesResponse) }, exact: true,
+			doc: `{"accepted_at":"2026-03-01T12:00:00Z","fields_changed":["binary_version"],"host_key_changed":false}`},
+		{name: "ingest receipt", new: func() any { return new(IngestReceipt) }, exact: true,
+			doc: `{"accepted_at":"2026-03-01T12:00:00Z","records":3}`},
+		{name: "capability manifest, contract form", new: func() any { return new(Capabilities) },
+			doc: `{"builtin_actions":[],"hooks":[],"binary_version":"v1","binary_checksum":"` + kA + `","ssh_host_key_fingerprint":"SHA256:x",
+			"declared_hooks":[{"name":"h","checksum":"c"}],"plexd_hooks":[]}`},
 		{name: "register request, agent form", new: func() any { return new(RegisterRequest) },
 			doc: `{"token":"psb_dev_abc","public_key":"` + kB + `","hostname":"web-1","metadata":{"role":"web"},
 			"capabilities":{"builtin_actions":null,"hooks":null}}`},
@@ -314,7 +323,7 @@ func wireTypes() []any {
 		LogEntry{}, AuditEntry{}, NodeStateUpdated{}, NodeSecretsUpdated{}, PeerRemoved{},
 		SessionRevoked{}, RelaySessionRevoked{}, UserAccessPeerRevoked{}, IngressRuleRevoked{},
 		SiteToSiteTunnelRevoked{}, SecretResponse{}, Problem{},
-		ContractState{}, StateReachability{}, StateBuckets{}, StateEntry{},
+		ContractState{}, StateReachability{}, StateBuckets{}, StateEntry{}, CapabilitiesResponse{}, IngestReceipt{},
 	}
 }
 

@@ -109,6 +109,13 @@ type Capabilities struct {
 	Binary         *BinaryInfo     `json:"binary,omitempty"`
 	BuiltinActions []BuiltinAction `json:"builtin_actions"`
 	Hooks          []Hook          `json:"hooks"`
+	// The contract's CapabilityManifestRequest members (api.md §6: node
+	// operations accept both forms); level-1 agents send none of them.
+	BinaryVersion         string          `json:"binary_version,omitempty"`
+	BinaryChecksum        string          `json:"binary_checksum,omitempty"` // base64 SHA-256
+	SSHHostKeyFingerprint string          `json:"ssh_host_key_fingerprint,omitempty"`
+	DeclaredHooks         json.RawMessage `json:"declared_hooks,omitempty"`
+	PlexdHooks            json.RawMessage `json:"plexd_hooks,omitempty"`
 }
 
 // BinaryInfo describes the running plexd binary.

@@ -1,0 +1,164 @@
+package events
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"mime"
+	"sort"
+	"time"
+
+	"github.com/plexsphere/plexsphere/internal/nodeproto"
+	"github.com/plexsphere/plexsphere/internal/problem"
+	"github.com/plexsphere/plexsphere/internal/store"
+)
+
+type capabilitiesOutput struct {
+	Body nodeproto.CapabilitiesResponse
+}
+
+type ingestOutput struct {
+	Body nodeproto.IngestReceipt
+}
+
+// capabilities replaces the stored manifest (§5.2) and answers, in the
+// contract's form, which manifest fields changed against the stored one.
+// Both the level-1 manifest and the contract's are accepted.
+func (a *agent) capabilities(ctx context.Context, in *bodyInput) (*capabilitiesOutput, error) {
+	if err := a.node(ctx, in.ID); err != nil {
+		return nil, err
+	}
+	body, err := jsonBody(in.RawBody)
+	if err != nil {
+		return nil, err
+	}
+	var c nodeproto.Capabilities
+	if err := json.Unmarshal(body, &c); err != nil {
+		return nil, problem.BadRequest(nodeproto.CodeInvalidRequest, "The body is not a capability manifest.")
+	}
+	doc, _ := json.Marshal(c)
+	accepted := a.s.cfg.Now().UTC().Truncate(time.Microsecond)
+	out := &capabilitiesOutput{Body: nodeproto.CapabilitiesResponse{AcceptedAt: accepted}}
+	err = a.s.db.Tx(ctx, func(tx *sql.Tx) error {
+		var prev sql.NullString
+		err := tx.QueryRowContext(ctx, `SELECT capabilities FROM node_agents WHERE node_id = $1`+a.s.db.ForUpdate(), in.ID).Scan(&prev)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		var old nodeproto.Capabilities
+		if prev.Valid {
+			_ = json.Unmarshal([]byte(prev.String), &old) // an unreadable old manifest counts as empty
+		}
+		out.Body.FieldsChanged, out.Body.HostKeyChanged = manifestChanges(old, c)
+		_, err = tx.ExecContext(ctx, `INSERT INTO node_agents (node_id, capabilities, capabilities_at) VALUES ($1, $2, $3)
+			ON CONFLICT (node_id) DO UPDATE SET capabilities = $2, capabilities_at = $3`, in.ID, string(doc), store.Micros(accepted))
+		return err
+	})
+	if err != nil {
+		return nil, unavailableNode(err)
+	}
+	return out, nil
+}
+
+// manifestChanges lists, sorted, the contract's manifest fields that
+// differ between old and cur, and whether the host key changed. A level-1
+// manifest's binary version and checksum count as binary_version and
+// binary_checksum.
+func manifestChanges(old, cur nodeproto.Capabilities) ([]string, bool) {
+	changed := []string{}
+	diff := func(name string, a, b string) {
+		if a != b {
+			changed = append(changed, name)
+		}
+	}
+	oldV, oldSum := binaryOf(old)
+	curV, curSum := binaryOf(cur)
+	diff("binary_version", oldV, curV)
+	diff("binary_checksum", oldSum, curSum)
+	diff("ssh_host_key_fingerprint", old.SSHHostKeyFingerprint, cur.SSHHostKeyFingerprint)
+	diff("declared_hooks", compactJSON(old.DeclaredHooks), compactJSON(cur.DeclaredHooks))
+	diff("plexd_hooks", compactJSON(old.PlexdHooks), compactJSON(cur.PlexdHooks))
+	sort.Strings(changed)
+	return changed, old.SSHHostKeyFingerprint != cur.SSHHostKeyFingerprint
+}
+
+// binaryOf returns the manifest's binary version and checksum, from the
+// contract's members or else the level-1 binary object.
+func binaryOf(c nodeproto.Capabilities) (version, checksum string) {
+	version, checksum = c.BinaryVersion, c.BinaryChecksum
+	if c.Binary != nil {
+		if version == "" {
+			version = c.Binary.Version
+		}
+		if checksum == "" {
+			checksum = c.Binary.Checksum
+		}
+	}
+	return version, checksum
+}
+
+// compactJSON renders raw without insignificant space; null and absent
+// are the same.
+func compactJSON(raw json.RawMessage) string {
+	var b bytes.Buffer
+	if json.Compact(&b, raw) != nil || b.String() == "null" {
+		return ""
+	}
+	return b.String()
+}
+
+// ingest accepts a telemetry batch so that agents do not resend it
+// forever, and answers 202 with the contract's receipt; it is not stored
+// yet.
+func (a *agent) ingest(ctx context.Context, in *bodyInput) (*ingestOutput, error) {
+	if err := a.node(ctx, in.ID); err != nil {
+		return nil, err
+	}
+	n, err := decodeIngest(in.ContentType, in.RawBody)
+	if err != nil {
+		return nil, err
+	}
+	return &ingestOutput{Body: nodeproto.IngestReceipt{AcceptedAt: a.s.cfg.Now().UTC().Truncate(time.Microsecond), Records: n}}, nil
+}
+
+// decodeIngest accepts a telemetry batch body and counts its records: a
+// JSON array or null (§12.7, J4), or, as the contract sends logs and audit
+// events, NDJSON (one JSON object a line, blank lines skipped) when the
+// content type says application/x-ndjson. Anything else is 400.
+func decodeIngest(contentType string, raw []byte) (int, error) {
+	if mt, _, _ := mime.ParseMediaType(contentType); mt == "application/x-ndjson" {
+		return decodeNDJSON(raw)
+	}
+	body, err := jsonBody(raw)
+	if err != nil {
+		return 0, err
+	}
+	t := bytes.TrimSpace(body)
+	if bytes.Equal(t, []byte("null")) {
+		return 0, nil
+	}
+	var items []json.RawMessage
+	if len(t) == 0 || t[0] != '[' || json.Unmarshal(t, &items) != nil {
+		return 0, problem.BadRequest(nodeproto.CodeInvalidRequest, "The body must be a JSON array.")
+	}
+	return len(items), nil
+}
+
+// decodeNDJSON counts the non-blank lines of an NDJSON body, each of which
+// must be a JSON object.
+func decodeNDJSON(raw []byte) (int, error) {
+	n := 0
+	for line := range bytes.SplitSeq(raw, []byte("\n")) {
+		line = bytes.TrimSpace(line)
+		if len(line) == 0 {
+			continue
+		}
+		if line[0] != '{' || !json.Valid(line) {
+			return 0, problem.BadRequest(nodeproto.CodeInvalidRequest, "Each NDJSON line must be a JSON object.")
+		}
+		n++
+	}
+	return n, nil
+}
