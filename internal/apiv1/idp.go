@@ -3,12 +3,13 @@ package apiv1
 import "time"
 
 // IdPBinding is an OIDC identity-provider binding (api.md §3.2). DomainID is
-// null for a platform-scoped binding. The client secret is never returned:
+// empty for a platform-scoped binding: the contract's domain_id is a
+// required, non-null string (issue 8). The client secret is never returned:
 // ClientSecretRef names where it is held ("keyring:idp/<id>" when it was
 // given inline and is stored sealed under the master key).
 type IdPBinding struct {
 	ID              string            `json:"id" format:"uuid"`
-	DomainID        *string           `json:"domain_id" format:"uuid" doc:"null for a platform-scoped binding"`
+	DomainID        string            `json:"domain_id" doc:"The owning Domain; empty (\"\") for a platform-scoped binding, which belongs to no Domain."`
 	Issuer          string            `json:"issuer"`
 	ClientID        string            `json:"client_id"`
 	ClientSecretRef string            `json:"client_secret_ref"`

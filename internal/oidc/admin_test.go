@@ -29,7 +29,7 @@ func TestIdPBindingsAdmin(t *testing.T) {
 				RequiredACR: []string{devidp.ACRMFA}, ClaimMappings: map[string]string{"groups": "roles"}})
 			raw, _ := json.Marshal(created)
 			if strings.Contains(string(raw), oidctest.ClientSecret) || created.ClientSecretRef != "keyring:idp/"+created.ID ||
-				created.DomainID == nil || *created.DomainID != dom || created.Status != "active" ||
+				created.DomainID != dom || created.Status != "active" ||
 				created.DiscoveryURL != idp.Issuer()+"/.well-known/openid-configuration" || created.Scopes[0] != "openid" {
 				t.Fatalf("created: %s", raw)
 			}
@@ -73,7 +73,9 @@ func TestIdPBindingsAdmin(t *testing.T) {
 			second := f.Bind(t, idp2, apiv1.CreateIdPBinding{DomainID: dom, ClientSecretRef: "env:PLEXSPHERE_TEST_UNSET"})
 			f.Bind(t, idp, apiv1.CreateIdPBinding{DomainID: other})
 			platform := f.Bind(t, idp2, apiv1.CreateIdPBinding{})
-			if platform.DomainID != nil {
+			// Issue 8: domain_id is the contract's required string, empty
+			// for a platform-scoped binding (was null).
+			if platform.DomainID != "" {
 				t.Fatalf("platform binding has a domain: %+v", platform)
 			}
 

@@ -60,11 +60,7 @@ func (b *Binding) API() apiv1.IdPBinding {
 		DiscoveryURL: b.DiscoveryURL, Scopes: b.Scopes, ClaimMappings: b.ClaimMappings,
 		RequiredACR: b.RequiredACR, RequiredAMR: b.RequiredAMR, JITPolicy: b.JITPolicy, Status: b.Status,
 		Alias: b.Alias, Primary: b.Primary, SpiffeBundleURL: b.SpiffeBundleURL,
-		CreatedAt: b.CreatedAt, UpdatedAt: b.UpdatedAt,
-	}
-	if b.DomainID != "" {
-		d := b.DomainID
-		out.DomainID = &d
+		CreatedAt: b.CreatedAt, UpdatedAt: b.UpdatedAt, DomainID: b.DomainID,
 	}
 	return out
 }

@@ -112,3 +112,35 @@ func TestIssue8IdPListBareArray(t *testing.T) {
 		})
 	}
 }
+
+// Issue 8, found by the conformance suite: a platform-scoped binding (our
+// addition) was sent with domain_id null on the contract's IdP operations,
+// where domain_id is a required, non-null string. It is now "" on create,
+// read and list.
+func TestIssue8PlatformBindingDomainIDString(t *testing.T) {
+	for _, b := range apptest.Backends(t) {
+		t.Run(string(b), func(t *testing.T) {
+			t.Parallel()
+			f := oidctest.Start(t, b, true)
+			created := f.Bind(t, f.Issuer(t, nil), apiv1.CreateIdPBinding{})
+			check := func(what string, raw []byte, obj map[string]any) {
+				t.Helper()
+				if d, ok := obj["domain_id"].(string); !ok || d != "" {
+					t.Fatalf("%s: domain_id is not the empty string: %s", what, raw)
+				}
+			}
+			resp, raw := getRaw(t, f, "/v1/admin/idp/"+created.ID)
+			var one map[string]any
+			if resp.StatusCode != 200 || json.Unmarshal(raw, &one) != nil {
+				t.Fatalf("get: %d %s", resp.StatusCode, raw)
+			}
+			check("get", raw, one)
+			resp, raw = getRaw(t, f, "/v1/admin/idp")
+			var all []map[string]any
+			if resp.StatusCode != 200 || json.Unmarshal(raw, &all) != nil || len(all) != 1 {
+				t.Fatalf("list: %d %s", resp.StatusCode, raw)
+			}
+			check("list", raw, all[0])
+		})
+	}
+}

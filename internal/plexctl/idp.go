@@ -29,10 +29,10 @@ var idpColumns = []column[apiv1.IdPBinding]{
 }
 
 func bindingScope(b apiv1.IdPBinding) string {
-	if b.DomainID == nil {
+	if b.DomainID == "" {
 		return "(platform)"
 	}
-	return *b.DomainID
+	return b.DomainID
 }
 
 func (a *app) idpCommand() *cobra.Command {
