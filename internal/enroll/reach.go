@@ -57,9 +57,10 @@ const HealthySinceSQL = `CASE WHEN node_agents.last_heartbeat_at IS NULL OR $2 -
 	THEN $2 ELSE COALESCE(node_agents.healthy_since, node_agents.last_heartbeat_at) END`
 
 // NodeReachability projects a live node's reachability at now (api.md
-// §3.6): changed_at is when the state last changed — the start of the
-// current healthy run, the moment the last heartbeat grew stale or
-// unreachable, or the node's creation before any heartbeat.
+// §3.6); sql.ErrNoRows for an unknown or removed node. changed_at is when
+// the state last changed: the start of the current healthy run, the moment
+// the last heartbeat grew stale or unreachable, or the node's creation
+// before any heartbeat.
 func NodeReachability(ctx context.Context, q RowQuerier, nodeID string, now time.Time) (apiv1.NodeReachability, error) {
 	stale, unreach, err := HeartbeatWindows(ctx, q, nodeID)
 	if err != nil {
@@ -70,7 +71,7 @@ func NodeReachability(ctx context.Context, q RowQuerier, nodeID string, now time
 		last, since *int64
 	)
 	err = q.QueryRowContext(ctx, `SELECT n.created_at, a.last_heartbeat_at, a.healthy_since
-		FROM nodes n LEFT JOIN node_agents a ON a.node_id = n.id WHERE n.id = $1`, nodeID).Scan(&created, &last, &since)
+		FROM nodes n LEFT JOIN node_agents a ON a.node_id = n.id WHERE n.id = $1 AND n.revoked_at IS NULL`, nodeID).Scan(&created, &last, &since)
 	if err != nil {
 		return apiv1.NodeReachability{}, err
 	}

@@ -108,6 +108,8 @@ func (s *Service) RegisterAgent(api huma.API, opts AgentOptions) {
 	}
 	huma.Register(api, nodeOp(http.MethodGet, "/v1/nodes/{id}/state", "getNodeState", "node.state.read",
 		"Reconciliation snapshot (node-protocol §9.1)", nil), a.state)
+	huma.Register(api, nodeOp(http.MethodGet, "/v1/nodes/{id}/reachability", "getNodeReachability", "node.reachability.read",
+		"The node's reachability projection (the contract's Reachability)", nil), a.reachability)
 	huma.Register(api, nodeOp(http.MethodPost, "/v1/nodes/{id}/heartbeat", "postNodeHeartbeat", "node.heartbeat",
 		"Liveness; any JSON body is accepted (§5.2)", nodeproto.Heartbeat{}), a.heartbeat)
 	huma.Register(api, nodeOp(http.MethodPost, "/v1/nodes/{id}/drift", "postNodeDrift", "node.drift.report",

@@ -177,3 +177,31 @@ func TestNodeSecretContractParameters(t *testing.T) {
 		t.Errorf("secret fetch parameters %v, want path name and integer query version", got)
 	}
 }
+
+// Issue 8: GET /v1/nodes/{id}/reachability, a contract operation that was
+// not served, answers the contract's Reachability for the calling node:
+// unreachable since its creation before a heartbeat, healthy after one.
+func TestNodeReachabilityServed(t *testing.T) {
+	e := apptest.Start(t, apptest.SQLite)
+	a, _ := enrolTwo(t, e)
+	read := func() (string, *time.Time, time.Time) {
+		t.Helper()
+		st, raw := contractCall(t, e, a.NodeSecretKey, "GET", "/v1/nodes/"+a.NodeID+"/reachability", "", nil)
+		var r struct {
+			State           string     `json:"state"`
+			LastHeartbeatAt *time.Time `json:"last_heartbeat_at"`
+			ChangedAt       *time.Time `json:"changed_at"`
+		}
+		if json.Unmarshal(raw, &r); st != 200 || r.ChangedAt == nil {
+			t.Fatalf("reachability: %d %s", st, raw)
+		}
+		return r.State, r.LastHeartbeatAt, *r.ChangedAt
+	}
+	if state, last, _ := read(); state != "unreachable" || last != nil {
+		t.Errorf("before a heartbeat: %s %v", state, last)
+	}
+	contractCall(t, e, a.NodeSecretKey, "POST", "/v1/nodes/"+a.NodeID+"/heartbeat", "application/json", []byte(`{}`))
+	if state, last, changed := read(); state != "healthy" || last == nil || !changed.Equal(*last) {
+		t.Errorf("after the first heartbeat: %s %v %v", state, last, changed)
+	}
+}

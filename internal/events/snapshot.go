@@ -3,12 +3,14 @@ package events
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"sort"
 	"time"
 
 	"github.com/plexsphere/plexsphere/internal/enroll"
 	"github.com/plexsphere/plexsphere/internal/nodeproto"
+	"github.com/plexsphere/plexsphere/internal/problem"
 )
 
 // contractState assembles the contract's members of a state answer (issue
@@ -60,4 +62,23 @@ func reportEntries(ctx context.Context, tx *sql.Tx, nodeID string) ([]nodeproto.
 		out = append(out, e)
 	}
 	return out, rows.Err()
+}
+
+type reachabilityOutput struct {
+	Body nodeproto.StateReachability
+}
+
+// reachability serves GET /v1/nodes/{id}/reachability: the projection
+// state.reachability carries, on its own.
+func (a *agent) reachability(ctx context.Context, in *nodeInput) (*reachabilityOutput, error) {
+	if err := a.node(ctx, in.ID); err != nil {
+		return nil, err
+	}
+	r, err := enroll.NodeReachability(ctx, a.s.db, in.ID, a.s.cfg.Now())
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, problem.NotFound("node_not_found", "No such node.")
+	} else if err != nil {
+		return nil, unavailableNode(err)
+	}
+	return &reachabilityOutput{Body: nodeproto.StateReachability{State: r.State, LastHeartbeatAt: r.LastHeartbeatAt, ChangedAt: r.ChangedAt}}, nil
 }

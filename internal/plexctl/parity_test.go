@@ -27,6 +27,7 @@ var withoutCommand = map[string]string{
 	"putNodeCapabilities": "node-only: plexd declares its capabilities, NSK-authenticated",
 	"postNodeDeregister":  "node-only: plexd deregisters itself; operators use 'plexctl nodes delete'",
 	"getNodeSecret":       "node-only: a node fetches its own secrets with its NSK",
+	"getNodeReachability": "node-only: a node reads its own reachability with its NSK; operators see it in 'plexctl nodes get'",
 	"serviceToken":        "workload-only: a service identity's client-credentials grant, run by the workload itself",
 	"authCallback":        "browser-only: the IdP redirects the browser here after sign-in",
 	"signIn":              "browser-only: starts the browser's redirect to the IdP",

@@ -64,7 +64,6 @@ var Table = []Op{
 	{http.MethodDelete, "/v1/nodes/{id}/state/reports/{key}", "DeleteNodeStateReport", "reports", "Node state reports", route.Node},
 	{http.MethodPut, "/v1/nodes/{id}/state/reports/{key}", "PutNodeStateReport", "reports", "Node state reports", route.Node},
 	{http.MethodPost, "/v1/nodes/{id}/integrity-violations", "PostNodeIntegrityViolations", "integrity_violations", "Integrity-violation ingest", route.Node},
-	{http.MethodGet, "/v1/nodes/{id}/reachability", "GetNodeReachability", "reachability", "Reachability read", route.Node},
 	{http.MethodPost, "/v1/nodes/{id}/keys/rotate", "PostNodeKeysRotate", "node_keys_rotate", "Mesh key rotation trigger", route.Operator},
 	{http.MethodGet, "/v1/nodes/{id}/keys/rotate/preview", "GetNodeKeysRotatePreview", "node_keys_rotate_preview", "Mesh key rotation preview", route.Operator},
 	{http.MethodGet, "/v1/clouds", "ListClouds", "cloud", "Cloud inventory", route.Operator},
