@@ -45,7 +45,7 @@ type NATInfo struct {
 // AcceptedAt is the contract's member (api.md §6, union of both forms): the
 // server time the heartbeat was recorded; the control plane always sends it.
 type HeartbeatResponse struct {
-	AcceptedAt time.Time `json:"accepted_at,omitzero"`
+	AcceptedAt time.Time `json:"accepted_at,omitzero" required:"true"`
 	Reconcile  bool      `json:"reconcile"`
 	RotateKeys bool      `json:"rotate_keys"`
 }
