@@ -44,3 +44,26 @@ func TestIssue8VersionDateIsDateTime(t *testing.T) {
 		t.Fatalf("date is not a date-time: %s", raw)
 	}
 }
+
+// Issue 8, GET /v1/health status: a failing dependency answered 503, which
+// the contract does not declare (a generated client gets an error, not the
+// HealthStatus). It is now 200 with status down and the check's detail.
+func TestIssue8HealthDownIs200(t *testing.T) {
+	e := apptest.Start(t, apptest.SQLite)
+	if err := e.Server.DB.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var got struct {
+		Status string           `json:"status"`
+		Checks []map[string]any `json:"checks"`
+	}
+	st, raw := e.DoAs(t, "", "GET", "/v1/health", nil, &got)
+	if st != 200 || got.Status != "down" || len(got.Checks) == 0 {
+		t.Fatalf("health with the database closed: %d %s", st, raw)
+	}
+	for _, c := range got.Checks {
+		if c["status"] == "down" && c["detail"] != "check failed" {
+			t.Fatalf("failed check detail: %s", raw)
+		}
+	}
+}
