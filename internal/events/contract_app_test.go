@@ -80,7 +80,8 @@ func TestNodeOperationsContractForms(t *testing.T) {
 			}
 
 			sum := base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{7}, 32))
-			manifest := `{"binary_version":"v1","binary_checksum":"` + sum + `","ssh_host_key_fingerprint":"SHA256:abc"}`
+			fp := "SHA256:" + strings.TrimRight(base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{9}, 32)), "=")
+			manifest := `{"binary_version":"v1","binary_checksum":"` + sum + `","ssh_host_key_fingerprint":"` + fp + `"}`
 			type capResp struct {
 				AcceptedAt     *time.Time `json:"accepted_at"`
 				FieldsChanged  []string   `json:"fields_changed"`
@@ -203,5 +204,50 @@ func TestNodeReachabilityServed(t *testing.T) {
 	contractCall(t, e, a.NodeSecretKey, "POST", "/v1/nodes/"+a.NodeID+"/heartbeat", "application/json", []byte(`{}`))
 	if state, last, changed := read(); state != "healthy" || last == nil || !changed.Equal(*last) {
 		t.Errorf("after the first heartbeat: %s %v %v", state, last, changed)
+	}
+}
+
+// Issue 8: the contract's error codes on node inputs it checks: a
+// capability manifest with a binary_checksum that is not a base64 SHA-256
+// is 400 binary_checksum_invalid, a malformed host-key fingerprint 400
+// ssh_host_key_fingerprint_invalid, and a batch stamped with an unparsable
+// X-Plexsphere-Sent-At 400 ingest_sent_at_invalid. The existing agent,
+// which sends none of them, is unaffected.
+func TestNodeInputContractCodes(t *testing.T) {
+	e := apptest.Start(t, apptest.SQLite)
+	a, _ := enrolTwo(t, e)
+	base := "/v1/nodes/" + a.NodeID
+	for body, code := range map[string]string{
+		`{"binary_version":"v1","binary_checksum":"abc"}`: "binary_checksum_invalid",
+		`{"binary_version":"v1","binary_checksum":"` + base64.StdEncoding.EncodeToString(make([]byte, 32)) + `","ssh_host_key_fingerprint":"MD5:aa"}`: "ssh_host_key_fingerprint_invalid",
+	} {
+		st, raw := contractCall(t, e, a.NodeSecretKey, "PUT", base+"/capabilities", "application/json", []byte(body))
+		if st != 400 || !strings.Contains(string(raw), `"code":"`+code+`"`) {
+			t.Errorf("%s: %d %s, want 400 %s", body, st, raw, code)
+		}
+	}
+	fp := "SHA256:" + strings.TrimRight(base64.StdEncoding.EncodeToString(make([]byte, 32)), "=")
+	if st, raw := contractCall(t, e, a.NodeSecretKey, "PUT", base+"/capabilities", "application/json",
+		[]byte(`{"binary_version":"v1","ssh_host_key_fingerprint":"`+fp+`"}`)); st != 200 {
+		t.Errorf("valid fingerprint: %d %s", st, raw)
+	}
+	send := func(sentAt string) (int, []byte) {
+		req, _ := http.NewRequest("POST", e.URL+base+"/metrics", strings.NewReader(`[]`))
+		req.Header.Set("Authorization", "Bearer "+a.NodeSecretKey)
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-Plexsphere-Sent-At", sentAt)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		raw, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, raw
+	}
+	if st, raw := send("yesterday"); st != 400 || !strings.Contains(string(raw), `"code":"ingest_sent_at_invalid"`) {
+		t.Errorf("bad sent-at: %d %s", st, raw)
+	}
+	if st, raw := send("2026-03-01T12:00:00Z"); st != 202 {
+		t.Errorf("good sent-at: %d %s", st, raw)
 	}
 }

@@ -3,10 +3,13 @@ package events
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"database/sql"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"mime"
+	"regexp"
 	"sort"
 	"time"
 
@@ -14,6 +17,30 @@ import (
 	"github.com/plexsphere/plexsphere/internal/problem"
 	"github.com/plexsphere/plexsphere/internal/store"
 )
+
+// Problem codes of the contract's capability manifest and ingest checks.
+const (
+	CodeBinaryChecksumInvalid = "binary_checksum_invalid"          // 400
+	CodeHostKeyInvalid        = "ssh_host_key_fingerprint_invalid" // 400
+	CodeSentAtInvalid         = "ingest_sent_at_invalid"           // 400
+)
+
+// hostKeyFingerprint is the OpenSSH SHA-256 fingerprint form.
+var hostKeyFingerprint = regexp.MustCompile(`^SHA256:[A-Za-z0-9+/]{43}=?$`)
+
+// checkManifest refuses the contract's manifest members when present and
+// malformed, with the contract's codes; a level-1 manifest has none.
+func checkManifest(c nodeproto.Capabilities) error {
+	if c.BinaryChecksum != "" {
+		if sum, err := base64.StdEncoding.DecodeString(c.BinaryChecksum); err != nil || len(sum) != sha256.Size {
+			return problem.BadRequest(CodeBinaryChecksumInvalid, "binary_checksum is not a base64 SHA-256 digest.")
+		}
+	}
+	if c.SSHHostKeyFingerprint != "" && !hostKeyFingerprint.MatchString(c.SSHHostKeyFingerprint) {
+		return problem.BadRequest(CodeHostKeyInvalid, "ssh_host_key_fingerprint is not SHA256:<base64>.")
+	}
+	return nil
+}
 
 type capabilitiesOutput struct {
 	Body nodeproto.CapabilitiesResponse
@@ -37,6 +64,9 @@ func (a *agent) capabilities(ctx context.Context, in *bodyInput) (*capabilitiesO
 	var c nodeproto.Capabilities
 	if err := json.Unmarshal(body, &c); err != nil {
 		return nil, problem.BadRequest(nodeproto.CodeInvalidRequest, "The body is not a capability manifest.")
+	}
+	if err := checkManifest(c); err != nil {
+		return nil, err
 	}
 	doc, _ := json.Marshal(c)
 	accepted := a.s.cfg.Now().UTC().Truncate(time.Microsecond)
@@ -112,9 +142,26 @@ func compactJSON(raw json.RawMessage) string {
 // ingest accepts a telemetry batch so that agents do not resend it
 // forever, and answers 202 with the contract's receipt; it is not stored
 // yet.
-func (a *agent) ingest(ctx context.Context, in *bodyInput) (*ingestOutput, error) {
+// ingestInput is a telemetry batch request: bodyInput and the contract's
+// send stamp (huma fills no embedded struct, so the fields are repeated).
+type ingestInput struct {
+	ID          string `path:"id" doc:"The node id."`
+	Protocol    string `header:"X-Plexd-Protocol" doc:"The agent's highest protocol level (§1.3)."`
+	ContentType string `header:"Content-Type" doc:"application/json, or application/x-ndjson for logs and audit."`
+	SentAt      string `header:"X-Plexsphere-Sent-At" doc:"RFC 3339 time the batch was sent (the contract's clients send it)."`
+	RawBody     []byte
+}
+
+func (a *agent) ingest(ctx context.Context, in *ingestInput) (*ingestOutput, error) {
 	if err := a.node(ctx, in.ID); err != nil {
 		return nil, err
+	}
+	// The contract's clients stamp the batch; the existing agent does not,
+	// so only a present, unparsable stamp is refused.
+	if in.SentAt != "" {
+		if _, err := time.Parse(time.RFC3339, in.SentAt); err != nil {
+			return nil, problem.BadRequest(CodeSentAtInvalid, "X-Plexsphere-Sent-At is not an RFC 3339 time.")
+		}
 	}
 	n, err := decodeIngest(in.ContentType, in.RawBody)
 	if err != nil {
