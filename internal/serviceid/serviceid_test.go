@@ -179,7 +179,7 @@ func TestServiceIdentities(t *testing.T) {
 			}
 			svc := tokens[0]
 			var who apiv1.Whoami
-			if st, raw := e.DoAs(t, svc, "GET", "/v1/auth/whoami", nil, &who); st != 200 || who.PrincipalType != "service_identity" ||
+			if st, raw := e.DoAs(t, svc, "GET", "/v1/auth/whoami", nil, &who); st != 200 || who.PrincipalType != "service" ||
 				who.Subject != "service_identity:"+si.ID || who.DomainID != dom.ID {
 				t.Fatalf("whoami: %d %s", st, raw)
 			}
