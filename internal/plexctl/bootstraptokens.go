@@ -44,7 +44,8 @@ func (a *app) bootstrapTokensCommand() *cobra.Command {
 		Use:     "bootstrap-tokens",
 		Aliases: []string{"bootstrap-token", "bt"},
 		Short:   "Manage a Project's bootstrap tokens (psb_…), which enrol nodes",
-		Example: `  plexctl bootstrap-tokens create --project 0190c0de-… --env prod --ttl 1h --max-uses 5
+		Example: `  plexctl bootstrap-tokens create --project 0190c0de-… --ttl 1h --max-uses 5
+  plexctl bootstrap-tokens create --project 0190c0de-… --env prod --ttl 1h --max-uses 5
   plexctl bootstrap-tokens list --project 0190c0de-…
   plexctl bootstrap-tokens revoke 0190c0de-… --project 0190c0de-…`,
 	})
@@ -69,7 +70,8 @@ func (a *app) bootstrapTokensCreateCommand() *cobra.Command {
 	cmd := calls(&cobra.Command{
 		Use:   "create",
 		Short: "Issue a bootstrap token; the plaintext is shown once",
-		Example: `  plexctl bootstrap-tokens create --project 0190c0de-… --env prod --ttl 1h --max-uses 5
+		Example: `  plexctl bootstrap-tokens create --project 0190c0de-… --ttl 1h --max-uses 5
+  plexctl bootstrap-tokens create --project 0190c0de-… --env prod --ttl 1h --max-uses 5
   plexctl bootstrap-tokens create --project 0190c0de-… --env dev --label role=web -o json | jq -r .token`,
 		Args: exactArgs(),
 	}, "issueBootstrapToken")
@@ -105,11 +107,12 @@ func (a *app) bootstrapTokensCreateCommand() *cobra.Command {
 	addProjectFlag(cmd, &project)
 	f := cmd.Flags()
 	f.StringVar(&in.Kind, "kind", "node", "kind of the enrolled nodes: node or bridge")
-	f.StringVar(&in.EnvPrefix, "env", "", "environment segment of the token, e.g. prod (required)")
+	// The API requires env_prefix; the flag defaults it so the common case
+	// needs only --project.
+	f.StringVar(&in.EnvPrefix, "env", "default", "environment segment of the token (lowercase letters, e.g. prod); it shows in the token and helps spot a leaked one")
 	f.DurationVar(&ttl, "ttl", 0, "lifetime, 5m to 24h (server default 1h when unset)")
 	f.IntVar(&in.MaxUses, "max-uses", 0, "how many nodes the token may enrol (server default 1)")
 	f.StringToStringVar(&labels, "label", nil, "label KEY=VALUE given to every enrolled node (repeatable)")
-	_ = cmd.MarkFlagRequired("env")
 	_ = cmd.RegisterFlagCompletionFunc("kind", cobra.FixedCompletions(
 		[]string{"node", "bridge"}, cobra.ShellCompDirectiveNoFileComp))
 	return cmd

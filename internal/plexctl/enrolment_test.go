@@ -18,9 +18,10 @@ func TestBootstrapTokenCommands(t *testing.T) {
 			l := newLive(t, b)
 			_, pid := l.project("acme", "100.70.0.0/16")
 
-			r := l.ok(nil, "bootstrap-tokens", "create", "--project", pid, "--env", "prod", "--ttl", "1h", "--max-uses", "5")
+			// The command line exactly: --env defaults to "default".
+			r := l.ok(nil, "bootstrap-tokens", "create", "--project", pid, "--ttl", "1h", "--max-uses", "5")
 			shown := tokenLine(t, r.stdout)
-			if !strings.HasPrefix(shown, "psb_prod_") || !strings.Contains(r.stderr, "not shown again") {
+			if !strings.HasPrefix(shown, "psb_default_") || !strings.Contains(r.stderr, "not shown again") {
 				t.Fatalf("create: stdout %q stderr %q", r.stdout, r.stderr)
 			}
 			var def struct {
