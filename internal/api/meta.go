@@ -8,6 +8,7 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/plexsphere/plexsphere/internal/apiv1"
+	"github.com/plexsphere/plexsphere/internal/problem"
 	"github.com/plexsphere/plexsphere/internal/route"
 )
 
@@ -28,6 +29,10 @@ type openAPIOutput struct {
 func (s *Server) registerMeta() {
 	huma.Register(s.API, route.Op(http.MethodGet, "/v1/health", "getHealth", "meta.health", route.Public,
 		"Process and dependency health", "Meta"), s.health)
+	// Our addition for load balancers and orchestrators, which read only
+	// the status code: the same checks as getHealth, 503 when one fails.
+	huma.Register(s.API, route.Op(http.MethodGet, "/v1/health/ready", "getReadiness", "meta.readiness", route.Public,
+		"Readiness probe: 200 when every dependency check passes, else 503", "Meta"), s.ready)
 	huma.Register(s.API, route.Op(http.MethodGet, "/v1/version", "getVersion", "meta.version", route.Public,
 		"Build information", "Meta"), func(context.Context, *struct{}) (*versionOutput, error) {
 		return &versionOutput{Body: s.cfg.Version}, nil
@@ -40,6 +45,17 @@ func (s *Server) registerMeta() {
 		}
 		return &openAPIOutput{ContentType: "application/json", Body: b}, nil
 	})
+}
+
+// ready answers like health, but a failing check is 503 not_ready with the
+// same body fields, so probes that read only the status code see it.
+func (s *Server) ready(ctx context.Context, in *struct{}) (*healthOutput, error) {
+	out, _ := s.health(ctx, in)
+	if out.Body.Status != "ok" {
+		return nil, problem.New(http.StatusServiceUnavailable, "not_ready",
+			"A dependency check failed; GET /v1/health names it.").WithHeader("Retry-After", "5")
+	}
+	return out, nil
 }
 
 func (s *Server) health(ctx context.Context, _ *struct{}) (*healthOutput, error) {

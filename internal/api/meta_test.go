@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
@@ -65,5 +66,21 @@ func TestIssue8HealthDownIs200(t *testing.T) {
 		if c["status"] == "down" && c["detail"] != "check failed" {
 			t.Fatalf("failed check detail: %s", raw)
 		}
+	}
+	// Our readiness probe keeps a status code for probes that read only it.
+	if st, raw := e.DoAs(t, "", "GET", "/v1/health/ready", nil, nil); st != 503 || !strings.Contains(string(raw), `"code":"not_ready"`) {
+		t.Fatalf("readiness with the database closed: %d %s", st, raw)
+	}
+}
+
+// The readiness probe answers 200 with the health body while every check
+// passes.
+func TestReadinessOK(t *testing.T) {
+	e := apptest.Start(t, apptest.SQLite)
+	var got struct {
+		Status string `json:"status"`
+	}
+	if st, raw := e.DoAs(t, "", "GET", "/v1/health/ready", nil, &got); st != 200 || got.Status != "ok" {
+		t.Fatalf("readiness: %d %s", st, raw)
 	}
 }

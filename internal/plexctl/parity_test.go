@@ -14,6 +14,8 @@ import (
 // deliberately has no command for, each with the reason. Keep it short:
 // every entry is reviewed, and an operator operation belongs in plexctl.
 var withoutCommand = map[string]string{
+	// Probes.
+	"getReadiness": "probe-only: the status-code form of getHealth for load balancers; plexctl health shows the same checks and exits 1 when one fails",
 	// Node plane: called by plexd with a bootstrap token or its NSK.
 	"registerNode":        "node-only: plexd enrols with a bootstrap token",
 	"getNodeState":        "node-only: plexd reads its desired state with its NSK",
