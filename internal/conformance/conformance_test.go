@@ -351,6 +351,12 @@ func (c *client) mesh(t *testing.T, w *world) {
 			"timestamp": time.Now().UTC().Format(time.RFC3339), "status": "healthy", "uptime": "1m0s",
 			"binary_checksum": strings.Repeat("0", 64)}, heartbeatResponse)
 	})
+	t.Run("GetNodeReachability", func(t *testing.T) {
+		r := c.okAs(t, n.nsk, "GET", "/v1/nodes/"+n.id+"/reachability", nil, reachability)
+		if r != nil && r["last_heartbeat_at"] == nil {
+			t.Errorf("GetNodeReachability: no last_heartbeat_at after a heartbeat: %v", r)
+		}
+	})
 	// Issue 8 row 4: the snapshot's required blocks and peers' node_id.
 	t.Run("GetNodeState", func(t *testing.T) {
 		s := c.okAs(t, n.nsk, "GET", "/v1/nodes/"+n.id+"/state", nil, nodeStateSnapshot)
