@@ -25,29 +25,37 @@ type client struct {
 	env *apptest.Env
 }
 
-// call sends one request (body marshalled unless nil; a string is sent as
-// is) with bearer (none when "") and returns the status and body.
+// call sends one request (a JSON body unless nil) with bearer (none when
+// "") and returns the status and body.
 func (c *client) call(t *testing.T, bearer, method, path string, body any) (int, []byte) {
 	t.Helper()
+	if body == nil {
+		return c.send(t, bearer, method, path, "", "", nil)
+	}
+	raw, err := json.Marshal(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c.send(t, bearer, method, path, "application/json", string(raw), nil)
+}
+
+// send is call with the body's media type and extra headers given.
+func (c *client) send(t *testing.T, bearer, method, path, contentType, body string, headers map[string]string) (int, []byte) {
+	t.Helper()
 	var rd io.Reader = http.NoBody
-	switch b := body.(type) {
-	case nil:
-	case string:
-		rd = strings.NewReader(b)
-	default:
-		raw, err := json.Marshal(b)
-		if err != nil {
-			t.Fatal(err)
-		}
-		rd = bytes.NewReader(raw)
+	if contentType != "" {
+		rd = strings.NewReader(body)
 	}
 	req, err := http.NewRequest(method, c.env.URL+path, rd)
 	if err != nil {
 		t.Fatal(err)
 	}
 	req.Header.Set("Accept", "application/json, application/problem+json")
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	for k, v := range headers {
+		req.Header.Set(k, v)
 	}
 	if bearer != "" {
 		req.Header.Set("Authorization", "Bearer "+bearer)
@@ -356,6 +364,21 @@ func (c *client) mesh(t *testing.T, w *world) {
 		if r != nil && r["last_heartbeat_at"] == nil {
 			t.Errorf("GetNodeReachability: no last_heartbeat_at after a heartbeat: %v", r)
 		}
+	})
+	t.Run("PutNodeCapabilities", func(t *testing.T) {
+		c.okAs(t, n.nsk, "PUT", "/v1/nodes/"+n.id+"/capabilities", map[string]any{"binary_version": "plexd-conformance",
+			"binary_checksum": base64.StdEncoding.EncodeToString(make([]byte, 32))}, capabilityManifest)
+	})
+	// Logs are NDJSON with the batch's send time in a header.
+	t.Run("PostNodeLogs", func(t *testing.T) {
+		line, _ := json.Marshal(map[string]any{"severity": "info", "message": "conformance",
+			"timestamp": time.Now().UTC().Format(time.RFC3339)})
+		st, raw := c.send(t, n.nsk, "POST", "/v1/nodes/"+n.id+"/logs", "application/x-ndjson", string(line)+"\n",
+			map[string]string{"X-Plexsphere-Sent-At": time.Now().UTC().Format(time.RFC3339)})
+		if st < 200 || st > 299 {
+			t.Fatalf("POST /v1/nodes/{id}/logs: %d %s", st, raw)
+		}
+		report(t, "POST", "/v1/nodes/{id}/logs", decodeStrict(raw, ingestReceipt))
 	})
 	// Issue 8 row 4: the snapshot's required blocks and peers' node_id.
 	t.Run("GetNodeState", func(t *testing.T) {

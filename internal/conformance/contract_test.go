@@ -86,6 +86,9 @@ var (
 		req("sessions", arrayOf(anyObject)), req("reachability", reachability),
 		req("policy", orNull(anyObject)), req("bridge", orNull(anyObject)),
 		req("state", orNull(stateBuckets)), req("reports", orNull(stateBuckets)))
+	ingestReceipt      = object(req("accepted_at", dateTime), req("records", integer))
+	capabilityManifest = object(req("accepted_at", dateTime), req("fields_changed", arrayOf(str)),
+		req("host_key_changed", boolean))
 	heartbeatResponse = object(req("accepted_at", dateTime), req("reconcile", boolean), req("rotate_keys", boolean))
 )
 
