@@ -42,3 +42,13 @@ func TestClientAddr(t *testing.T) {
 		}
 	}
 }
+
+// A 501 answers a contract operation not provisioned yet: expected, so it
+// is not logged as a server failure; other 5xx are.
+func TestServerFault(t *testing.T) {
+	for status, want := range map[int]bool{200: false, 404: false, 499: false, 500: true, 501: false, 502: true, 503: true} {
+		if got := serverFault(status); got != want {
+			t.Errorf("serverFault(%d) = %v, want %v", status, got, want)
+		}
+	}
+}

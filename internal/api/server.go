@@ -185,7 +185,7 @@ func (s *Server) setup(ctx huma.Context, next func(huma.Context)) {
 	}
 	s.cfg.Audit.Finish(ctx.Context(), status, s.cfg.Logger)
 	level := slog.LevelInfo
-	if status >= 500 {
+	if serverFault(status) {
 		level = slog.LevelError
 	}
 	s.cfg.Logger.Log(ctx.Context(), level, "request",
@@ -277,10 +277,17 @@ func (s *Server) fill(ctx huma.Context, p *problem.Problem) {
 	case p.Status == StatusClientClosedRequest || p.Status >= 500 && clientGone(ctx):
 		s.cfg.Logger.InfoContext(ctx.Context(), "client closed request", "code", p.Code,
 			"correlation_id", ar.CorrelationID, "error", p.Cause())
-	case p.Status >= 500:
+	case serverFault(p.Status):
 		s.cfg.Logger.ErrorContext(ctx.Context(), "request failed", "code", p.Code,
 			"correlation_id", ar.CorrelationID, "error", p.Cause())
 	}
+}
+
+// serverFault reports whether status is a failure of this server worth an
+// ERROR log: a 5xx other than 501, which answers the contract operations
+// not provisioned yet (internal/unserved) and is expected.
+func serverFault(status int) bool {
+	return status >= 500 && status != http.StatusNotImplemented
 }
 
 // clientGone reports whether the client closed the connection.
