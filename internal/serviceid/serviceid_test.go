@@ -167,7 +167,7 @@ func TestServiceIdentities(t *testing.T) {
 				{"no secret", url.Values{"grant_type": {"client_credentials"}, "domain_id": {dom.ID}, "client_id": {ciClient}}, 401, "invalid_client"},
 				{"jwt grant for a client_credentials identity", url.Values{"grant_type": {apiv1.GrantJWTBearer}, "domain_id": {dom.ID}, "client_id": {ciClient}}, 403, "federation_kind_mismatch"},
 				{"client_credentials for a jwt_bearer identity", cc(dom.ID, "spiffe-x", ciSecret), 403, "federation_kind_mismatch"},
-				{"jwt grant", url.Values{"grant_type": {apiv1.GrantJWTBearer}, "domain_id": {dom.ID}, "client_id": {"spiffe-x"}, "client_assertion": {"x.y.z"}}, 501, "spiffe_not_provisioned"},
+				{"jwt grant", url.Values{"grant_type": {apiv1.GrantJWTBearer}, "domain_id": {dom.ID}, "client_id": {"spiffe-x"}, "client_assertion": {"x.y.z"}}, 501, "not_provisioned"},
 				{"unknown grant", url.Values{"grant_type": {"password"}}, 400, "unsupported_grant_type"},
 				{"no domain", cc("", ciClient, ciSecret), 400, "domain_id_required"},
 				{"bad domain", cc("acme", ciClient, ciSecret), 400, "invalid_domain_id"},

@@ -224,12 +224,14 @@ func (s *Service) verify(ctx context.Context, c client, kind, secret string) err
 }
 
 // jwtBearer answers a jwt-bearer grant: 403 federation_kind_mismatch when
-// the named identity is a client_credentials one, else 501 until SPIFFE
-// JWT-SVID verification is built.
+// the named identity is a client_credentials one, else 501 not_provisioned
+// (the contract's code for this grant) until SPIFFE JWT-SVID verification is
+// built.
 func jwtBearer(c client, found bool) error {
 	if found && c.kind != KindJWTBearer {
 		return problem.New(http.StatusForbidden, "federation_kind_mismatch",
 			"This grant does not match the service identity's federation_kind.")
 	}
-	return problem.NotProvisioned("spiffe")
+	return problem.New(http.StatusNotImplemented, "not_provisioned",
+		"SPIFFE JWT-SVID service tokens (jwt-bearer) are not provisioned on this server yet.")
 }
