@@ -108,7 +108,7 @@ func TestRegisterGate(t *testing.T) {
 			rec := e.serve(h, io.NopCloser(bytes.NewReader(gzipBomb(tok, newKey(), 65<<10))))
 			wantProblem(t, rec.Code, rec.Body.Bytes(), 413, "request_body_too_large")
 			rec = e.serve(h, io.NopCloser(bytes.NewReader(gzipBomb(tok, newKey(), 60<<10))))
-			if rec.Code != 201 {
+			if rec.Code != 200 {
 				t.Fatalf("a registration under the ceiling: %d %s", rec.Code, rec.Body)
 			}
 
@@ -138,7 +138,7 @@ func TestRegisterGate(t *testing.T) {
 			}
 			// An agent (bearer) is not held up by them.
 			if rec := e.serve(agentHeaders(tok), io.NopCloser(strings.NewReader(`{"token":`+quote(tok)+
-				`,"public_key":"`+newKey()+`","hostname":"a"}`))); rec.Code != 201 {
+				`,"public_key":"`+newKey()+`","hostname":"a"}`))); rec.Code != 200 {
 				t.Fatalf("an agent behind anonymous bodies: %d %s", rec.Code, rec.Body)
 			}
 			for _, pw := range pipes {
@@ -148,7 +148,7 @@ func TestRegisterGate(t *testing.T) {
 			// The slots are free again.
 			rec = e.serve(map[string]string{"Content-Type": "application/json"},
 				io.NopCloser(strings.NewReader(`{"bootstrap_token":`+quote(tok)+`,"public_key":"`+newKey()+`"}`)))
-			if rec.Code != 201 {
+			if rec.Code != 200 {
 				t.Fatalf("contract form after the burst: %d %s", rec.Code, rec.Body)
 			}
 		})

@@ -57,7 +57,9 @@ type registerOutput struct {
 func (s *Service) registerRegistration(api huma.API) {
 	op := route.Op(http.MethodPost, "/v1/register", "registerNode", "node.register", route.Public,
 		"Redeem a bootstrap token and join the mesh (agent and contract forms)", "Enrolment")
-	op.DefaultStatus = http.StatusCreated
+	// 200, the contract's status; the existing agent takes any 2xx
+	// (node-protocol §4.2 recommends 201, so 200 is the one both accept).
+	op.DefaultStatus = http.StatusOK
 	op.MaxBodyBytes = registerBodyLimit + 1
 	op.Middlewares = huma.Middlewares{s.gate(api)}
 	op.Description = "Accepts the agent form (`token` + `Authorization: Bearer`, node-protocol.md §4) and the " +

@@ -62,7 +62,7 @@ func testAgentForm(t *testing.T, e *env) {
 	body := `{"token":` + quote(issued.Token) + `,"public_key":"` + key +
 		`","hostname":"web-1","metadata":{"role":"web","zone":"a"}}`
 	resp, raw := e.raw(t, "POST", "/v1/register", agentHeaders(issued.Token), []byte(body))
-	if resp.StatusCode != 201 || resp.Header.Get("Content-Type") != "application/json" ||
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/json" ||
 		resp.Header.Get("Cache-Control") != "no-store" || resp.Header.Get("Content-Encoding") != "" {
 		t.Fatalf("C1 register: %d %v %s", resp.StatusCode, resp.Header, raw)
 	}
@@ -104,7 +104,7 @@ func testAgentForm(t *testing.T, e *env) {
 	// minutes, before the NSK was used, answer the same node with a fresh
 	// NSK (TestRegistrationReplay covers the rule).
 	resp, raw = e.raw(t, "POST", "/v1/register", agentHeaders(issued.Token), []byte(body))
-	if again := decodeRegistered(t, raw); resp.StatusCode != 201 || again.NodeID != r.NodeID ||
+	if again := decodeRegistered(t, raw); resp.StatusCode != 200 || again.NodeID != r.NodeID ||
 		again.MeshIP != r.MeshIP || !nodeproto.ValidNSK(again.NodeSecretKey) || again.NodeSecretKey == r.NodeSecretKey ||
 		again.SigningPublicKey != r.SigningPublicKey {
 		t.Fatalf("replay: %d %s", resp.StatusCode, raw)
@@ -139,7 +139,7 @@ func testAgentForm(t *testing.T, e *env) {
 	h["X-Plexd-Protocol"] = "7"
 	resp, raw = e.raw(t, "POST", "/v1/register", h, []byte(`{"token":`+quote(multi.Token)+`,"public_key":"`+newKey()+`","hostname":"web-1"}`))
 	second := decodeRegistered(t, raw)
-	if resp.StatusCode != 201 || second.MeshIP != "100.64.0.2" || len(second.Peers) != 1 ||
+	if resp.StatusCode != 200 || second.MeshIP != "100.64.0.2" || len(second.Peers) != 1 ||
 		resp.Header.Get("X-Plexsphere-Protocol") != "2" {
 		t.Fatalf("second node: %d %v %s", resp.StatusCode, resp.Header, raw)
 	}
@@ -160,7 +160,7 @@ func testAgentForm(t *testing.T, e *env) {
 	zw.Close()
 	h = agentHeaders(multi.Token)
 	h["Content-Encoding"] = "gzip"
-	if resp, raw = e.raw(t, "POST", "/v1/register", h, zb.Bytes()); resp.StatusCode != 201 {
+	if resp, raw = e.raw(t, "POST", "/v1/register", h, zb.Bytes()); resp.StatusCode != 200 {
 		t.Fatalf("gzip register: %d %s", resp.StatusCode, raw)
 	}
 }
@@ -229,7 +229,7 @@ func testRegisterErrors(t *testing.T, e *env) {
 	wantProblem(t, resp.StatusCode, raw, 401, "token_revoked")
 
 	// A key held by a live node is a conflict, and leaves the token unused.
-	if resp, raw := e.registerAgent(t, tok, key, "first"); resp.StatusCode != 201 {
+	if resp, raw := e.registerAgent(t, tok, key, "first"); resp.StatusCode != 200 {
 		t.Fatalf("register: %d %s", resp.StatusCode, raw)
 	}
 	other := e.issue(t, f.project.ID, apiv1.IssueBootstrapToken{Kind: "node", EnvPrefix: "prod"})
@@ -295,7 +295,7 @@ func testContractForm(t *testing.T, e *env) {
 
 	st, raw = contract(map[string]string{"project_id": f.project.ID, "resource_id": "rack-7", "nonce": "n-1"})
 	r := decodeRegistered(t, raw)
-	if st != 201 || r.NSK == "" || r.NSK != r.NodeSecretKey || r.PeerSnapshot == nil || r.SigningKeyID == "" {
+	if st != 200 || r.NSK == "" || r.NSK != r.NodeSecretKey || r.PeerSnapshot == nil || r.SigningKeyID == "" {
 		t.Fatalf("contract form: %d %s", st, raw)
 	}
 	var node apiv1.Node
@@ -314,7 +314,7 @@ func testAllocation(t *testing.T, e *env) {
 	var ips []string
 	for range 2 {
 		resp, raw := e.registerAgent(t, issued.Token, newKey(), "n")
-		if resp.StatusCode != 201 {
+		if resp.StatusCode != 200 {
 			t.Fatalf("register: %d %s", resp.StatusCode, raw)
 		}
 		ips = append(ips, decodeRegistered(t, raw).MeshIP)
@@ -337,11 +337,11 @@ func testAllocation(t *testing.T, e *env) {
 	var plain apiv1.Project
 	e.Do(t, "POST", "/v1/projects", apiv1.CreateProject{DomainID: g.domain.ID, Name: "plain", Slug: "plain"}, &plain)
 	resp, raw = e.registerAgent(t, e.issue(t, g.project.ID, apiv1.IssueBootstrapToken{Kind: "node", EnvPrefix: "prod"}).Token, newKey(), "s")
-	if r := decodeRegistered(t, raw); resp.StatusCode != 201 || r.MeshIP != "100.71.0.1" {
+	if r := decodeRegistered(t, raw); resp.StatusCode != 200 || r.MeshIP != "100.71.0.1" {
 		t.Fatalf("sub-range: %d %s", resp.StatusCode, raw)
 	}
 	resp, raw = e.registerAgent(t, e.issue(t, plain.ID, apiv1.IssueBootstrapToken{Kind: "node", EnvPrefix: "prod"}).Token, newKey(), "p")
-	if r := decodeRegistered(t, raw); resp.StatusCode != 201 || r.MeshIP != "100.71.1.0" {
+	if r := decodeRegistered(t, raw); resp.StatusCode != 200 || r.MeshIP != "100.71.1.0" {
 		t.Fatalf("pool outside the sibling sub-range: %d %s", resp.StatusCode, raw)
 	}
 

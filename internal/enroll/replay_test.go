@@ -39,7 +39,7 @@ func TestRegistrationReplay(t *testing.T) {
 
 			resp, raw := e.registerAgent(t, tok, key, "victim")
 			first := decodeRegistered(t, raw)
-			if resp.StatusCode != 201 || !nodeproto.ValidNSK(first.NodeSecretKey) {
+			if resp.StatusCode != 200 || !nodeproto.ValidNSK(first.NodeSecretKey) {
 				t.Fatalf("register: %d %s", resp.StatusCode, raw)
 			}
 
@@ -47,7 +47,7 @@ func TestRegistrationReplay(t *testing.T) {
 			// same node, and the unused one no longer authenticates.
 			resp, raw = e.registerAgent(t, tok, key, "victim")
 			again := decodeRegistered(t, raw)
-			if resp.StatusCode != 201 || again.NodeID != first.NodeID || again.MeshIP != first.MeshIP ||
+			if resp.StatusCode != 200 || again.NodeID != first.NodeID || again.MeshIP != first.MeshIP ||
 				!nodeproto.ValidNSK(again.NodeSecretKey) || again.NodeSecretKey == first.NodeSecretKey {
 				t.Fatalf("replay before use: %d %s", resp.StatusCode, raw)
 			}
@@ -102,7 +102,7 @@ func TestRegistrationReplayRacesFirstUse(t *testing.T) {
 					defer wg.Done()
 					resp, raw := e.registerAgent(t, tok, key, "n")
 					replaySt = resp.StatusCode
-					if replaySt == 201 {
+					if replaySt == 200 {
 						replayed = decodeRegistered(t, raw)
 					}
 				}()
@@ -110,7 +110,7 @@ func TestRegistrationReplayRacesFirstUse(t *testing.T) {
 				// Either the replay won (the old NSK is refused, the new one
 				// works) or the call won (the replay is refused); never both.
 				switch {
-				case replaySt == 201 && callSt == 401:
+				case replaySt == 200 && callSt == 401:
 					if st := e.nodeCall(t, replayed.NodeID, replayed.NodeSecretKey); st != 200 {
 						t.Fatalf("new NSK: %d", st)
 					}
@@ -157,7 +157,7 @@ func TestRegistrationReplayLevel2Sealed(t *testing.T) {
 				return resp.StatusCode, r, raw
 			}
 			st, first, raw := register("2")
-			if st != 201 || first.NodeSecretKeySealed == "" {
+			if st != 200 || first.NodeSecretKeySealed == "" {
 				t.Fatalf("level-2 register: %d %s", st, raw)
 			}
 			if nsk, err := first.OpenNSK(priv); err != nil || nsk != first.NodeSecretKey {
@@ -173,7 +173,7 @@ func TestRegistrationReplayLevel2Sealed(t *testing.T) {
 			wantProblem(t, st, raw, 409, nodeproto.CodePublicKeyConflict)
 			// A level-2 replay carries the fresh NSK only sealed.
 			st, again, raw := register("2")
-			if st != 201 || again.NodeID != first.NodeID || again.NodeSecretKey != "" || again.NSK != "" ||
+			if st != 200 || again.NodeID != first.NodeID || again.NodeSecretKey != "" || again.NSK != "" ||
 				again.NodeSecretKeySealed == "" {
 				t.Fatalf("level-2 replay: %d %s", st, raw)
 			}

@@ -405,7 +405,7 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) {
 	n.state = nodeproto.StateResponse{Peers: []nodeproto.Peer{}, Policies: []nodeproto.Policy{}, Data: []nodeproto.DataEntry{}, SecretRefs: []nodeproto.SecretRef{}}
 	s.nextIP++
 	s.nodes[n.id], s.byNSK[nsk] = n, n
-	writeJSON(w, http.StatusCreated, nodeproto.RegisterResponse{
+	writeJSON(w, http.StatusOK, nodeproto.RegisterResponse{
 		NodeID: n.id, MeshIP: n.meshIP, SigningPublicKey: b64(s.current.Public()), NodeSecretKey: nsk, Peers: []nodeproto.Peer{},
 	})
 }
