@@ -133,6 +133,15 @@ var List = []Mutant{
 		Why:  "an envelope with any signature verifies",
 	},
 	{
+		ID:   "stream-verifier-bypassed",
+		File: "internal/plexd/stream/stream.go",
+		Orig: "env, err := s.opts.Verifier.VerifyJSON(f.Data)",
+		Repl: "env, err := envelope.Parse(f.Data)",
+		Pkg:  "./internal/plexd/stream",
+		Run:  "^TestStreamDeliversOnlyVerifiedEnvelopes$",
+		Why:  "plexd's stream parses event envelopes without verifying signature, freshness or nonce",
+	},
+	{
 		ID:   "page-cursor-caller-unbound",
 		File: "internal/page/page.go",
 		Orig: "if p.C != c.digest(\"c\", b.Caller) {",
