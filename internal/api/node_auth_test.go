@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"testing"
 
-	"github.com/plexsphere/plexsphere/internal/apiv1"
 	"github.com/plexsphere/plexsphere/internal/apptest"
 	"github.com/plexsphere/plexsphere/internal/config"
 )
@@ -21,19 +20,8 @@ type enrolled struct {
 // enrolTwo registers two nodes in a fresh Domain.
 func enrolTwo(t *testing.T, e *apptest.Env) (a, b enrolled) {
 	t.Helper()
-	var dom apiv1.Domain
-	if st, raw := e.Do(t, "POST", "/v1/domains", apiv1.CreateDomain{Name: "d", Slug: "d", MeshCIDR: "10.100.0.0/16"}, &dom); st != 201 {
-		t.Fatalf("domain: %d %s", st, raw)
-	}
-	var prj apiv1.Project
-	if st, raw := e.Do(t, "POST", "/v1/projects", apiv1.CreateProject{DomainID: dom.ID, Name: "p", Slug: "p"}, &prj); st != 201 {
-		t.Fatalf("project: %d %s", st, raw)
-	}
-	var tok apiv1.IssuedBootstrapToken
-	if st, raw := e.Do(t, "POST", "/v1/projects/"+prj.ID+"/bootstrap-tokens",
-		apiv1.IssueBootstrapToken{Kind: "node", EnvPrefix: "test", MaxUses: 10}, &tok); st != 201 {
-		t.Fatalf("bootstrap token: %d %s", st, raw)
-	}
+	fx := e.NewEnrolment(t, "d", "10.100.0.0/16", 10)
+	tok := fx.Token
 	var out [2]enrolled
 	for i := range out {
 		pub := make([]byte, 32)

@@ -13,6 +13,8 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/plexsphere/plexsphere/internal/apiv1"
+
 	"github.com/plexsphere/plexsphere/internal/app"
 	"github.com/plexsphere/plexsphere/internal/store"
 )
@@ -57,4 +59,31 @@ func (e *Env) Replica(t testing.TB) *Env {
 		srv.Close()
 	})
 	return &Env{Server: srv, URL: hs.URL, Token: e.Token, DataDir: e.DataDir, Config: e.Config}
+}
+
+// Enrolment is a fresh Domain, a Project in it and a node bootstrap token
+// for that Project: what a test needs before it registers nodes.
+type Enrolment struct {
+	Domain  apiv1.Domain
+	Project apiv1.Project
+	Token   apiv1.IssuedBootstrapToken
+}
+
+// NewEnrolment creates, as the platform admin, a Domain with slug and
+// meshCIDR, a Project "p" in it and a node bootstrap token for maxUses
+// registrations (0 = the server's default, one).
+func (e *Env) NewEnrolment(t testing.TB, slug, meshCIDR string, maxUses int) Enrolment {
+	t.Helper()
+	var f Enrolment
+	if st, raw := e.Do(t, "POST", "/v1/domains", apiv1.CreateDomain{Name: slug, Slug: slug, MeshCIDR: meshCIDR}, &f.Domain); st != 201 {
+		t.Fatalf("domain: %d %s", st, raw)
+	}
+	if st, raw := e.Do(t, "POST", "/v1/projects", apiv1.CreateProject{DomainID: f.Domain.ID, Name: "p", Slug: "p"}, &f.Project); st != 201 {
+		t.Fatalf("project: %d %s", st, raw)
+	}
+	if st, raw := e.Do(t, "POST", "/v1/projects/"+f.Project.ID+"/bootstrap-tokens",
+		apiv1.IssueBootstrapToken{Kind: "node", EnvPrefix: "test", MaxUses: maxUses}, &f.Token); st != 201 {
+		t.Fatalf("bootstrap token: %d %s", st, raw)
+	}
+	return f
 }

@@ -105,19 +105,8 @@ func TestAgentSequenceOnTheControlPlane(t *testing.T) {
 	for _, b := range backends(t) {
 		t.Run(string(b), func(t *testing.T) {
 			e := apptest.Start(t, apptest.Backend(b))
-			var dom apiv1.Domain
-			if st, raw := e.Do(t, "POST", "/v1/domains", apiv1.CreateDomain{Name: "d", Slug: "d", MeshCIDR: "10.100.0.0/16"}, &dom); st != 201 {
-				t.Fatalf("domain: %d %s", st, raw)
-			}
-			var prj apiv1.Project
-			if st, raw := e.Do(t, "POST", "/v1/projects", apiv1.CreateProject{DomainID: dom.ID, Name: "p", Slug: "p"}, &prj); st != 201 {
-				t.Fatalf("project: %d %s", st, raw)
-			}
-			var tok apiv1.IssuedBootstrapToken
-			if st, raw := e.Do(t, "POST", "/v1/projects/"+prj.ID+"/bootstrap-tokens",
-				apiv1.IssueBootstrapToken{Kind: "node", EnvPrefix: "test", MaxUses: 10}, &tok); st != 201 {
-				t.Fatalf("token: %d %s", st, raw)
-			}
+			fx := e.NewEnrolment(t, "d", "10.100.0.0/16", 10)
+			dom, tok := fx.Domain, fx.Token
 			a := register(t, e, tok.Token)
 			c, st := tryConnect(t, e.URL, a.NodeID, a.NodeSecretKey, "", keySetOf(t, a.SigningPublicKey))
 			if st != http.StatusOK {
@@ -208,19 +197,8 @@ func TestAgentSequenceOnTheControlPlane(t *testing.T) {
 // the current key is not held.
 func TestStreamHoldsAfterRotation(t *testing.T) {
 	e := apptest.Start(t, apptest.SQLite)
-	var dom apiv1.Domain
-	if st, raw := e.Do(t, "POST", "/v1/domains", apiv1.CreateDomain{Name: "d", Slug: "d", MeshCIDR: "10.100.0.0/16"}, &dom); st != 201 {
-		t.Fatalf("domain: %d %s", st, raw)
-	}
-	var prj apiv1.Project
-	if st, raw := e.Do(t, "POST", "/v1/projects", apiv1.CreateProject{DomainID: dom.ID, Name: "p", Slug: "p"}, &prj); st != 201 {
-		t.Fatalf("project: %d %s", st, raw)
-	}
-	var tok apiv1.IssuedBootstrapToken
-	if st, raw := e.Do(t, "POST", "/v1/projects/"+prj.ID+"/bootstrap-tokens",
-		apiv1.IssueBootstrapToken{Kind: "node", EnvPrefix: "test", MaxUses: 10}, &tok); st != 201 {
-		t.Fatalf("token: %d %s", st, raw)
-	}
+	fx := e.NewEnrolment(t, "d", "10.100.0.0/16", 10)
+	dom, tok := fx.Domain, fx.Token
 	a := register(t, e, tok.Token)
 	var keys json.RawMessage
 	if st, raw := e.Do(t, "POST", "/v1/domains/"+dom.ID+"/signing-keys:rotate", apiv1.RotateSigningKey{GraceSeconds: 3600}, &keys); st/100 != 2 {

@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/plexsphere/plexsphere/internal/apiv1"
 	"github.com/plexsphere/plexsphere/internal/apptest"
 )
 
@@ -19,19 +18,8 @@ import (
 // existing agent does.
 func enrolTwo(t *testing.T, e *apptest.Env) (agentNode, agentNode) {
 	t.Helper()
-	var dom apiv1.Domain
-	if st, raw := e.Do(t, "POST", "/v1/domains", apiv1.CreateDomain{Name: "c", Slug: "c", MeshCIDR: "10.101.0.0/16"}, &dom); st != 201 {
-		t.Fatalf("domain: %d %s", st, raw)
-	}
-	var prj apiv1.Project
-	if st, raw := e.Do(t, "POST", "/v1/projects", apiv1.CreateProject{DomainID: dom.ID, Name: "p", Slug: "p"}, &prj); st != 201 {
-		t.Fatalf("project: %d %s", st, raw)
-	}
-	var tok apiv1.IssuedBootstrapToken
-	if st, raw := e.Do(t, "POST", "/v1/projects/"+prj.ID+"/bootstrap-tokens",
-		apiv1.IssueBootstrapToken{Kind: "node", EnvPrefix: "test", MaxUses: 2}, &tok); st != 201 {
-		t.Fatalf("token: %d %s", st, raw)
-	}
+	fx := e.NewEnrolment(t, "c", "10.101.0.0/16", 2)
+	tok := fx.Token
 	return register(t, e, tok.Token), register(t, e, tok.Token)
 }
 

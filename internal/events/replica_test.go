@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/plexsphere/plexsphere/internal/apiv1"
 	"github.com/plexsphere/plexsphere/internal/app"
 	"github.com/plexsphere/plexsphere/internal/apptest"
 	"github.com/plexsphere/plexsphere/internal/config"
@@ -51,19 +50,8 @@ func TestCrossReplicaOnTwoControlPlanes(t *testing.T) {
 	}
 	_, urlB := replica()
 	e := &apptest.Env{URL: urlA, Token: tok}
-	var dom apiv1.Domain
-	if st, raw := e.Do(t, "POST", "/v1/domains", apiv1.CreateDomain{Name: "d", Slug: "d", MeshCIDR: "10.100.0.0/16"}, &dom); st != 201 {
-		t.Fatalf("domain: %d %s", st, raw)
-	}
-	var prj apiv1.Project
-	if st, raw := e.Do(t, "POST", "/v1/projects", apiv1.CreateProject{DomainID: dom.ID, Name: "p", Slug: "p"}, &prj); st != 201 {
-		t.Fatalf("project: %d %s", st, raw)
-	}
-	var bt apiv1.IssuedBootstrapToken
-	if st, raw := e.Do(t, "POST", "/v1/projects/"+prj.ID+"/bootstrap-tokens",
-		apiv1.IssueBootstrapToken{Kind: "node", EnvPrefix: "test", MaxUses: 10}, &bt); st != 201 {
-		t.Fatalf("token: %d %s", st, raw)
-	}
+	fx := e.NewEnrolment(t, "d", "10.100.0.0/16", 10)
+	bt := fx.Token
 	x := register(t, e, bt.Token)
 	c, st := tryConnect(t, urlB, x.NodeID, x.NodeSecretKey, "", keySetOf(t, x.SigningPublicKey))
 	if st != http.StatusOK {

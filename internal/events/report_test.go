@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/plexsphere/plexsphere/internal/apiv1"
 	"github.com/plexsphere/plexsphere/internal/apptest"
 	"github.com/plexsphere/plexsphere/internal/events"
 	"github.com/plexsphere/plexsphere/internal/store"
@@ -122,19 +121,8 @@ func TestReportBounds(t *testing.T) {
 // token for it.
 func nodeToken(t *testing.T, e *apptest.Env) string {
 	t.Helper()
-	var dom apiv1.Domain
-	if st, raw := e.Do(t, "POST", "/v1/domains", apiv1.CreateDomain{Name: "d", Slug: "d", MeshCIDR: "10.100.0.0/16"}, &dom); st != 201 {
-		t.Fatalf("domain: %d %s", st, raw)
-	}
-	var prj apiv1.Project
-	if st, raw := e.Do(t, "POST", "/v1/projects", apiv1.CreateProject{DomainID: dom.ID, Name: "p", Slug: "p"}, &prj); st != 201 {
-		t.Fatalf("project: %d %s", st, raw)
-	}
-	var tok apiv1.IssuedBootstrapToken
-	if st, raw := e.Do(t, "POST", "/v1/projects/"+prj.ID+"/bootstrap-tokens",
-		apiv1.IssueBootstrapToken{Kind: "node", EnvPrefix: "test", MaxUses: 10}, &tok); st != 201 {
-		t.Fatalf("token: %d %s", st, raw)
-	}
+	fx := e.NewEnrolment(t, "d", "10.100.0.0/16", 10)
+	tok := fx.Token
 	return tok.Token
 }
 

@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/plexsphere/plexsphere/internal/apiv1"
 	"github.com/plexsphere/plexsphere/internal/app"
 	"github.com/plexsphere/plexsphere/internal/apptest"
 	"github.com/plexsphere/plexsphere/internal/config"
@@ -39,19 +38,8 @@ func TestShutdownEndsStreams(t *testing.T) {
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(sctx, func(a string) { addr <- a }) }()
 	e := &apptest.Env{URL: "http://" + <-addr, Token: tok}
-	var dom apiv1.Domain
-	if st, raw := e.Do(t, "POST", "/v1/domains", apiv1.CreateDomain{Name: "d", Slug: "d", MeshCIDR: "10.100.0.0/16"}, &dom); st != 201 {
-		t.Fatalf("domain: %d %s", st, raw)
-	}
-	var prj apiv1.Project
-	if st, raw := e.Do(t, "POST", "/v1/projects", apiv1.CreateProject{DomainID: dom.ID, Name: "p", Slug: "p"}, &prj); st != 201 {
-		t.Fatalf("project: %d %s", st, raw)
-	}
-	var bt apiv1.IssuedBootstrapToken
-	if st, raw := e.Do(t, "POST", "/v1/projects/"+prj.ID+"/bootstrap-tokens",
-		apiv1.IssueBootstrapToken{Kind: "node", EnvPrefix: "test"}, &bt); st != 201 {
-		t.Fatalf("token: %d %s", st, raw)
-	}
+	fx := e.NewEnrolment(t, "d", "10.100.0.0/16", 0)
+	bt := fx.Token
 	n := register(t, e, bt.Token)
 	c, st := tryConnect(t, e.URL, n.NodeID, n.NodeSecretKey, "", keySetOf(t, n.SigningPublicKey))
 	if st != http.StatusOK {
