@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"io"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"testing"
 	"time"
@@ -86,4 +87,27 @@ func (e *Env) NewEnrolment(t testing.TB, slug, meshCIDR string, maxUses int) Enr
 		t.Fatalf("bootstrap token: %d %s", st, raw)
 	}
 	return f
+}
+
+// Send sends a request without a body as token ("" for none) and returns
+// the answer, its body read and closed: for tests that need the headers.
+func (e *Env) Send(t testing.TB, token, method, path string) (*http.Response, []byte) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(context.Background(), method, e.URL+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp, raw
 }

@@ -2,8 +2,6 @@ package identity_test
 
 import (
 	"encoding/json"
-	"io"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -12,26 +10,6 @@ import (
 	"github.com/plexsphere/plexsphere/internal/apiv1"
 	"github.com/plexsphere/plexsphere/internal/apptest"
 )
-
-// getAs sends an authenticated GET and returns the answer with its body.
-func getAs(t *testing.T, e *apptest.Env, token, path string) (*http.Response, []byte) {
-	t.Helper()
-	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, e.URL+path, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp, raw
-}
 
 // Issue 8 rows "GET /v1/auth/tokens": the contract's client decodes a bare
 // array (we sent {items, next_cursor}) and requires a date-time expires_at
@@ -49,7 +27,7 @@ func TestIssue8TokenListBareArray(t *testing.T) {
 					t.Fatalf("issue: %d %s", st, raw)
 				}
 			}
-			resp, raw := getAs(t, e, e.Token, "/v1/auth/tokens")
+			resp, raw := e.Send(t, e.Token, "GET", "/v1/auth/tokens")
 			var items []map[string]any
 			if resp.StatusCode != 200 || json.Unmarshal(raw, &items) != nil || len(items) != 3 {
 				t.Fatalf("list is not a bare array of 3: %d %s", resp.StatusCode, raw)
@@ -79,14 +57,14 @@ func TestIssue8TokenListBareArray(t *testing.T) {
 				t.Fatalf("single page names a next page: %v", resp.Header)
 			}
 
-			resp, raw = getAs(t, e, e.Token, "/v1/auth/tokens?limit=2")
+			resp, raw = e.Send(t, e.Token, "GET", "/v1/auth/tokens?limit=2")
 			link, next := resp.Header.Get("Link"), resp.Header.Get("X-Next-Cursor")
 			var page1 []apiv1.APIToken
 			if json.Unmarshal(raw, &page1) != nil || len(page1) != 2 || next == "" ||
 				link != `</v1/auth/tokens?cursor=`+next+`&limit=2>; rel="next"` {
 				t.Fatalf("first page: %s %v", raw, resp.Header)
 			}
-			resp, raw = getAs(t, e, e.Token, strings.TrimSuffix(strings.TrimPrefix(link, "<"), `>; rel="next"`))
+			resp, raw = e.Send(t, e.Token, "GET", strings.TrimSuffix(strings.TrimPrefix(link, "<"), `>; rel="next"`))
 			var page2 []apiv1.APIToken
 			if resp.StatusCode != 200 || json.Unmarshal(raw, &page2) != nil || len(page2) != 1 || resp.Header.Get("Link") != "" {
 				t.Fatalf("page after Link: %d %s %v", resp.StatusCode, raw, resp.Header)
@@ -154,7 +132,7 @@ func TestIssue8RotateNeverExpiring(t *testing.T) {
 			if st, raw := e.Do(t, "GET", "/v1/auth/tokens", nil, &list); st != 200 || len(list) != 1 {
 				t.Fatalf("list: %d %s", st, raw)
 			}
-			resp, raw := postAs(t, e, e.Token, "/v1/auth/tokens/"+list[0].ID+"/rotate")
+			resp, raw := e.Send(t, e.Token, "POST", "/v1/auth/tokens/"+list[0].ID+"/rotate")
 			var got map[string]any
 			if resp.StatusCode != 200 || json.Unmarshal(raw, &got) != nil || resp.Header.Get("Sunset") == "" {
 				t.Fatalf("rotate: %d %s", resp.StatusCode, raw)
@@ -169,24 +147,4 @@ func TestIssue8RotateNeverExpiring(t *testing.T) {
 			}
 		})
 	}
-}
-
-// postAs sends an authenticated POST without a body.
-func postAs(t *testing.T, e *apptest.Env, token, path string) (*http.Response, []byte) {
-	t.Helper()
-	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, e.URL+path, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp, raw
 }

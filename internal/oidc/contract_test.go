@@ -3,8 +3,6 @@ package oidc_test
 import (
 	"context"
 	"encoding/json"
-	"io"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -25,26 +23,6 @@ func adminClient(t *testing.T, f *oidctest.Fixture) *apiclient.Client {
 	return c
 }
 
-// getRaw sends an authenticated GET and returns the answer with its body.
-func getRaw(t *testing.T, f *oidctest.Fixture, path string) (*http.Response, []byte) {
-	t.Helper()
-	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, f.URL+path, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Authorization", "Bearer "+f.Token)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp, raw
-}
-
 // Issue 8 row "GET /v1/admin/idp": the contract's client decodes a bare
 // JSON array; we sent {items, next_cursor}. The list is now a bare array,
 // every item carries the contract's required fields, and the next page is
@@ -62,7 +40,7 @@ func TestIssue8IdPListBareArray(t *testing.T) {
 			f.Bind(t, idp2, apiv1.CreateIdPBinding{DomainID: dom})
 			f.Bind(t, idp, apiv1.CreateIdPBinding{DomainID: other})
 
-			resp, raw := getRaw(t, f, "/v1/admin/idp?domain_id="+dom)
+			resp, raw := f.Send(t, f.Token, "GET", "/v1/admin/idp?domain_id="+dom)
 			var items []map[string]any
 			if resp.StatusCode != 200 || json.Unmarshal(raw, &items) != nil || len(items) != 2 {
 				t.Fatalf("list is not a bare array of 2: %d %s", resp.StatusCode, raw)
@@ -80,7 +58,7 @@ func TestIssue8IdPListBareArray(t *testing.T) {
 			}
 
 			// Paging: two pages of two and one.
-			resp, raw = getRaw(t, f, "/v1/admin/idp?limit=2")
+			resp, raw = f.Send(t, f.Token, "GET", "/v1/admin/idp?limit=2")
 			var page1 []apiv1.IdPBinding
 			next := resp.Header.Get("X-Next-Cursor")
 			link := resp.Header.Get("Link")
@@ -88,7 +66,7 @@ func TestIssue8IdPListBareArray(t *testing.T) {
 				!strings.HasPrefix(link, "</v1/admin/idp?") || !strings.HasSuffix(link, `>; rel="next"`) {
 				t.Fatalf("first page: %s %v", raw, resp.Header)
 			}
-			resp, raw = getRaw(t, f, strings.TrimSuffix(strings.TrimPrefix(link, "<"), `>; rel="next"`))
+			resp, raw = f.Send(t, f.Token, "GET", strings.TrimSuffix(strings.TrimPrefix(link, "<"), `>; rel="next"`))
 			var page2 []apiv1.IdPBinding
 			if resp.StatusCode != 200 || json.Unmarshal(raw, &page2) != nil || len(page2) != 1 ||
 				page2[0].ID == page1[0].ID || page2[0].ID == page1[1].ID || resp.Header.Get("Link") != "" {
@@ -129,13 +107,13 @@ func TestIssue8PlatformBindingDomainIDString(t *testing.T) {
 					t.Fatalf("%s: domain_id is not the empty string: %s", what, raw)
 				}
 			}
-			resp, raw := getRaw(t, f, "/v1/admin/idp/"+created.ID)
+			resp, raw := f.Send(t, f.Token, "GET", "/v1/admin/idp/"+created.ID)
 			var one map[string]any
 			if resp.StatusCode != 200 || json.Unmarshal(raw, &one) != nil {
 				t.Fatalf("get: %d %s", resp.StatusCode, raw)
 			}
 			check("get", raw, one)
-			resp, raw = getRaw(t, f, "/v1/admin/idp")
+			resp, raw = f.Send(t, f.Token, "GET", "/v1/admin/idp")
 			var all []map[string]any
 			if resp.StatusCode != 200 || json.Unmarshal(raw, &all) != nil || len(all) != 1 {
 				t.Fatalf("list: %d %s", resp.StatusCode, raw)
