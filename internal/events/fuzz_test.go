@@ -185,3 +185,31 @@ func FuzzIngestNDJSON(f *testing.F) {
 		}
 	})
 }
+
+// FuzzCapabilitiesManifest: any capabilities body either fails to decode,
+// is refused by checkManifest with a 400, or is accepted; an accepted
+// manifest diffs against itself as unchanged and against the empty one
+// without panicking.
+func FuzzCapabilitiesManifest(f *testing.F) {
+	for _, s := range []string{`{}`, `{"binary_version":"1.0","binary_checksum":"` + strings.Repeat("A", 43) + `="}`,
+		`{"ssh_host_key_fingerprint":"SHA256:` + strings.Repeat("a", 43) + `"}`, `{"binary_checksum":"x"}`, `[]`, `null`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		var c nodeproto.Capabilities
+		if json.Unmarshal(raw, &c) != nil {
+			return
+		}
+		if err := checkManifest(c); err != nil {
+			var p *problem.Problem
+			if !errors.As(err, &p) || p.Status != http.StatusBadRequest {
+				t.Fatalf("%q: refused with %v, want a 400 problem", raw, err)
+			}
+			return
+		}
+		if changed, _ := manifestChanges(c, c); len(changed) != 0 {
+			t.Fatalf("%q: a manifest differs from itself in %v", raw, changed)
+		}
+		manifestChanges(nodeproto.Capabilities{}, c)
+	})
+}
