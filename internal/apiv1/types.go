@@ -49,6 +49,7 @@ type ProjectCounts struct {
 	Resources      int `json:"resources"`
 	Nodes          int `json:"nodes"`
 	RelationTuples int `json:"relation_tuples"`
+	Policies       int `json:"policies"`
 }
 
 // Health is the answer of GET /v1/health.

@@ -26,9 +26,15 @@ import (
 	"github.com/plexsphere/plexsphere/internal/identity"
 	"github.com/plexsphere/plexsphere/internal/keyring"
 	"github.com/plexsphere/plexsphere/internal/labels"
+	"github.com/plexsphere/plexsphere/internal/mesh"
+	"github.com/plexsphere/plexsphere/internal/meshkeys"
+	"github.com/plexsphere/plexsphere/internal/nat"
+	"github.com/plexsphere/plexsphere/internal/nodestate"
 	"github.com/plexsphere/plexsphere/internal/oauth"
 	"github.com/plexsphere/plexsphere/internal/oidc"
 	"github.com/plexsphere/plexsphere/internal/page"
+	"github.com/plexsphere/plexsphere/internal/policy"
+	"github.com/plexsphere/plexsphere/internal/policy/deliver"
 	"github.com/plexsphere/plexsphere/internal/principal"
 	"github.com/plexsphere/plexsphere/internal/ratelimit"
 	"github.com/plexsphere/plexsphere/internal/serviceid"
@@ -63,6 +69,20 @@ type Server struct {
 	Signing *signing.Service
 	Events  *events.Service
 	Enroll  *enroll.Service
+	// Mesh allocates mesh addresses and renders peers with their PSKs;
+	// NodeState composes GET …/state from the contexts' providers.
+	Mesh      *mesh.Service
+	NodeState *nodestate.Composer
+	// MeshKeys rotates nodes' WireGuard keys (trigger, completion, schedule).
+	MeshKeys *meshkeys.Service
+	// NAT keeps endpoints, per-peer paths and relays, and is the mesh's
+	// PathSource.
+	NAT *nat.Service
+	// Policy serves network policies and their revisions (issue 10).
+	Policy *policy.Service
+	// PolicyDelivery compiles policy per node into state and events and
+	// filters the mesh's peers.
+	PolicyDelivery *deliver.Service
 	// domainKeys renders and selects the Domain keys for the event plane.
 	domainKeys *events.DomainKeys
 	Sessions   *session.Service
@@ -170,9 +190,22 @@ func assemble(ctx context.Context, cfg config.Config, log *slog.Logger, db *stor
 	s.Tenancy.Register(s.API.API)
 	s.Labels.Register(s.API.API)
 	s.registerEnrolment()
+	if err := s.assembleNAT(ctx, cfg, log); err != nil {
+		return nil, err
+	}
 	// The node agent plane: state, heartbeat, drift, capabilities, report,
 	// deregister (through enrolment), secrets and ingest placeholders.
-	s.Events.RegisterAgent(s.API.API, events.AgentOptions{Keys: s.domainKeys, Deregister: s.Enroll, Caller: enroll.NodeFrom})
+	if err := s.assembleMeshKeys(ctx, cfg, log); err != nil {
+		return nil, err
+	}
+	s.Events.RegisterAgent(s.API.API, events.AgentOptions{Keys: s.domainKeys, State: s.NodeState, Deregister: s.Enroll, Caller: enroll.NodeFrom,
+		Rotations: s.MeshKeys, Paths: s.NAT})
+	if err := s.PolicyDelivery.Register(s.API.API); err != nil {
+		return nil, err
+	}
+	if err := s.assemblePolicy(pages, s.PolicyDelivery, deliver.Inventory{}); err != nil {
+		return nil, err
+	}
 	(&audit.API{Log: s.Audit, Authz: s.Guard, Pages: pages}).Register(s.API.API)
 	(&tuples.API{DB: db, Audit: s.Audit, Authz: s.Guard, Engine: s.Authz, Tuples: s.Tuples, Projects: s.Tenancy,
 		Pages: pages}).Register(s.API.API)
@@ -225,6 +258,12 @@ func (b bearers) AuthenticateBearer(ctx context.Context, token string) (*princip
 
 // Close stops following the tuple change log and releases the database.
 func (s *Server) Close() error {
+	if s.NAT != nil {
+		s.NAT.Close()
+	}
+	if s.MeshKeys != nil {
+		s.MeshKeys.Close()
+	}
 	if s.Events != nil {
 		s.Events.Close()
 	}
@@ -302,6 +341,9 @@ func (s *Server) Serve(ctx context.Context, ready func(addr string)) error {
 	if ready != nil {
 		ready(ln.Addr().String())
 	}
+	stunCtx, stopSTUN := context.WithCancel(ctx)
+	defer stopSTUN()
+	s.serveSTUN(stunCtx)
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	select {

@@ -8,7 +8,9 @@ import (
 	"github.com/plexsphere/plexsphere/internal/config"
 	"github.com/plexsphere/plexsphere/internal/enroll"
 	"github.com/plexsphere/plexsphere/internal/events"
+	"github.com/plexsphere/plexsphere/internal/mesh"
 	"github.com/plexsphere/plexsphere/internal/nodeproto"
+	"github.com/plexsphere/plexsphere/internal/nodestate"
 	"github.com/plexsphere/plexsphere/internal/page"
 	"github.com/plexsphere/plexsphere/internal/signing"
 )
@@ -38,8 +40,21 @@ func (s *Server) assembleEnrolment(ctx context.Context, cfg config.Config, log *
 	if err != nil {
 		return err
 	}
+	if s.Mesh, err = mesh.New(mesh.Config{DB: s.DB, Keyring: s.Keyring, Events: s.Events}); err != nil {
+		return err
+	}
+	if err := s.assembleDelivery(log); err != nil {
+		return err
+	}
+	// The one composer of GET …/state: the mesh context's peers and
+	// state.mesh, then the event plane's metadata, contract members and
+	// signing keys. Providers of later contexts are appended here.
+	// The policy block goes after the contract members it is one of.
+	s.NodeState = nodestate.New(append([]nodestate.Provider{s.Mesh.StateProvider()},
+		s.Events.StateProviders(s.domainKeys)...)...).With(s.PolicyDelivery.StateProvider())
 	s.Enroll, err = enroll.NewService(enroll.Config{DB: s.DB, Audit: s.Audit, Authz: s.Guard, Pages: pages,
-		Keyring: s.Keyring, Signing: s.Keys, NSKDigestKey: nskKey, Tuples: s.Tuples, Labels: s.Labels, Events: s.Events, Logger: log})
+		Keyring: s.Keyring, Signing: s.Keys, NSKDigestKey: nskKey, Tuples: s.Tuples, Labels: s.Labels, Events: s.Events,
+		Mesh: s.Mesh, Policy: s.PolicyDelivery, Logger: log})
 	return err
 }
 

@@ -202,6 +202,7 @@ func TestEventStreamOutlivesBodyDeadline(t *testing.T) {
 	}
 	var dom apiv1.Domain
 	call("POST", "/v1/domains", s.token, apiv1.CreateDomain{Name: "d", Slug: "d", MeshCIDR: "10.100.0.0/16"}, &dom)
+	call("PUT", "/v1/domains/"+dom.ID+"/policy-default", s.token, map[string]string{"policy_default": "allow"}, &struct{}{})
 	var prj apiv1.Project
 	call("POST", "/v1/projects", s.token, apiv1.CreateProject{DomainID: dom.ID, Name: "p", Slug: "p"}, &prj)
 	var tok apiv1.IssuedBootstrapToken

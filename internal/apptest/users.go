@@ -72,13 +72,16 @@ type Enrolment struct {
 
 // NewEnrolment creates, as the platform admin, a Domain with slug and
 // meshCIDR, a Project "p" in it and a node bootstrap token for maxUses
-// registrations (0 = the server's default, one).
+// registrations (0 = the server's default, one). The Domain runs in the
+// allow-all bootstrap mode (policy_default allow), so its nodes form a
+// full mesh until a policy covers them; new Domains otherwise deny.
 func (e *Env) NewEnrolment(t testing.TB, slug, meshCIDR string, maxUses int) Enrolment {
 	t.Helper()
 	var f Enrolment
 	if st, raw := e.Do(t, "POST", "/v1/domains", apiv1.CreateDomain{Name: slug, Slug: slug, MeshCIDR: meshCIDR}, &f.Domain); st != 201 {
 		t.Fatalf("domain: %d %s", st, raw)
 	}
+	e.AllowAll(t, f.Domain.ID)
 	if st, raw := e.Do(t, "POST", "/v1/projects", apiv1.CreateProject{DomainID: f.Domain.ID, Name: "p", Slug: "p"}, &f.Project); st != 201 {
 		t.Fatalf("project: %d %s", st, raw)
 	}
@@ -87,6 +90,16 @@ func (e *Env) NewEnrolment(t testing.TB, slug, meshCIDR string, maxUses int) Enr
 		t.Fatalf("bootstrap token: %d %s", st, raw)
 	}
 	return f
+}
+
+// AllowAll puts the Domain into the allow-all bootstrap mode: nodes no
+// policy covers accept everything and see every peer
+// (docs/design/0006-policy.md).
+func (e *Env) AllowAll(t testing.TB, domainID string) {
+	t.Helper()
+	if st, raw := e.Do(t, "PUT", "/v1/domains/"+domainID+"/policy-default", map[string]string{"policy_default": "allow"}, nil); st != 200 {
+		t.Fatalf("policy default: %d %s", st, raw)
+	}
 }
 
 // Send sends a request without a body as token ("" for none) and returns

@@ -172,18 +172,9 @@ func fail(r *Result, seq int64, reason, expected, observed string) {
 
 // Chains lists every chain id in the database.
 func Chains(ctx context.Context, q store.Querier) ([]string, error) {
-	rows, err := q.QueryContext(ctx, `SELECT chain_id FROM audit_chains ORDER BY chain_id`)
+	out, err := store.Strings(ctx, q, `SELECT chain_id FROM audit_chains ORDER BY chain_id`)
 	if err != nil {
 		return nil, fmt.Errorf("audit: chains: %w", err)
 	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var c string
-		if err := rows.Scan(&c); err != nil {
-			return nil, err
-		}
-		out = append(out, c)
-	}
-	return out, rows.Err()
+	return out, nil
 }

@@ -343,6 +343,16 @@ func TestCheckMany(t *testing.T) {
 			t.Errorf("Check %s = %v, %v; CheckMany said %v", res, d.Allowed, err, got[i])
 		}
 	}
+	// Rows of different types each use their own type's permission: with
+	// the project first, evaluating the resource and the node through the
+	// project's rewrite of read would find no viewer on them (mutation:
+	// resolve every row's permission from the first row's type → the
+	// resource and the node come back false).
+	mixed := []ObjectRef{{"project", "a1"}, {"resource", "ra1"}, {"node", "na1"}}
+	got, err = e.CheckMany(ctx, ObjectRef{"user", "pv"}.Subject(), "read", mixed)
+	if err != nil || !slices.Equal(got, []bool{true, true, true}) {
+		t.Errorf("CheckMany over project, resource, node = %v, %v; want all true", got, err)
+	}
 	if _, err := e.CheckMany(ctx, ObjectRef{"user", "pv"}.Subject(), "read", []ObjectRef{{"group", "g"}}); !errors.Is(err, ErrUnknownRelation) {
 		t.Errorf("CheckMany over a type without the permission: %v", err)
 	}

@@ -63,6 +63,18 @@ type Config struct {
 	// or that long after its last checkpoint when it has grown at all.
 	AuditCheckpointEvery    int           `yaml:"audit_checkpoint_every"`
 	AuditCheckpointInterval time.Duration `yaml:"audit_checkpoint_interval"`
+	// STUNListen are the UDP addresses the STUN responder serves on (two
+	// ports, so a NAT whose mapping depends on the destination port shows
+	// as symmetric); empty turns it off. STUNAdvertise are the "host:port"
+	// STUN servers nodes are told (state.mesh.stun_servers); empty derives
+	// them from the public URL's host (else the listen host) and the
+	// STUNListen ports.
+	STUNListen    []string `yaml:"stun_listen"`
+	STUNAdvertise []string `yaml:"stun_advertise"`
+	// MeshKeyRotationInterval is the WireGuard key rotation schedule: a
+	// node whose key is older gets a pending rotation (docs/mesh-keys.md);
+	// 0 turns the schedule off.
+	MeshKeyRotationInterval time.Duration `yaml:"mesh_key_rotation_interval"`
 }
 
 // Defaults work with zero setup: loopback, a data directory in the working
@@ -82,6 +94,7 @@ func Defaults() Config {
 
 		AuditCheckpointEvery:    1000,
 		AuditCheckpointInterval: time.Minute,
+		STUNListen:              []string{":3478", ":3479"},
 	}
 }
 
@@ -115,6 +128,9 @@ func (c *Config) fields() []field {
 		{"public_burst", "burst of unauthenticated calls per client address", &c.PublicBurst},
 		{"audit_checkpoint_every", "sign an audit chain checkpoint after this many new entries", &c.AuditCheckpointEvery},
 		{"audit_checkpoint_interval", "sign an audit chain checkpoint at least this often while the chain grows", &c.AuditCheckpointInterval},
+		{"stun_listen", "comma-separated UDP addresses of the STUN responder (empty = off)", &c.STUNListen},
+		{"stun_advertise", "comma-separated host:port STUN servers told to nodes (default: public URL host + stun_listen ports)", &c.STUNAdvertise},
+		{"mesh_key_rotation_interval", "rotate a node's WireGuard key once it is this old (0 = never on schedule)", &c.MeshKeyRotationInterval},
 	}
 }
 
@@ -256,8 +272,16 @@ func (c *Config) Validate() error {
 	case c.TrustProxyHeaders:
 		c.TrustedProxies = []string{"127.0.0.0/8", "::1/128"}
 	}
+	for _, l := range append(append([]string{}, c.STUNListen...), c.STUNAdvertise...) {
+		if _, _, err := net.SplitHostPort(l); err != nil {
+			return fmt.Errorf("config: stun_listen/stun_advertise: want host:port, got %q", l)
+		}
+	}
 	if c.AuditCheckpointEvery < 1 || c.AuditCheckpointInterval <= 0 {
 		return errors.New("config: audit_checkpoint_every must be ≥ 1 and audit_checkpoint_interval positive")
+	}
+	if c.MeshKeyRotationInterval < 0 {
+		return errors.New("config: mesh_key_rotation_interval must not be negative (0 turns the schedule off)")
 	}
 	if c.PublicURL != "" {
 		if err := checkOrigin(strings.TrimRight(c.PublicURL, "/")); err != nil {

@@ -35,6 +35,7 @@ func TestPrecedenceFlagsEnvFileDefaults(t *testing.T) {
 	want := Config{Listen: "127.0.0.1:7000", DataDir: "/from/env", LogLevel: "error", LogFormat: "text",
 		ShutdownTimeout: 3 * time.Second, MasterKeyFile: "/from/env/master.key", PublicRateLimit: 20, PublicBurst: 200}
 	want.AuditCheckpointEvery, want.AuditCheckpointInterval = 1000, time.Minute
+	want.STUNListen = []string{":3478", ":3479"}
 	want.ReadHeaderTimeout, want.ReadBodyTimeout, want.IdleTimeout = 10*time.Second, 30*time.Second, 2*time.Minute
 	if !reflect.DeepEqual(c, want) {
 		t.Fatalf("got %+v\nwant %+v", c, want)

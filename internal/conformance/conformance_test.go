@@ -210,6 +210,7 @@ func TestConformance(t *testing.T) {
 			t.Run("bootstrap-tokens", func(t *testing.T) { c.bootstrapTokens(t, w) })
 			t.Run("mesh", func(t *testing.T) { c.mesh(t, w) })
 			t.Run("labels", func(t *testing.T) { c.labels(t, w) })
+			t.Run("policy", func(t *testing.T) { c.policy(t, w) })
 			// The IdP lives as long as the backend's test (a subtest's
 			// cleanup would stop it before the identity steps).
 			idp := f.Issuer(t, func(cfg *devidp.Config) {
@@ -254,6 +255,7 @@ func (c *client) tenancy(t *testing.T, w *world) {
 		d := c.ok(t, "POST", "/v1/domains", map[string]any{"name": "Conformance", "slug": "conformance",
 			"mesh_cidr": "100.96.0.0/16"}, domainResponse)
 		w.domainID = str0(d, "id")
+		c.env.AllowAll(t, w.domainID) // a full mesh without policies (new Domains deny)
 	})
 	t.Run("GetDomain", func(t *testing.T) { c.ok(t, "GET", "/v1/domains/"+w.domainID, nil, domainResponse) })
 	t.Run("ListDomains", func(t *testing.T) { c.ok(t, "GET", "/v1/domains?limit=10", nil, domainList) })
@@ -393,6 +395,27 @@ func (c *client) mesh(t *testing.T, w *world) {
 		if s != nil && !found {
 			t.Errorf("GetNodeState: the other node is not among the peers %v", peers)
 		}
+	})
+	c.meshKeys(t, n)
+	c.nat(t, w)
+}
+
+// meshKeys covers the key rotation operations: preview, trigger (twice:
+// the repeat is already_pending) and the node's completion in the
+// contract's form.
+func (c *client) meshKeys(t *testing.T, n registered) {
+	t.Run("GetNodeKeysRotatePreview", func(t *testing.T) {
+		c.ok(t, "GET", "/v1/nodes/"+n.id+"/keys/rotate/preview", nil, rotationPreview)
+	})
+	t.Run("PostNodeKeysRotate", func(t *testing.T) {
+		first := c.ok(t, "POST", "/v1/nodes/"+n.id+"/keys/rotate", nil, rotationTrigger)
+		again := c.ok(t, "POST", "/v1/nodes/"+n.id+"/keys/rotate", nil, rotationTrigger)
+		if first == nil || again == nil || again["already_pending"] != true || again["rotation_id"] != first["rotation_id"] {
+			t.Errorf("PostNodeKeysRotate: repeat %v after %v, want the same rotation already pending", again, first)
+		}
+	})
+	t.Run("PostKeysRotate", func(t *testing.T) {
+		c.okAs(t, n.nsk, "POST", "/v1/keys/rotate", map[string]any{"new_public_key": randomKey()}, keysRotateResponse)
 	})
 }
 

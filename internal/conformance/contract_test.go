@@ -92,6 +92,16 @@ var (
 	heartbeatResponse = object(req("accepted_at", dateTime), req("reconcile", boolean), req("rotate_keys", boolean))
 )
 
+// Mesh key rotation.
+var (
+	rotationTrigger    = object(req("rotation_id", str), req("peer_id", str), req("already_pending", boolean))
+	rotationImpactEdge = object(req("peer_node_id", str), req("current_kid", str), req("current_wrap_key_version", integer))
+	rotationPreview    = object(req("node_id", str), req("peer_id", str), req("affected_peer_count", integer),
+		req("affected_edges", arrayOf(rotationImpactEdge)), req("already_pending", boolean),
+		req("estimated_duration_seconds", integer))
+	keysRotateResponse = object(req("rotation_id", str), req("kid", str), req("wrap_key_version", integer))
+)
+
 // Identity: API tokens, whoami, IdP bindings.
 var (
 	apiTokenSummary = object(req("id", str), req("env_prefix", str), opt("last_used_at", dateTime),

@@ -59,40 +59,19 @@ func (s *Service) openNSK(nodeID, sealed string) (string, error) {
 	return string(pt), err
 }
 
-// fillDomain adds the Domain's current signing key, mesh pool and peers.
-func (s *Service) fillDomain(ctx context.Context, q store.Querier, domainID string, resp *nodeproto.RegisterResponse) error {
-	key, err := s.signing.ActiveKey(ctx, q, domainID)
+// fillDomain adds the Domain's current signing key, mesh pool and the
+// node's peers as the mesh context renders them (complete, with PSKs).
+func (s *Service) fillDomain(ctx context.Context, tx *sql.Tx, domainID string, resp *nodeproto.RegisterResponse) error {
+	key, err := s.signing.ActiveKey(ctx, tx, domainID)
 	if err != nil {
 		return err
 	}
 	resp.SigningPublicKey, resp.SigningKeyID = key.PublicBase64(), key.KID
-	if err := q.QueryRowContext(ctx, `SELECT mesh_cidr FROM domains WHERE id = $1`, domainID).Scan(&resp.DomainMeshCIDR); err != nil {
+	if err := tx.QueryRowContext(ctx, `SELECT mesh_cidr FROM domains WHERE id = $1`, domainID).Scan(&resp.DomainMeshCIDR); err != nil {
 		return err
 	}
-	resp.Peers, err = PeersOf(ctx, q, domainID, resp.NodeID)
+	resp.Peers, err = s.mesh.PeersOf(ctx, tx, resp.NodeID)
 	return err
-}
-
-// PeersOf lists the active nodes of a Domain other than self, sorted by id
-// (full mesh per Domain, api.md §3.6; allowed_ips holds the mesh IP/32).
-// Registration answers and node state both use it.
-func PeersOf(ctx context.Context, q store.Querier, domainID, self string) ([]nodeproto.Peer, error) {
-	rows, err := q.QueryContext(ctx, `SELECT id, public_key, mesh_ip FROM nodes
-		WHERE domain_id = $1 AND revoked_at IS NULL AND id <> $2 AND mesh_ip IS NOT NULL ORDER BY id`, domainID, self)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	peers := []nodeproto.Peer{}
-	for rows.Next() {
-		var p nodeproto.Peer
-		if err := rows.Scan(&p.ID, &p.PublicKey, &p.MeshIP); err != nil {
-			return nil, err
-		}
-		p.AllowedIPs = []string{p.MeshIP + "/32"}
-		peers = append(peers, p)
-	}
-	return peers, rows.Err()
 }
 
 // checkContract applies the contract form's checks (api.md §3.5): the
@@ -176,13 +155,19 @@ func (s *Service) enrol(ctx context.Context, r *redemption) (nodeproto.RegisterR
 		if err := consume(ctx, tx, r.tok.ID, now); err != nil {
 			return err
 		}
-		ip, err := s.allocateIP(ctx, tx, r.tok.domainID, r.tok.ProjectID)
+		addrs, err := s.allocate(ctx, tx, r)
 		if err != nil {
 			return err
 		}
-		resp.MeshIP = ip.String()
+		resp.MeshIP = addrs.IPv4.String()
 		ref, err := s.writeNode(ctx, tx, r, nsk, &resp, now)
 		if err != nil {
+			return err
+		}
+		if err := recordIPv6(ctx, tx, ref.ID, addrs); err != nil {
+			return err
+		}
+		if err := s.joined(ctx, tx, ref); err != nil {
 			return err
 		}
 		if err := s.fillDomain(ctx, tx, ref.DomainID, &resp); err != nil {

@@ -45,70 +45,52 @@ func (Directory) NodeDomains(ctx context.Context, q store.Querier, nodeIDs []str
 	return out, nil
 }
 
-// peerIDs lists the live nodes of n's Domain other than n.
-func peerIDs(ctx context.Context, tx *sql.Tx, n NodeRef) ([]string, error) {
-	rows, err := tx.QueryContext(ctx, `SELECT id FROM nodes WHERE domain_id = $1 AND revoked_at IS NULL AND id <> $2 ORDER BY id`,
-		n.DomainID, n.ID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var ids []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		ids = append(ids, id)
-	}
-	return ids, rows.Err()
+// nodeAdded tells n's peers about it: each gets peer_added with n's
+// complete record as it sees it (node-protocol.md §4.2).
+func (s *Service) nodeAdded(ctx context.Context, tx *sql.Tx, n NodeRef) error {
+	return s.mesh.Announce(ctx, tx, n.ID, nodeproto.EventPeerAdded)
 }
 
-// emitPeers appends eventType with payload to every peer of n, inside tx.
-func (s *Service) emitPeers(ctx context.Context, tx *sql.Tx, n NodeRef, eventType string, payload any) error {
-	if s.events == nil {
+// joined tells the policy delivery of a node with its address and labels,
+// before its registration answer lists its peers and the mesh announces
+// it: both show only the peers policy lets it talk to.
+func (s *Service) joined(ctx context.Context, tx *sql.Tx, n NodeRef) error {
+	if s.policy == nil {
 		return nil
 	}
-	ids, err := peerIDs(ctx, tx, n)
-	if err != nil || len(ids) == 0 {
-		return err
-	}
-	return s.events.Emit(ctx, tx, ids, eventType, payload)
+	return s.policy.NodeJoined(ctx, tx, n.ID)
 }
 
-// nodeAdded tells n's peers about it (peer_added, node-protocol.md §4.2).
-func (s *Service) nodeAdded(ctx context.Context, tx *sql.Tx, n NodeRef) error {
-	return s.emitPeers(ctx, tx, n, nodeproto.EventPeerAdded, nodeproto.Peer{ID: n.ID, PublicKey: n.PublicKey,
-		MeshIP: n.MeshIP, AllowedIPs: []string{n.MeshIP + "/32"}})
+// Membership is told of joins and leaves inside their transactions (the
+// policy delivery recompiles the nodes they affect).
+type Membership interface {
+	NodeJoined(ctx context.Context, tx *sql.Tx, nodeID string) error
+	NodeLeft(ctx context.Context, tx *sql.Tx, domainID, nodeID string) error
 }
 
-// nodeRemoved tells n's peers it is gone (peer_removed, §5.2 deregister)
-// and has the event plane forget n: its reports go and its open stream
-// ends (issue 7 rows 12, 18).
+// nodeRemoved tells n's peers it is gone (peer_removed, §5.2 deregister),
+// quarantines its mesh IP, and has the event plane forget n: its reports
+// go and its open stream ends (issue 7 rows 12, 18).
 func (s *Service) nodeRemoved(ctx context.Context, tx *sql.Tx, n NodeRef) error {
 	if s.events != nil {
 		if err := s.events.ForgetNode(ctx, tx, n.ID); err != nil {
 			return err
 		}
 	}
-	return s.emitPeers(ctx, tx, n, nodeproto.EventPeerRemoved, nodeproto.PeerRemoved{PeerID: n.ID})
+	if err := s.mesh.Release(ctx, tx, n.DomainID, n.MeshIP); err != nil {
+		return err
+	}
+	if err := s.mesh.Announce(ctx, tx, n.ID, nodeproto.EventPeerRemoved); err != nil {
+		return err
+	}
+	if s.policy != nil {
+		return s.policy.NodeLeft(ctx, tx, n.DomainID, n.ID)
+	}
+	return nil
 }
 
 // LiveNodes lists the ids of a Domain's live nodes through q (for example
 // to announce a signing-key rotation to all of them).
 func LiveNodes(ctx context.Context, q store.Querier, domainID string) ([]string, error) {
-	rows, err := q.QueryContext(ctx, `SELECT id FROM nodes WHERE domain_id = $1 AND revoked_at IS NULL ORDER BY id`, domainID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var ids []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		ids = append(ids, id)
-	}
-	return ids, rows.Err()
+	return store.Strings(ctx, q, `SELECT id FROM nodes WHERE domain_id = $1 AND revoked_at IS NULL ORDER BY id`, domainID)
 }

@@ -139,6 +139,7 @@ func (e *env) fixture(t *testing.T, slug, meshCIDR, subRange string) fixture {
 	if st, raw := e.Do(t, "POST", "/v1/domains", apiv1.CreateDomain{Name: slug, Slug: slug, MeshCIDR: meshCIDR}, &f.domain); st != 201 {
 		t.Fatalf("create domain: %d %s", st, raw)
 	}
+	e.AllowAll(t, f.domain.ID) // a full mesh without policies
 	if st, raw := e.Do(t, "POST", "/v1/projects", apiv1.CreateProject{DomainID: f.domain.ID, Name: slug, Slug: slug,
 		SubRangeCIDR: subRange}, &f.project); st != 201 {
 		t.Fatalf("create project: %d %s", st, raw)

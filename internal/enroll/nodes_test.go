@@ -167,9 +167,11 @@ func testNodeLifecycle(t *testing.T, e *env) {
 	if n != 3 {
 		t.Fatalf("a live node has %d structural tuples, want 3", n)
 	}
+	// The freed IP is quarantined (internal/mesh): peers that missed
+	// peer_removed may still route to it, so the next node gets another.
 	resp, raw = e.registerAgent(t, tok, newKey(), "again")
-	if again := decodeRegistered(t, raw); resp.StatusCode != 200 || again.MeshIP != a.MeshIP {
-		t.Fatalf("freed IP not reused: %d %s (had %s)", resp.StatusCode, raw, a.MeshIP)
+	if again := decodeRegistered(t, raw); resp.StatusCode != 200 || again.MeshIP == a.MeshIP || again.MeshIP == "" {
+		t.Fatalf("freed IP reused at once: %d %s (had %s)", resp.StatusCode, raw, a.MeshIP)
 	}
 	// The peer heard of the removal: its log holds peer_removed.
 	var removed int

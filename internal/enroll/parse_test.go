@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"compress/gzip"
 	"errors"
-	"net/netip"
 	"strings"
 	"testing"
 
@@ -30,28 +29,6 @@ func TestTokenRoundTrip(t *testing.T) {
 		if _, ok := parseToken(bad); ok {
 			t.Errorf("accepted %q", bad)
 		}
-	}
-}
-
-func TestFirstFree(t *testing.T) {
-	p := netip.MustParsePrefix("10.0.0.0/29")
-	used := map[netip.Addr]bool{netip.MustParseAddr("10.0.0.1"): true, netip.MustParseAddr("10.0.0.2"): true}
-	excl := []netip.Prefix{netip.MustParsePrefix("10.0.0.3/32"), netip.MustParsePrefix("10.0.0.4/31")}
-	if a, ok := firstFree(p, used, excl); !ok || a.String() != "10.0.0.6" {
-		t.Fatalf("got %v %v, want 10.0.0.6", a, ok)
-	}
-	used[netip.MustParseAddr("10.0.0.6")] = true
-	if a, ok := firstFree(p, used, excl); ok {
-		t.Fatalf("the broadcast address was handed out: %v", a)
-	}
-	if a, ok := firstFree(netip.MustParsePrefix("10.9.9.9/32"), nil, nil); !ok || a.String() != "10.9.9.9" {
-		t.Fatalf("/32: %v %v", a, ok)
-	}
-	if a, ok := firstFree(netip.MustParsePrefix("10.9.9.8/31"), nil, nil); !ok || a.String() != "10.9.9.8" {
-		t.Fatalf("/31: %v %v", a, ok)
-	}
-	if got := lastAddr(netip.MustParsePrefix("100.64.0.0/10")); got.String() != "100.127.255.255" {
-		t.Fatalf("lastAddr: %v", got)
 	}
 }
 

@@ -133,13 +133,14 @@ func testAgentForm(t *testing.T, e *env) {
 	}
 
 	// Duplicate hostnames succeed (C1); a later node sees the earlier as a
-	// peer; a bridge token makes a bridge; X-Plexd-Protocol is answered.
+	// peer; a bridge token makes a bridge, addressed from the reserved
+	// block at the top of the pool; X-Plexd-Protocol is answered.
 	multi := e.issue(t, f.project.ID, apiv1.IssueBootstrapToken{Kind: "bridge", EnvPrefix: "dev", MaxUses: 3, TTLSeconds: 300})
 	h := agentHeaders(multi.Token)
 	h["X-Plexd-Protocol"] = "7"
 	resp, raw = e.raw(t, "POST", "/v1/register", h, []byte(`{"token":`+quote(multi.Token)+`,"public_key":"`+newKey()+`","hostname":"web-1"}`))
 	second := decodeRegistered(t, raw)
-	if resp.StatusCode != 200 || second.MeshIP != "100.64.0.2" || len(second.Peers) != 1 ||
+	if resp.StatusCode != 200 || second.MeshIP != "100.64.255.241" || len(second.Peers) != 1 ||
 		resp.Header.Get("X-Plexsphere-Protocol") != "2" {
 		t.Fatalf("second node: %d %v %s", resp.StatusCode, resp.Header, raw)
 	}

@@ -87,9 +87,15 @@ type Config struct {
 	Tuples Tuples
 	// Labels checks and applies bootstrap-token labels. Required.
 	Labels Labels
-	// Events receives peer_added / peer_removed for a node's peers in the
-	// transaction that adds or removes it; nil emits nothing (tests).
+	// Events forgets a removed node's reports and stream; nil does
+	// nothing (tests).
 	Events Emitter
+	// Mesh allocates and releases mesh addresses, renders the peers of a
+	// registration answer and announces joins and leaves. Required.
+	Mesh Mesh
+	// Policy learns of joins (before the mesh announces them) and leaves
+	// (internal/policy/deliver); nil: none.
+	Policy Membership
 	// Logger receives operational messages (never a credential).
 	Logger *slog.Logger
 	// HashConcurrency bounds concurrent Argon2id computations (default
@@ -115,6 +121,8 @@ type Service struct {
 	tuples  Tuples
 	labels  Labels
 	events  Emitter
+	mesh    Mesh
+	policy  Membership
 	log     *slog.Logger
 	hashSem chan struct{}
 	// bodySem bounds registration bodies read before their token is known.
@@ -141,6 +149,8 @@ func NewService(cfg Config) (*Service, error) {
 		return nil, errors.New("enroll: Config.Labels is required")
 	case cfg.Tuples == nil:
 		return nil, errors.New("enroll: Config.Tuples is required")
+	case cfg.Mesh == nil:
+		return nil, errors.New("enroll: Config.Mesh is required")
 	case len(cfg.NSKDigestKey) < 32:
 		return nil, errors.New("enroll: Config.NSKDigestKey must be at least 32 bytes")
 	}
@@ -157,7 +167,7 @@ func NewService(cfg Config) (*Service, error) {
 		cfg.Now = time.Now
 	}
 	return &Service{db: cfg.DB, audit: cfg.Audit, authz: cfg.Authz, pages: cfg.Pages, kr: cfg.Keyring,
-		signing: cfg.Signing, nskKey: cfg.NSKDigestKey, tuples: cfg.Tuples, labels: cfg.Labels, events: cfg.Events, log: cfg.Logger,
+		signing: cfg.Signing, nskKey: cfg.NSKDigestKey, tuples: cfg.Tuples, labels: cfg.Labels, events: cfg.Events, mesh: cfg.Mesh, log: cfg.Logger, policy: cfg.Policy,
 		hashSem: make(chan struct{}, cfg.HashConcurrency), bodySem: make(chan struct{}, cfg.RegisterConcurrency),
 		now: cfg.Now}, nil
 }

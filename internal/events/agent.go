@@ -15,6 +15,7 @@ import (
 
 	"github.com/plexsphere/plexsphere/internal/enroll"
 	"github.com/plexsphere/plexsphere/internal/nodeproto"
+	"github.com/plexsphere/plexsphere/internal/nodestate"
 	"github.com/plexsphere/plexsphere/internal/problem"
 	"github.com/plexsphere/plexsphere/internal/route"
 	"github.com/plexsphere/plexsphere/internal/store"
@@ -49,12 +50,29 @@ type Deregisterer interface {
 
 // AgentOptions wires the node-facing endpoints other than the stream.
 type AgentOptions struct {
-	// Keys fills state.signing_keys; nil omits it (K1).
+	// Keys fills state.signing_keys; nil omits it (K1). It is used only
+	// when State is nil (the composition root puts StateProviders(Keys)
+	// into its composer).
 	Keys StateKeys
+	// State composes GET …/state; nil: DomainPeers, then
+	// StateProviders(Keys) (an event plane without the mesh context).
+	State *nodestate.Composer
 	// Deregister serves POST …/deregister; nil answers 503.
 	Deregister Deregisterer
 	// Caller binds the NSK to the path (nil when the API middleware does).
 	Caller CallerFunc
+	// Paths keeps the per-peer paths of level-2 heartbeats (mesh.peers)
+	// and serves the peers member of …/reachability; nil keeps none.
+	Paths PeerPaths
+	// Rotations sets the heartbeat's rotate_keys flag while a key rotation
+	// of the node is pending, at level 2 only (§5.2); nil never sets it.
+	Rotations RotationPending
+}
+
+// RotationPending reports whether a WireGuard key rotation of a node is
+// pending (the key rotation context's Service).
+type RotationPending interface {
+	Pending(ctx context.Context, nodeID string) (bool, error)
 }
 
 type nodeInput struct {
@@ -88,7 +106,10 @@ type heartbeatOutput struct {
 // agent plane: state, heartbeat, drift, capabilities, report, deregister,
 // the secrets placeholder and the telemetry ingest placeholders.
 func (s *Service) RegisterAgent(api huma.API, opts AgentOptions) {
-	a := &agent{s: s, opts: opts}
+	a := &agent{s: s, opts: opts, composer: opts.State}
+	if a.composer == nil {
+		a.composer = nodestate.New(append([]nodestate.Provider{DomainPeers()}, s.StateProviders(opts.Keys)...)...)
+	}
 	reg := api.OpenAPI().Components.Schemas
 	var bodies []*huma.Operation
 	nodeOp := func(method, path, id, action, summary string, body any) huma.Operation {
@@ -165,8 +186,9 @@ func titleCase(s string) string { return string(s[0]-'a'+'A') + s[1:] }
 
 // agent serves the endpoints registered by RegisterAgent.
 type agent struct {
-	s    *Service
-	opts AgentOptions
+	s        *Service
+	opts     AgentOptions
+	composer *nodestate.Composer
 }
 
 // node checks the path id and, when configured, that the NSK names it.
@@ -182,55 +204,45 @@ func (a *agent) node(ctx context.Context, id string) error {
 	return nil
 }
 
-// state serves one consistent snapshot (§9.1), checked against the schema
-// before it leaves (C9): invalid peers and metadata entries are dropped,
-// never served.
-func (a *agent) state(ctx context.Context, in *nodeInput) (*stateOutput, error) {
+// stateInput is GET …/state: the level decides the level-2 members.
+type stateInput struct {
+	ID       string `path:"id" doc:"The node id."`
+	Protocol string `header:"X-Plexd-Protocol" doc:"The agent's highest protocol level (§1.3)."`
+}
+
+// state serves one consistent snapshot (§9.1): the composer's providers
+// fill it inside one transaction, and it is checked against the schema
+// before it leaves (C9).
+func (a *agent) state(ctx context.Context, in *stateInput) (*stateOutput, error) {
 	if err := a.node(ctx, in.ID); err != nil {
 		return nil, err
 	}
 	began := time.Now()
-	doc := nodeproto.StateResponse{Policies: []nodeproto.Policy{}, Data: []nodeproto.DataEntry{},
-		SecretRefs: []nodeproto.SecretRef{}}
-	var (
-		n        node
-		contract nodeproto.ContractState
-	)
+	doc := nodeproto.StateSnapshot{StateResponse: nodeproto.StateResponse{Peers: []nodeproto.Peer{},
+		Policies: []nodeproto.Policy{}, Data: []nodeproto.DataEntry{}, SecretRefs: []nodeproto.SecretRef{}}}
+	var sn nodestate.Node
 	err := a.s.db.Tx(ctx, func(tx *sql.Tx) error {
-		var ok bool
-		var err error
-		if n, ok, err = (NodeTable{}).lookup(ctx, tx, in.ID); err != nil {
+		n, ok, err := (NodeTable{}).lookup(ctx, tx, in.ID)
+		if err != nil {
 			return err
 		} else if !ok {
 			return problem.NotFound("node_not_found", "No such node.")
 		}
-		peers, err := enroll.PeersOf(ctx, tx, n.DomainID, n.ID)
-		if err != nil {
-			return err
-		}
-		for _, p := range peers {
-			p.NodeID = p.ID // the contract's NodeStatePeer.node_id
-			if p.Validate() == nil {
-				doc.Peers = append(doc.Peers, p)
-			}
-		}
-		doc.Metadata = metadataOf(n.Labels)
-		contract, err = contractState(ctx, tx, &doc, n.ID, a.s.cfg.Now())
-		return err
+		sn = nodestate.Node{ID: n.ID, DomainID: n.DomainID, Labels: n.Labels,
+			Level: nodeproto.NegotiateLevel(nodeproto.ParseLevel(in.Protocol), nodeproto.MaxLevel)}
+		return a.composer.Compose(ctx, tx, sn, &doc)
 	})
+	if err == nil {
+		err = a.composer.ComposeLate(ctx, sn, &doc)
+	}
 	if err != nil {
 		return nil, agentError(err)
-	}
-	if a.opts.Keys != nil {
-		if doc.SigningKeys, err = a.opts.Keys.WireKeys(ctx, n.DomainID); err != nil {
-			return nil, unavailableNode(err)
-		}
 	}
 	if err := doc.Validate(a.s.cfg.Now()); err != nil {
 		return nil, problem.Internal(fmt.Errorf("events: state of %s: %w", in.ID, err))
 	}
 	a.s.stateServed(in.ID, began)
-	return &stateOutput{Body: nodeproto.StateSnapshot{StateResponse: doc, ContractState: contract}}, nil
+	return &stateOutput{Body: doc}, nil
 }
 
 // metadataOf turns the node's labels into state metadata: string values
@@ -263,6 +275,7 @@ func (a *agent) heartbeat(ctx context.Context, in *bodyInput) (*heartbeatOutput,
 	if err != nil {
 		return nil, err
 	}
+	raw := body // mesh.peers is read from the whole body, bounded by NodeBodyLimit
 	if len(body) > maxStoredHeartbeat {
 		body = []byte("{}") // liveness counts; an oversized status is not kept
 	}
@@ -284,11 +297,18 @@ func (a *agent) heartbeat(ctx context.Context, in *bodyInput) (*heartbeatOutput,
 		in.ID, now, string(body), level, stale.Microseconds()); err != nil {
 		return nil, unavailableNode(err)
 	}
+	a.peerReports(ctx, in.ID, raw)
 	rec, err := a.s.ConsumeReconcile(ctx, in.ID)
 	if err != nil {
 		return nil, unavailableNode(err)
 	}
-	return &heartbeatOutput{Body: nodeproto.HeartbeatResponse{AcceptedAt: accepted, Reconcile: rec}}, nil
+	rotate := false
+	if level >= nodeproto.Level2 && a.opts.Rotations != nil {
+		if rotate, err = a.opts.Rotations.Pending(ctx, in.ID); err != nil {
+			return nil, unavailableNode(err)
+		}
+	}
+	return &heartbeatOutput{Body: nodeproto.HeartbeatResponse{AcceptedAt: accepted, Reconcile: rec, RotateKeys: rotate}}, nil
 }
 
 // drift records the report as information, never as a fault (§9.4);

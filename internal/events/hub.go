@@ -305,18 +305,5 @@ func (h *hub) listenOnce(ctx context.Context) error {
 
 // nodesOf lists the nodes an event was appended for.
 func (h *hub) nodesOf(ctx context.Context, eventID string) ([]string, error) {
-	rows, err := h.db.QueryContext(ctx, `SELECT node_id FROM event_log WHERE event_id = $1`, eventID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var ids []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		ids = append(ids, id)
-	}
-	return ids, rows.Err()
+	return store.Strings(ctx, h.db, `SELECT node_id FROM event_log WHERE event_id = $1`, eventID)
 }

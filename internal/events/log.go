@@ -142,7 +142,11 @@ func (s *Service) nextSeqs(ctx context.Context, tx *sql.Tx, ids []string) (map[s
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		fmt.Fprintf(&b, "($%d,1)", i+1)
+		if s.db.Dialect() == store.SQLite {
+			b.WriteString("(?,1)")
+		} else {
+			fmt.Fprintf(&b, "($%d,1)", i+1)
+		}
 		args[i] = id
 	}
 	b.WriteString(` ON CONFLICT (node_id) DO UPDATE SET last_seq = event_heads.last_seq + 1 RETURNING node_id, last_seq`)

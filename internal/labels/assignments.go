@@ -149,6 +149,9 @@ func (s *Service) assignLabel(ctx context.Context, in *assignInput) (*assignment
 		if out, err = s.put(ctx, tx, d, t, in.Body.Value, caller(ctx)); err != nil {
 			return err
 		}
+		if err := s.nodeChanged(ctx, tx, t); err != nil {
+			return err
+		}
 		return s.audit.Commit(ctx, tx)
 	})
 	if err != nil {
@@ -269,6 +272,9 @@ func (s *Service) unassignLabel(ctx context.Context, in *unassignInput) (*struct
 		ar.Target(t.domainID, t.kind, t.id)
 		if _, err := tx.ExecContext(ctx, `DELETE FROM label_assignments
 			WHERE object_kind = $1 AND object_id = $2 AND definition_id = $3`, t.kind, t.id, d.ID); err != nil {
+			return err
+		}
+		if err := s.nodeChanged(ctx, tx, t); err != nil {
 			return err
 		}
 		return s.audit.Commit(ctx, tx)

@@ -2,6 +2,7 @@ package labels
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"time"
 
@@ -37,6 +38,15 @@ type Config struct {
 	Pages *page.Codec
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Nodes is told, inside the transaction, of every assignment or
+	// removal of a node's label (the policy delivery recompiles); nil:
+	// none.
+	Nodes NodeWatcher
+}
+
+// NodeWatcher learns that a node's labels changed.
+type NodeWatcher interface {
+	NodeLabelsChanged(ctx context.Context, tx *sql.Tx, nodeID string) error
 }
 
 // Service serves label Definitions, Assignments and the selector preview.
@@ -46,6 +56,7 @@ type Service struct {
 	authz Authorizer
 	pages *page.Codec
 	now   func() time.Time
+	nodes NodeWatcher
 }
 
 // NewService validates cfg and returns the service.
@@ -63,7 +74,7 @@ func NewService(cfg Config) (*Service, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Service{db: cfg.DB, audit: cfg.Audit, authz: cfg.Authz, pages: cfg.Pages, now: cfg.Now}, nil
+	return &Service{db: cfg.DB, audit: cfg.Audit, authz: cfg.Authz, pages: cfg.Pages, now: cfg.Now, nodes: cfg.Nodes}, nil
 }
 
 // Register adds every label operation to api.
@@ -82,4 +93,17 @@ func caller(ctx context.Context) string {
 		return p.Ref()
 	}
 	return "system"
+}
+
+// SetNodeWatcher installs the watcher after construction, for a
+// composition root whose watcher needs this Service first. Call it before
+// serving.
+func (s *Service) SetNodeWatcher(w NodeWatcher) { s.nodes = w }
+
+// nodeChanged tells the watcher, if any, that t's labels changed.
+func (s *Service) nodeChanged(ctx context.Context, tx *sql.Tx, t target) error {
+	if s.nodes == nil || t.kind != "node" {
+		return nil
+	}
+	return s.nodes.NodeLabelsChanged(ctx, tx, t.id)
 }

@@ -7,7 +7,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -27,28 +29,46 @@ func TestMutantsAreKilled(t *testing.T) {
 	}
 	root := moduleRoot(t)
 	rows := selected(t)
+	jobs := parallelism(t)
 
-	type key struct{ pkg, run string }
-	seen := map[key]bool{}
-	for _, m := range rows {
-		k := key{m.Pkg, m.Run}
-		if seen[k] {
-			continue
-		}
-		seen[k] = true
-		start := time.Now()
-		out, err := goTest(root, "", m.Pkg, m.Run)
-		if err != nil || strings.Contains(out, "no tests to run") {
-			t.Fatalf("baseline %s -run %s does not pass unmutated (%v):\n%s", m.Pkg, m.Run, err, out)
-		}
-		t.Logf("baseline %-22s -run %-48s ok       %s", m.Pkg, m.Run, time.Since(start).Round(time.Millisecond))
+	// Stale rows first: writing every overlay checks each snippet before
+	// anything slow runs.
+	dir := t.TempDir()
+	overlays := make([]string, len(rows))
+	for i, m := range rows {
+		overlays[i] = writeMutant(t, root, dir, i, m)
 	}
 
-	dir := t.TempDir()
-	for i, m := range rows {
+	type key struct{ pkg, run string }
+	var baselines []key
+	seen := map[key]bool{}
+	for _, m := range rows {
+		if k := (key{m.Pkg, m.Run}); !seen[k] {
+			seen[k] = true
+			baselines = append(baselines, k)
+		}
+	}
+	broken := make([]string, len(baselines))
+	forEach(len(baselines), jobs, func(i int) {
+		k := baselines[i]
 		start := time.Now()
-		overlay := writeMutant(t, root, dir, i, m)
-		out, err := goTest(root, overlay, m.Pkg, m.Run)
+		out, err := goTest(root, "", k.pkg, k.run)
+		if err != nil || strings.Contains(out, "no tests to run") {
+			broken[i] = fmt.Sprintf("baseline %s -run %s does not pass unmutated (%v):\n%s", k.pkg, k.run, err, out)
+			return
+		}
+		t.Logf("baseline %-22s -run %-48s ok       %s", k.pkg, k.run, time.Since(start).Round(time.Millisecond))
+	})
+	for _, b := range broken {
+		if b != "" {
+			t.Fatal(b)
+		}
+	}
+
+	forEach(len(rows), jobs, func(i int) {
+		m := rows[i]
+		start := time.Now()
+		out, err := goTest(root, overlays[i], m.Pkg, m.Run)
 		d := time.Since(start).Round(time.Millisecond)
 		switch verdict(out, err) {
 		case "killed":
@@ -58,7 +78,42 @@ func TestMutantsAreKilled(t *testing.T) {
 		default:
 			t.Errorf("mutant %-32s SURVIVED %s: %s\n%s -run %s passes with it", m.ID, d, m.Why, m.Pkg, m.Run)
 		}
+	})
+}
+
+// parallelism is how many `go test` runs go at once:
+// PLEXSPHERE_MUTANT_JOBS, else 2 (the runs wait on databases and timers
+// as much as on the CPU, so two overlap well even on two cores).
+func parallelism(t *testing.T) int {
+	v := os.Getenv("PLEXSPHERE_MUTANT_JOBS")
+	if v == "" {
+		return 2
 	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > 32 {
+		t.Fatalf("PLEXSPHERE_MUTANT_JOBS=%q: want a number from 1 to 32", v)
+	}
+	return n
+}
+
+// forEach calls fn(0..n-1) on at most jobs goroutines and waits.
+func forEach(n, jobs int, fn func(i int)) {
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(jobs, n) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				fn(i)
+			}
+		}()
+	}
+	for i := range n {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
 }
 
 // verdict classifies a mutated run: a build failure is not a kill, and a

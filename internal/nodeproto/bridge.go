@@ -30,6 +30,15 @@ type BridgeConfig struct {
 	AccessSubnets    []string `json:"access_subnets"` // []CIDR
 	EnableNAT        bool     `json:"enable_nat"`
 	EnableForwarding bool     `json:"enable_forwarding"`
+	// Relay is level 2 (ours): the bridge Resource's relay configuration
+	// (PUT …/bridge/relay); nil when none is configured.
+	Relay *BridgeRelay `json:"relay,omitempty"`
+}
+
+// BridgeRelay is the relay part of a level-2 bridge_config.
+type BridgeRelay struct {
+	Enabled    bool `json:"enabled"`
+	ListenPort int  `json:"listen_port"` // UDP; default DefaultRelayPort
 }
 
 // MarshalJSON renders nil AccessSubnets as [].
@@ -52,6 +61,11 @@ type RelaySession struct {
 	PeerBID       string    `json:"peer_b_id"`
 	PeerBEndpoint string    `json:"peer_b_endpoint"` // ip:port
 	ExpiresAt     time.Time `json:"expires_at"`
+	// Level 2 (ours): the tokens each side proves in its binds, so the
+	// relay learns the source from an authenticated datagram instead of
+	// matching exact addresses (docs/design/0005-mesh.md, "Relay wire").
+	PeerAToken string `json:"peer_a_token,omitempty"`
+	PeerBToken string `json:"peer_b_token,omitempty"`
 }
 
 // Validate checks ids, ip:port endpoints and the Time.

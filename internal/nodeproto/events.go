@@ -39,7 +39,7 @@ var eventPayloads = map[string]func() any{
 	EventPeerRemoved:              func() any { return new(PeerRemoved) },
 	EventPeerKeyRotated:           func() any { return new(Peer) },
 	EventPeerEndpointChanged:      func() any { return new(Peer) },
-	EventPolicyUpdated:            func() any { return new(Empty) },
+	EventPolicyUpdated:            func() any { return new(PolicyUpdated) },
 	EventActionRequest:            func() any { return new(ActionRequest) },
 	EventSessionRevoked:           func() any { return new(SessionRevoked) },
 	EventSSHSessionSetup:          func() any { return new(SSHSessionSetup) },
@@ -83,7 +83,37 @@ func NewEventPayload(eventType string) (any, bool) {
 	return f(), true
 }
 
-// Empty is the payload {} of policy_updated, rotate_keys and the
+// PolicyUpdated is the payload of policy_updated: {} at level 1 (the
+// agent ignores it and reconciles, §10) and, at level 2, the recipient's
+// compiled ruleset, the same object as its state's policy block
+// (docs/design/0006-policy.md). Policy is nil for {}.
+type PolicyUpdated struct {
+	Policy *NodeStatePolicy
+}
+
+// MarshalJSON renders {} for a nil Policy, else the policy object.
+func (u PolicyUpdated) MarshalJSON() ([]byte, error) {
+	if u.Policy == nil {
+		return []byte("{}"), nil
+	}
+	return json.Marshal(*u.Policy)
+}
+
+// UnmarshalJSON reads {} as a nil Policy and any other object as one.
+func (u *PolicyUpdated) UnmarshalJSON(b []byte) error {
+	var members map[string]json.RawMessage
+	if err := json.Unmarshal(b, &members); err != nil {
+		return err
+	}
+	if len(members) == 0 {
+		u.Policy = nil
+		return nil
+	}
+	u.Policy = new(NodeStatePolicy)
+	return json.Unmarshal(b, u.Policy)
+}
+
+// Empty is the payload {} of rotate_keys and the
 // *_config_updated events (E1: payloads are objects, {} where ignored).
 type Empty struct{}
 

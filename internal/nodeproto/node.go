@@ -22,6 +22,26 @@ type Heartbeat struct {
 	UserAccess     *UserAccessInfo `json:"user_access,omitempty"`
 	Ingress        *IngressInfo    `json:"ingress,omitempty"`
 	SiteToSite     *SiteToSiteInfo `json:"site_to_site,omitempty"`
+	// Policy is level 2 (ours): what the node's firewall enforces and
+	// counts; absent when the node enforces no policy.
+	Policy *PolicyInfo `json:"policy,omitempty"`
+}
+
+// PolicyInfo is the heartbeat's policy enforcement status (level 2).
+// Denied and Logged count packets since plexd started: packets dropped
+// from the mesh (by a deny rule or because nothing allowed them) and
+// first packets of flows a log rule passed.
+type PolicyInfo struct {
+	// Fingerprint and RevisionID are those of the enforced ruleset.
+	Fingerprint string `json:"fingerprint"`
+	RevisionID  string `json:"revision_id,omitempty"`
+	// Backend is nftables or userspace.
+	Backend string `json:"backend"`
+	Denied  uint64 `json:"denied"`
+	Logged  uint64 `json:"logged"`
+	// Error is why the last ruleset received was refused ("" when it
+	// is enforced).
+	Error string `json:"error,omitempty"`
 }
 
 // ZeroHeartbeatJSON is what the existing agent sends every 30 s (§5.2).
@@ -32,6 +52,36 @@ type MeshInfo struct {
 	Interface  string `json:"interface"`
 	PeerCount  int    `json:"peer_count"`
 	ListenPort int    `json:"listen_port"`
+	// Level 2 (ours): the WireGuard backend (kernel, userspace, netstack)
+	// and the path to every peer as the node sees it.
+	Backend string       `json:"backend,omitempty"`
+	Peers   []PeerStatus `json:"peers,omitempty"`
+}
+
+// Peer paths (level 2).
+const (
+	PathDirect  = "direct"
+	PathRelayed = "relayed"
+	PathDown    = "down"
+)
+
+// PeerStatus is one peer's path as a level-2 node reports it in its
+// heartbeat (mesh.peers) and shows in `plexd status`.
+type PeerStatus struct {
+	PeerID string `json:"peer_id"`
+	// Path is direct, relayed or down (no handshake in the last 3 minutes).
+	Path string `json:"path"`
+	// Endpoint is the "ip:port" WireGuard last used ("" when none).
+	Endpoint string `json:"endpoint"`
+	// LastHandshake is the last completed handshake (omitted when none).
+	LastHandshake time.Time `json:"last_handshake,omitzero"`
+	// RTTMillis is the last probe round trip through the tunnel (0: none).
+	RTTMillis float64 `json:"rtt_ms,omitempty"`
+	RxBytes   int64   `json:"rx_bytes"`
+	TxBytes   int64   `json:"tx_bytes"`
+	// DirectFailed is set when the node tried the direct endpoint and got
+	// no handshake: the control plane then assigns a relay.
+	DirectFailed bool `json:"direct_failed,omitempty"`
 }
 
 // NATInfo is the heartbeat's NAT status.
@@ -91,8 +141,16 @@ type KeyRotateRequest struct {
 }
 
 // KeyRotateResponse is the node's complete peer set after a rotation.
+// The control plane answers the union of both forms (api.md §6): the
+// contract's KeysRotateResponse members follow, which level-1 agents ignore
+// (X2).
 type KeyRotateResponse struct {
 	UpdatedPeers []Peer `json:"updated_peers"`
+	// RotationID is the rotation the report completed; Kid and
+	// WrapKeyVersion reference the pairwise PSKs it re-issued.
+	RotationID     string `json:"rotation_id,omitempty"`
+	Kid            string `json:"kid,omitempty"`
+	WrapKeyVersion int    `json:"wrap_key_version,omitempty"`
 }
 
 // MarshalJSON renders nil UpdatedPeers as [].
@@ -162,6 +220,13 @@ const (
 type EndpointReport struct {
 	PublicEndpoint string `json:"public_endpoint"` // ip:port
 	NATType        string `json:"nat_type"`
+	// Endpoint and ReportedAt are the contract's members (api.md §3.6),
+	// the union of both forms; our plexd sends both forms.
+	Endpoint   string    `json:"endpoint,omitempty"`
+	ReportedAt time.Time `json:"reported_at,omitzero"`
+	// Candidates (level 2, ours) are the node's other "ip:port" endpoints
+	// (local interface addresses with the WireGuard port), best first.
+	Candidates []string `json:"candidates,omitempty"`
 }
 
 // Validate checks the endpoint and the level-1 NAT type.

@@ -29,7 +29,7 @@ type ContractState struct {
 	Executions   []json.RawMessage `json:"executions" doc:"Pending action dispatches; always [] until actions exist."`
 	Sessions     []json.RawMessage `json:"sessions" doc:"Live mediated sessions; always [] until access exists."`
 	Reachability StateReachability `json:"reachability"`
-	Policy       *json.RawMessage  `json:"policy" doc:"The contract's policy block; null until it is populated."`
+	Policy       *NodeStatePolicy  `json:"policy" doc:"The node's compiled ruleset; null when no policy governs the node."`
 	Bridge       *json.RawMessage  `json:"bridge" doc:"The contract's bridge block; null until it is populated."`
 	State        StateBuckets      `json:"state"`
 	Reports      StateBuckets      `json:"reports" doc:"Mirrors state."`

@@ -17,6 +17,51 @@ type Peer struct {
 	// NodeID repeats ID under the contract's name (NodeStatePeer.node_id);
 	// the control plane sets it on state answers. Level-1 agents ignore it.
 	NodeID string `json:"node_id,omitempty"`
+
+	// Level 2 (ours; additive members that level-1 agents ignore, X2).
+	// FallbackEndpoint is the contract's NodeStatePeer.fallback_endpoint:
+	// the bridge relay address ("ip:port") when the pair is relayed.
+	FallbackEndpoint string `json:"fallback_endpoint,omitempty"`
+	// PersistentKeepalive is the keepalive in seconds to send to this peer
+	// (0: none); 25 when either side of the pair is behind NAT (§12.1).
+	PersistentKeepalive int `json:"persistent_keepalive,omitempty"`
+	// MeshIPv6 is the peer's IPv6 ULA mesh address when it has one; its
+	// /128 is then in AllowedIPs too.
+	MeshIPv6 string `json:"mesh_ipv6,omitempty"`
+	// Candidates are further "ip:port" endpoints worth trying, best first
+	// (the peer's local addresses, the address the control plane saw).
+	Candidates []string `json:"candidates,omitempty"`
+	// Relay routes the pair through a bridge relay with an authenticated
+	// session (docs/design/0005-mesh.md, "Relay wire"); nil when direct.
+	Relay *PeerRelay `json:"relay,omitempty"`
+}
+
+// PeerRelay is a level-2 relay assignment as one side of a pair sees it.
+type PeerRelay struct {
+	// SessionID is the relay session (a UUID).
+	SessionID string `json:"session_id"`
+	// Endpoint is the relay's "ip:port".
+	Endpoint string `json:"endpoint"`
+	// Token authenticates this side's binds: base64url (no padding) of 32
+	// random bytes, different for each side of the session.
+	Token string `json:"token"`
+	// RelayNodeID is the bridge node running the relay.
+	RelayNodeID string `json:"relay_node_id,omitempty"`
+}
+
+// MeshSelf is state.mesh (level 2, ours): what a node needs about its own
+// place in the mesh beyond registration's answer.
+type MeshSelf struct {
+	// MeshCIDR is the Domain's IPv4 pool; our plexd routes it to the mesh
+	// interface.
+	MeshCIDR string `json:"mesh_cidr"`
+	// MeshIPv6 and MeshIPv6CIDR are the node's ULA address and the
+	// Domain's ULA /64 ("" when the node has none).
+	MeshIPv6     string `json:"mesh_ipv6,omitempty"`
+	MeshIPv6CIDR string `json:"mesh_ipv6_cidr,omitempty"`
+	// STUNServers are "host:port" STUN responders (the control plane's,
+	// then bridges'); at least two distinct ones classify the NAT.
+	STUNServers []string `json:"stun_servers"`
 }
 
 // MarshalJSON renders a nil AllowedIPs as [] (§5.1).
@@ -209,6 +254,8 @@ type StateResponse struct {
 	SiteToSiteConfig *SiteToSiteConfig `json:"site_to_site_config,omitempty"`
 	Data             []DataEntry       `json:"data"`
 	SecretRefs       []SecretRef       `json:"secret_refs"`
+	// Mesh is level 2 (ours): the node's own mesh facts; nil at level 1.
+	Mesh *MeshSelf `json:"mesh,omitempty"`
 }
 
 // MarshalJSON renders the always-present arrays as [] when nil.

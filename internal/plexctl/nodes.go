@@ -31,7 +31,7 @@ func (a *app) nodesCommand() *cobra.Command {
   plexctl nodes list --domain 0190c0de-… -o json
   plexctl nodes delete 0190c0de-…`,
 	})
-	cmd.AddCommand(a.nodesListCommand(), a.nodesGetCommand(),
+	cmd.AddCommand(a.nodesListCommand(), a.nodesGetCommand(), a.nodesRotateKeysCommand(), a.nodesReachabilityCommand(),
 		a.deleteCommand(deleteSpec{use: "delete ID",
 			short:   "Decommission a node: revoke its NSK and free its mesh IP",
 			example: `  plexctl nodes delete 0190c0de-0000-7000-8000-000000000007`,

@@ -30,6 +30,8 @@ var withoutCommand = map[string]string{
 	"postNodeDeregister":  "node-only: plexd deregisters itself; operators use 'plexctl nodes delete'",
 	"getNodeSecret":       "node-only: a node fetches its own secrets with its NSK",
 	"getNodeReachability": "node-only: a node reads its own reachability with its NSK; operators see it in 'plexctl nodes get'",
+	"putNodeEndpoint":     "node-only: plexd reports its own public endpoint with its NSK; operators see paths in 'plexctl nodes reachability'",
+	"postKeysRotate":      "node-only: plexd reports its new WireGuard key with its NSK; operators start a rotation with 'plexctl nodes rotate-keys'",
 	"serviceToken":        "workload-only: a service identity's client-credentials grant, run by the workload itself",
 	"authCallback":        "browser-only: the IdP redirects the browser here after sign-in",
 	"signIn":              "browser-only: starts the browser's redirect to the IdP",

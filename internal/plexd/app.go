@@ -22,6 +22,7 @@ import (
 
 	"github.com/plexsphere/plexsphere/internal/plexd/clock"
 	"github.com/plexsphere/plexsphere/internal/plexd/config"
+	"github.com/plexsphere/plexsphere/internal/plexd/mesh"
 )
 
 // Exit codes of Run.
@@ -48,6 +49,10 @@ type Env struct {
 	Transport http.RoundTripper
 	// Clock drives loops (nil: real time).
 	Clock clock.Clock
+	// Mesh replaces the WireGuard engine of `plexd up` (tests: an
+	// in-memory engine that touches nothing on the host); nil runs the
+	// configured backend.
+	Mesh mesh.Engine
 }
 
 // Run executes plexd with args (without the program name) and returns the
@@ -142,6 +147,7 @@ var flagHelp = map[config.Key]string{
 	config.KeyLogLevel:          "debug, info, warn or error (default info)",
 	config.KeyAPITCP:            "also serve the local node API on this loopback address (e.g. 127.0.0.1:9100)",
 	config.KeyAPITokenFile:      "file holding the bearer token for the TCP local API",
+	config.KeyWireGuardBackend:  "auto, kernel, userspace or netstack (default auto)",
 }
 
 func (a *app) rootCommand() *cobra.Command {

@@ -17,6 +17,7 @@ import (
 	"github.com/plexsphere/plexsphere/internal/plexd/agent"
 	"github.com/plexsphere/plexsphere/internal/plexd/cptest"
 	"github.com/plexsphere/plexsphere/internal/plexd/identity"
+	"github.com/plexsphere/plexsphere/internal/plexd/mesh"
 )
 
 // lockedBuffer is a goroutine-safe output sink.
@@ -67,7 +68,7 @@ func newEnv(t *testing.T) *plexdEnv {
 func (e *plexdEnv) env(stdout, stderr *lockedBuffer) Env {
 	return Env{
 		Stdout: stdout, Stderr: stderr, Getenv: func(k string) string { return e.vars[k] },
-		Prompt: e.prompt, Executable: "/usr/local/bin/plexd",
+		Prompt: e.prompt, Executable: "/usr/local/bin/plexd", Mesh: mesh.NewMemory(),
 		Systemctl: func(_ context.Context, args ...string) error {
 			e.systemd = append(e.systemd, strings.Join(args, " "))
 			return nil

@@ -19,7 +19,6 @@ import (
 	"github.com/plexsphere/plexsphere/internal/plexd/identity"
 	"github.com/plexsphere/plexsphere/internal/plexd/localapi"
 	"github.com/plexsphere/plexsphere/internal/plexd/logkey"
-	"github.com/plexsphere/plexsphere/internal/plexd/mesh"
 )
 
 func (a *app) joinCommand() *cobra.Command {
@@ -112,10 +111,24 @@ func (a *app) up(ctx context.Context, cfg *config.Config) error {
 		return err
 	}
 	cl.SetCredentials(id.NodeID, id.NSK)
+	rt, err := a.meshEngine(cfg, log)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := rt.close(); err != nil {
+			log.LogAttrs(context.Background(), slog.LevelWarn, "closing the mesh engine", slog.String(logkey.Error, err.Error()))
+		}
+	}()
 	ag, err := agent.New(agent.Options{
-		Identity: id, Store: store, ControlPlane: cl, Rotator: cl, Mesh: mesh.NewMemory(), Mode: cfg.Mode,
+		Identity: id, Store: store, ControlPlane: cl, Rotator: cl, Mesh: rt.engine, Mode: cfg.Mode,
 		Clock: a.env.Clock, Logger: log, HeartbeatInterval: cfg.HeartbeatInterval, ReconcileInterval: cfg.ReconcileInterval,
+		Bridge: a.bridge(ctx, cfg, log), Firewall: rt.firewall,
 	})
+	if err != nil {
+		return err
+	}
+	disc, err := newDiscoverer(rt, cl, ag, log)
 	if err != nil {
 		return err
 	}
@@ -136,6 +149,7 @@ func (a *app) up(ctx context.Context, cfg *config.Config) error {
 	defer cancel()
 	var wg sync.WaitGroup
 	wg.Go(func() { reports.Run(ctx) })
+	wg.Go(func() { disc.Run(ctx) })
 	wg.Go(func() {
 		if err := api.Serve(ctx, cfg.Socket); err != nil {
 			log.LogAttrs(ctx, slog.LevelError, "local node API stopped", slog.String(logkey.Socket, cfg.Socket), slog.String(logkey.Error, err.Error()))

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/plexsphere/plexsphere/internal/plexd/agent"
 )
@@ -31,11 +32,13 @@ func golden(t *testing.T, name string, got []byte) {
 
 // TestStatusOutputGolden pins `plexd status` text output.
 func TestStatusOutputGolden(t *testing.T) {
+	handshake := time.Date(2026, 5, 1, 12, 0, 3, 0, time.UTC)
 	st := agent.Status{
 		NodeID: "01a2-node", MeshIP: "100.64.0.2", Mode: "node", Backend: "memory", Connection: "connected",
 		Uptime: "1h2m3s", LastEventID: "42",
 		Peers: []agent.PeerStatus{
-			{ID: "01a2-peer-a", MeshIP: "100.64.0.3", Endpoint: "198.51.100.7:51820", AllowedIPs: []string{"100.64.0.3/32"}},
+			{ID: "01a2-peer-a", MeshIP: "100.64.0.3", Endpoint: "198.51.100.7:51820", AllowedIPs: []string{"100.64.0.3/32"},
+				Path: "direct", LastHandshake: &handshake},
 			{ID: "01a2-peer-b", MeshIP: "100.64.0.4", AllowedIPs: []string{"100.64.0.4/32", "10.20.0.0/16"}},
 		},
 	}

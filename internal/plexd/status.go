@@ -17,6 +17,7 @@ import (
 	"github.com/plexsphere/plexsphere/internal/plexd/agent"
 	"github.com/plexsphere/plexsphere/internal/plexd/identity"
 	"github.com/plexsphere/plexsphere/internal/plexd/localapi"
+	"github.com/plexsphere/plexsphere/internal/plexd/relay"
 )
 
 // Connection values status reports when the agent is not reachable.
@@ -139,19 +140,40 @@ func printStatus(w io.Writer, st agent.Status) {
 	}
 	row("Last event", st.LastEventID)
 	row("Peers", fmt.Sprint(len(st.Peers)))
+	if p := st.Policy; p != nil {
+		row("Policy", policyLine(p))
+	}
+	if r := st.Relay; r != nil {
+		row("Relay", relayLine(r))
+	}
 	tw.Flush()
 	if len(st.Peers) == 0 {
 		return
 	}
 	fmt.Fprintln(w)
 	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "PEER\tMESH IP\tENDPOINT\tALLOWED IPS")
+	fmt.Fprintln(tw, "PEER\tMESH IP\tPATH\tENDPOINT\tHANDSHAKE\tALLOWED IPS")
 	for _, p := range st.Peers {
-		ep := p.Endpoint
+		ep, path, hs := p.Endpoint, p.Path, "-"
 		if ep == "" {
 			ep = "-"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", p.ID, p.MeshIP, ep, strings.Join(p.AllowedIPs, ","))
+		if path == "" {
+			path = "-"
+		}
+		if p.LastHandshake != nil {
+			hs = p.LastHandshake.UTC().Format(time.RFC3339)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", p.ID, p.MeshIP, path, ep, hs, strings.Join(p.AllowedIPs, ","))
 	}
 	tw.Flush()
+}
+
+// relayLine summarises the bridge relay's counters.
+func relayLine(r *relay.Stats) string {
+	if !r.Enabled {
+		return fmt.Sprintf("off, %d sessions", r.Sessions)
+	}
+	return fmt.Sprintf("%s, %d sessions, %d sides bound, %d datagrams forwarded, %d dropped",
+		r.ListenAddr, r.Sessions, r.BoundSides, r.ForwardedDatagrams, r.Dropped)
 }

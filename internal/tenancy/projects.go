@@ -305,8 +305,9 @@ func (s *Service) deleteProject(ctx context.Context, in *projectIDInput) (*struc
 		if err := tx.QueryRowContext(ctx, `SELECT
 			(SELECT COUNT(*) FROM resources WHERE project_id = $1),
 			(SELECT COUNT(*) FROM nodes WHERE project_id = $1 AND revoked_at IS NULL),
-			(SELECT COUNT(*) FROM relation_tuples WHERE project_id = $1 AND structural = FALSE)`, id).
-			Scan(&c.Resources, &c.Nodes, &c.RelationTuples); err != nil {
+			(SELECT COUNT(*) FROM relation_tuples WHERE project_id = $1 AND structural = FALSE),
+			(SELECT COUNT(*) FROM policies WHERE project_id = $1)`, id).
+			Scan(&c.Resources, &c.Nodes, &c.RelationTuples, &c.Policies); err != nil {
 			return err
 		}
 		if c != (apiv1.ProjectCounts{}) {

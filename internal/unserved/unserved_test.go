@@ -94,11 +94,11 @@ func TestIssue8DocumentMarksUnserved(t *testing.T) {
 	e := apptest.Start(t, apptest.SQLite)
 	doc := document(t, e)
 	for key, want := range map[string]route.Class{
-		"DELETE /v1/admin/groups/{}/members/{}":         route.Operator,
-		"PUT /v1/nodes/{}/endpoint":                     route.Node,
-		"GET /v1/docs/assets/{}":                        route.Public,
-		"POST /v1/projects/{}/sessions/{}:revoke":       route.Operator,
-		"GET /v1/projects/{}/resources/{}/bridge/relay": route.Operator,
+		"DELETE /v1/admin/groups/{}/members/{}":           route.Operator,
+		"PUT /v1/nodes/{}/state/reports/{}":               route.Node,
+		"GET /v1/docs/assets/{}":                          route.Public,
+		"POST /v1/projects/{}/sessions/{}:revoke":         route.Operator,
+		"GET /v1/projects/{}/resources/{}/bridge/ingress": route.Operator,
 	} {
 		op, ok := doc[key]
 		if !ok {

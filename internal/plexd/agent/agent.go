@@ -27,6 +27,7 @@ import (
 	"github.com/plexsphere/plexsphere/internal/plexd/identity"
 	"github.com/plexsphere/plexsphere/internal/plexd/logkey"
 	"github.com/plexsphere/plexsphere/internal/plexd/mesh"
+	"github.com/plexsphere/plexsphere/internal/plexd/relay"
 	"github.com/plexsphere/plexsphere/internal/plexd/stream"
 )
 
@@ -60,6 +61,9 @@ type Options struct {
 	Mode    string
 	Clock   clock.Clock
 	Logger  *slog.Logger
+	// Bridge runs bridge_config and relay_config in bridge mode; nil on
+	// plain nodes.
+	Bridge Bridge
 	// HeartbeatInterval and ReconcileInterval default to 30 s and 60 s.
 	HeartbeatInterval, ReconcileInterval time.Duration
 	// BinaryChecksum returns the lowercase hex SHA-256 of the running
@@ -68,6 +72,10 @@ type Options struct {
 	// Stream tunes the event stream (backoff, idle timeout, polling);
 	// Source, Verifier, Handler, Cursor and Poll are filled by the agent.
 	Stream stream.Options
+
+	// Firewall enforces the state's policy block (level 2); nil enforces
+	// nothing and the node filters no traffic.
+	Firewall Firewall
 }
 
 // Agent runs one joined node.
@@ -85,6 +93,9 @@ type Agent struct {
 	// applyMu serialises apply, so the mesh sees desired states in order
 	// and applied always matches the last Set.
 	applyMu sync.Mutex
+
+	// fw is what the firewall refused (guarded by its own lock).
+	fw enforcement
 
 	// mu guards everything below.
 	mu           sync.Mutex
@@ -192,6 +203,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	a.started, a.checksum = a.clk.Now(), sum
 	a.mu.Unlock()
 	a.loadApplied(ctx)
+	a.enforceApplied(ctx)
 	cursor, err := a.opts.Store.LoadCursor()
 	if err != nil {
 		a.log.LogAttrs(ctx, slog.LevelWarn, "event cursor unreadable; resuming at the head", slog.String(logkey.Error, err.Error()))
@@ -271,7 +283,7 @@ func (a *Agent) Reconcile(ctx context.Context) error {
 	a.mu.Lock()
 	gen := a.eventGen
 	a.mu.Unlock()
-	st, err := a.opts.ControlPlane.State(ctx)
+	st, pol, err := a.fetchState(ctx)
 	if err != nil {
 		return fmt.Errorf("state: %w", err)
 	}
@@ -281,6 +293,7 @@ func (a *Agent) Reconcile(ctx context.Context) error {
 	d := fromState(st, func(what string, err error) {
 		a.log.LogAttrs(ctx, slog.LevelWarn, "state element dropped", slog.String(logkey.Kind, what), slog.String(logkey.Error, err.Error()))
 	})
+	d.Policy = pol
 	a.mu.Lock()
 	raced := a.eventGen != gen
 	if !raced {
@@ -310,10 +323,12 @@ func (a *Agent) apply(ctx context.Context) error {
 		Interface: nodeproto.DefaultMeshInterface, ListenPort: nodeproto.DefaultMeshPort,
 		Address: id.MeshIP, PrivateKey: id.PrivateKey,
 	})
+	a.enforce(ctx, d.Policy) // before the peers it governs are configured
 	if err := a.opts.Mesh.Set(ctx, cfg); err != nil {
 		return fmt.Errorf("mesh: %w", err)
 	}
-	corr := d.corrections(old)
+	a.applyBridge(ctx, d)
+	corr := append(d.corrections(old), policyDrift(old.Policy, d.Policy)...)
 	a.mu.Lock()
 	a.applied, a.haveApplied, a.lastApply = d, true, a.clk.Now()
 	a.mu.Unlock()
@@ -394,11 +409,21 @@ func (a *Agent) setConn(s stream.State) {
 
 // PeerStatus is one peer in Status.
 type PeerStatus struct {
-	ID         string   `json:"id"`
-	MeshIP     string   `json:"mesh_ip"`
-	PublicKey  string   `json:"public_key"`
+	ID        string `json:"id"`
+	MeshIP    string `json:"mesh_ip"`
+	PublicKey string `json:"public_key"`
+	// Endpoint is the "ip:port" WireGuard last used, else the configured one.
 	Endpoint   string   `json:"endpoint"`
 	AllowedIPs []string `json:"allowed_ips"`
+	// Path is direct, relayed or down as the engine sees it ("" when the
+	// engine does not observe paths).
+	Path string `json:"path,omitempty"`
+	// LastHandshake is the last completed WireGuard handshake.
+	LastHandshake *time.Time `json:"last_handshake,omitempty"`
+	// RTTMillis is the last tunnel probe's round trip (0: none yet).
+	RTTMillis float64 `json:"rtt_ms,omitempty"`
+	// DirectFailed: no handshake on any direct endpoint.
+	DirectFailed bool `json:"direct_failed,omitempty"`
 }
 
 // Status is what `plexd status` prints.
@@ -415,16 +440,29 @@ type Status struct {
 	LastReconcile  *time.Time   `json:"last_reconcile,omitempty"`
 	Uptime         string       `json:"uptime"`
 	Peers          []PeerStatus `json:"peers"`
+	// Relay is the bridge relay's counters (bridge mode only).
+	Relay *relay.Stats `json:"relay,omitempty"`
+
+	// Policy is the firewall and its counters (nil without one).
+	Policy *PolicyStatus `json:"policy,omitempty"`
 }
 
 // Status reports the running agent.
 func (a *Agent) Status() Status {
+	pol := a.policyStatus()
+	stats := a.opts.Mesh.Stats()
+	paths := make(map[string]nodeproto.PeerStatus, len(stats.Peers))
+	for _, p := range stats.Peers {
+		paths[p.PeerID] = p
+	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	s := Status{
-		NodeID: a.id.NodeID, MeshIP: a.id.MeshIP, Mode: a.opts.Mode, Backend: a.opts.Mesh.Stats().Backend,
+		NodeID: a.id.NodeID, MeshIP: a.id.MeshIP, Mode: a.opts.Mode, Backend: stats.Backend,
 		Connection: string(a.conn), Uptime: a.uptimeLocked(), Peers: []PeerStatus{},
 	}
+	s.Relay = a.relayStatus()
+	s.Policy = pol
 	if a.revoked {
 		s.Connection = string(stream.StateRevoked)
 	}
@@ -440,7 +478,18 @@ func (a *Agent) Status() Status {
 		s.LastReconcile = &t
 	}
 	for _, p := range mesh.PeersFromMap(a.applied.Peers) {
-		s.Peers = append(s.Peers, PeerStatus{ID: p.ID, MeshIP: p.MeshIP, PublicKey: p.PublicKey, Endpoint: p.Endpoint, AllowedIPs: slices.Clone(p.AllowedIPs)})
+		ps := PeerStatus{ID: p.ID, MeshIP: p.MeshIP, PublicKey: p.PublicKey, Endpoint: p.Endpoint, AllowedIPs: slices.Clone(p.AllowedIPs)}
+		if o, ok := paths[p.ID]; ok {
+			ps.Path, ps.RTTMillis, ps.DirectFailed = o.Path, o.RTTMillis, o.DirectFailed
+			if o.Endpoint != "" {
+				ps.Endpoint = o.Endpoint
+			}
+			if !o.LastHandshake.IsZero() {
+				t := o.LastHandshake.UTC()
+				ps.LastHandshake = &t
+			}
+		}
+		s.Peers = append(s.Peers, ps)
 	}
 	return s
 }

@@ -25,6 +25,13 @@ type Desired struct {
 	UserAccessConfig *nodeproto.UserAccessConfig
 	IngressConfig    *nodeproto.IngressConfig
 	SiteToSiteConfig *nodeproto.SiteToSiteConfig
+
+	// Policy is the node's compiled ruleset from state or policy_updated
+	// (level 2); nil: not under policy control. Never modified in place.
+	Policy *nodeproto.NodeStatePolicy `json:",omitempty"`
+	// Mesh is state.mesh (level 2): the Domain's prefixes and the STUN
+	// servers; nil at level 1.
+	Mesh *nodeproto.MeshSelf `json:",omitempty"`
 }
 
 func emptyDesired() Desired {
@@ -60,6 +67,11 @@ func fromState(st *nodeproto.StateResponse, drop func(what string, err error)) D
 	}
 	d.BridgeConfig, d.RelayConfig, d.UserAccessConfig = st.BridgeConfig, st.RelayConfig, st.UserAccessConfig
 	d.IngressConfig, d.SiteToSiteConfig = st.IngressConfig, st.SiteToSiteConfig
+	if st.Mesh != nil {
+		m := *st.Mesh
+		m.STUNServers = slices.Clone(m.STUNServers)
+		d.Mesh = &m
+	}
 	return d
 }
 
@@ -78,6 +90,10 @@ func (d Desired) clone() Desired {
 // peer visibility to policy is a gap we do not inherit, §12.3).
 func (d Desired) meshConfig(base mesh.Config) mesh.Config {
 	base.Peers = mesh.PeersFromMap(d.Peers)
+	if d.Mesh != nil {
+		base.MeshCIDR = d.Mesh.MeshCIDR
+		base.AddressV6, base.MeshIPv6CIDR = d.Mesh.MeshIPv6, d.Mesh.MeshIPv6CIDR
+	}
 	return base
 }
 

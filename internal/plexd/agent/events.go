@@ -83,6 +83,10 @@ func (a *Agent) applyEvent(ctx context.Context, typ string, payload any) (bool, 
 		a.desired.Data = p.Data
 		a.mu.Unlock()
 		return true, nil
+	case *nodeproto.RelaySession, *nodeproto.RelaySessionRevoked:
+		return a.relayEvent(payload)
+	case *nodeproto.PolicyUpdated:
+		return a.applyPolicyEvent(p), nil
 	case *nodeproto.NodeSecretsUpdated:
 		for i := range p.SecretRefs {
 			if err := p.SecretRefs[i].Validate(); err != nil {

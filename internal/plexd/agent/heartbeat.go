@@ -31,6 +31,7 @@ func (a *Agent) heartbeatLoop(ctx context.Context) {
 // Heartbeat builds the heartbeat body from the agent's real state.
 func (a *Agent) Heartbeat() nodeproto.Heartbeat {
 	stats := a.opts.Mesh.Stats()
+	pol := a.policyInfo()
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	status := StatusHealthy
@@ -43,7 +44,10 @@ func (a *Agent) Heartbeat() nodeproto.Heartbeat {
 		Status:         status,
 		Uptime:         a.uptimeLocked(),
 		BinaryChecksum: a.checksum,
-		Mesh:           &nodeproto.MeshInfo{Interface: stats.Interface, PeerCount: stats.PeerCount, ListenPort: stats.ListenPort},
+		Policy:         pol,
+		Bridge:         a.bridgeInfo(),
+		Mesh: &nodeproto.MeshInfo{Interface: stats.Interface, PeerCount: stats.PeerCount, ListenPort: stats.ListenPort,
+			Backend: stats.Backend, Peers: stats.Peers},
 	}
 }
 

@@ -72,8 +72,11 @@ func (a *Agent) RotateKey(ctx context.Context) error {
 		return err
 	}
 	resp, err := r.RotateKey(ctx, nodeproto.KeyRotateRequest{NodeID: id.NodeID, NewPublicKey: pub})
-	if cpclient.IsStatus(err, http.StatusBadRequest, http.StatusConflict) {
-		id.PendingPrivateKey = "" // refused for good: keep the current key
+	// Refused for good (invalid or unchanged key, no rotation pending, key
+	// held by another node, another node's id): keep the current key.
+	if cpclient.IsStatus(err, http.StatusBadRequest, http.StatusForbidden, http.StatusConflict,
+		http.StatusUnprocessableEntity) {
+		id.PendingPrivateKey = ""
 		a.saveIdentity(&id)
 		return err
 	}

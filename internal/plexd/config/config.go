@@ -35,6 +35,8 @@ const (
 	DefaultHeartbeatInterval = 30 * time.Second
 	DefaultReconcileInterval = 60 * time.Second
 	DefaultLogLevel          = "info"
+	// BackendAuto lets plexd pick the WireGuard backend.
+	BackendAuto = "auto"
 )
 
 // maxFileSize bounds the config file plexd is willing to parse.
@@ -60,12 +62,13 @@ const (
 	KeyLogLevel          Key = "log_level"
 	KeyAPITCP            Key = "api_tcp"
 	KeyAPITokenFile      Key = "api_token_file"
+	KeyWireGuardBackend  Key = "wireguard_backend"
 )
 
 // Keys lists every setting in documentation order.
 func Keys() []Key {
 	return []Key{KeyServer, KeyDataDir, KeyToken, KeyTokenFile, KeyHostname, KeyMode, KeySocket,
-		KeyHeartbeatInterval, KeyReconcileInterval, KeyUnitPath, KeyLogLevel, KeyAPITCP, KeyAPITokenFile}
+		KeyHeartbeatInterval, KeyReconcileInterval, KeyUnitPath, KeyLogLevel, KeyAPITCP, KeyAPITokenFile, KeyWireGuardBackend}
 }
 
 // Flag is the command-line flag of k, without dashes.
@@ -112,6 +115,10 @@ type Config struct {
 	APITCP string
 	// APITokenFile holds the bearer token of the TCP API; required with APITCP.
 	APITokenFile string
+	// WireGuardBackend is auto, kernel, userspace or netstack (default
+	// auto: kernel when the module exists, else userspace when a TUN
+	// device can be created, else netstack).
+	WireGuardBackend string
 	// Metadata are operator labels sent at registration (§4.1); file only.
 	Metadata map[string]string
 	// File is the config file that was read, "" when none.
@@ -171,6 +178,7 @@ type fileConfig struct {
 	LogLevel          string            `yaml:"log_level"`
 	APITCP            string            `yaml:"api_tcp"`
 	APITokenFile      string            `yaml:"api_token_file"`
+	WireGuardBackend  string            `yaml:"wireguard_backend"`
 	Metadata          map[string]string `yaml:"metadata"`
 }
 
@@ -180,6 +188,7 @@ func (f *fileConfig) values() map[Key]string {
 		KeyHostname: f.Hostname, KeyMode: f.Mode, KeySocket: f.Socket,
 		KeyHeartbeatInterval: f.HeartbeatInterval, KeyReconcileInterval: f.ReconcileInterval,
 		KeyUnitPath: f.UnitPath, KeyLogLevel: f.LogLevel, KeyAPITCP: f.APITCP, KeyAPITokenFile: f.APITokenFile,
+		KeyWireGuardBackend: f.WireGuardBackend,
 	}
 }
 
@@ -271,6 +280,7 @@ func (c *Config) apply(v map[Key]string, hostname func() (string, error)) error 
 	c.UnitPath = or(v[KeyUnitPath], DefaultUnitPath)
 	c.LogLevel = or(v[KeyLogLevel], DefaultLogLevel)
 	c.APITCP, c.APITokenFile = v[KeyAPITCP], v[KeyAPITokenFile]
+	c.WireGuardBackend = or(v[KeyWireGuardBackend], BackendAuto)
 	c.Hostname = v[KeyHostname]
 	if c.Hostname == "" {
 		if hostname == nil {
@@ -307,6 +317,11 @@ func (c *Config) validate() error {
 	}
 	if c.APITCP != "" && c.APITokenFile == "" {
 		return fmt.Errorf("config: %s needs %s", KeyAPITCP, KeyAPITokenFile)
+	}
+	switch c.WireGuardBackend {
+	case BackendAuto, "kernel", "userspace", "netstack":
+	default:
+		return fmt.Errorf("config: %s: %q is not auto, kernel, userspace or netstack", KeyWireGuardBackend, c.WireGuardBackend)
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":

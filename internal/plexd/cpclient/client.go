@@ -215,6 +215,25 @@ func (c *Client) OpenSecret(ctx context.Context, key string) ([]byte, int64, err
 	return plain, resp.Version, nil
 }
 
+// EndpointAnswer is the answer to an endpoint report: each peer's
+// endpoint (level 1) and, from the contract's form, until when the report
+// holds (zero when the control plane did not say).
+type EndpointAnswer struct {
+	PeerEndpoints []nodeproto.PeerEndpoint `json:"peer_endpoints"`
+	AcceptedAt    time.Time                `json:"accepted_at"`
+	StaleAfter    time.Time                `json:"stale_after"`
+}
+
+// ReportEndpoint reports the node's public endpoint, NAT type and
+// candidates (PUT /v1/nodes/{node_id}/endpoint, §12.2).
+func (c *Client) ReportEndpoint(ctx context.Context, r nodeproto.EndpointReport) (*EndpointAnswer, error) {
+	resp := &EndpointAnswer{}
+	if err := c.nodeCall(ctx, "endpoint", http.MethodPut, "endpoint", r, resp); err != nil {
+		return nil, err
+	}
+	return resp, nil
+}
+
 // Deregister revokes the node (§5.2 endpoint 4). No body is sent.
 func (c *Client) Deregister(ctx context.Context) error {
 	return c.nodeCall(ctx, "deregister", http.MethodPost, "deregister", nil, nil)

@@ -15,6 +15,7 @@ import (
 	"github.com/plexsphere/plexsphere/internal/apptest"
 	"github.com/plexsphere/plexsphere/internal/plexd"
 	"github.com/plexsphere/plexsphere/internal/plexd/agent"
+	"github.com/plexsphere/plexsphere/internal/plexd/mesh"
 )
 
 type lockedBuffer struct {
@@ -44,6 +45,7 @@ func TestCLIHappyPathOnTheRealControlPlane(t *testing.T) {
 	if st, raw := e.Do(t, "POST", "/v1/domains", apiv1.CreateDomain{Name: "cli", Slug: "cli", MeshCIDR: "100.65.0.0/24"}, &dom); st != 201 {
 		t.Fatalf("create domain: %d %s", st, raw)
 	}
+	e.AllowAll(t, dom.ID) // a full mesh without policies (new Domains deny)
 	var proj apiv1.Project
 	if st, raw := e.Do(t, "POST", "/v1/projects", apiv1.CreateProject{DomainID: dom.ID, Name: "p", Slug: "p"}, &proj); st != 201 {
 		t.Fatalf("create project: %d %s", st, raw)
@@ -65,7 +67,7 @@ func TestCLIHappyPathOnTheRealControlPlane(t *testing.T) {
 	os.WriteFile(vars["PLEXD_CONFIG"], []byte("log_level: debug\n"), 0o600)
 	run := func(ctx context.Context, args ...string) (int, string, string) {
 		var out, errb lockedBuffer
-		code := plexd.Run(ctx, args, plexd.Env{Stdout: &out, Stderr: &errb, Getenv: func(k string) string { return vars[k] }})
+		code := plexd.Run(ctx, args, plexd.Env{Stdout: &out, Stderr: &errb, Getenv: func(k string) string { return vars[k] }, Mesh: mesh.NewMemory()})
 		return code, out.String(), errb.String()
 	}
 	if code, out, errs := run(context.Background(), "join", "--token-file", tokFile); code != 0 || !strings.Contains(out, "joined as node") {

@@ -67,6 +67,7 @@ func TestNodesConvergeOnTheRealControlPlane(t *testing.T) {
 	if st, raw := e.Do(t, "POST", "/v1/domains", apiv1.CreateDomain{Name: "mesh", Slug: "mesh", MeshCIDR: "100.64.0.0/16"}, &dom); st != 201 {
 		t.Fatalf("create domain: %d %s", st, raw)
 	}
+	e.AllowAll(t, dom.ID) // a full mesh without policies (new Domains deny)
 	var proj apiv1.Project
 	if st, raw := e.Do(t, "POST", "/v1/projects", apiv1.CreateProject{DomainID: dom.ID, Name: "p", Slug: "p"}, &proj); st != 201 {
 		t.Fatalf("create project: %d %s", st, raw)

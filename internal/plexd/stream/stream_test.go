@@ -7,6 +7,8 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"slices"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -103,40 +105,95 @@ func TestRetryAfterIsHonoured(t *testing.T) {
 	src := &fakeSource{results: make(chan openResult, 4), lastIDs: make(chan string, 16)}
 	src.results <- openResult{err: &cpclient.StatusError{Status: http.StatusServiceUnavailable, RetryAfter: 300 * time.Millisecond}}
 	src.results <- openResult{err: &cpclient.StatusError{Status: http.StatusUnauthorized}}
-	s := newStream(t, src, nil)
-	start := time.Now()
-	s.Run(context.Background())
-	if el := time.Since(start); el < 300*time.Millisecond {
-		t.Errorf("reconnected after %v, before Retry-After", el)
+	clk := &stepClock{now: time.Unix(0, 0)}
+	s := newStream(t, src, func(o *Options) { o.Clock = clk })
+	if err := s.Run(context.Background()); !errors.Is(err, ErrRevoked) {
+		t.Fatalf("Run: %v", err)
+	}
+	if len(clk.waits) != 1 || clk.waits[0] != 300*time.Millisecond {
+		t.Errorf("waited %v before reconnecting, want Retry-After's 300ms", clk.waits)
 	}
 }
 
+// stepClock is a virtual clock for Run's single goroutine: After(d)
+// moves the time forward by d and fires at once, so a test sees exactly
+// the times Run would see, without waiting for them.
+type stepClock struct {
+	mu    sync.Mutex
+	now   time.Time
+	waits []time.Duration
+}
+
+func (c *stepClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *stepClock) After(d time.Duration) <-chan time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+	c.waits = append(c.waits, d)
+	ch := make(chan time.Time, 1)
+	ch <- c.now
+	return ch
+}
+
 // TestPollingFallback: after PollAfter of continuous failure the stream
-// polls state every PollInterval while it keeps retrying.
+// polls state every PollInterval while it keeps retrying. It runs on a
+// virtual clock (reconnects every 10 ms of virtual time, no jitter), so
+// the poll times are exact: never before PollAfter, then one per
+// PollInterval, and the stream keeps reconnecting throughout.
 func TestPollingFallback(t *testing.T) {
-	src := &fakeSource{results: make(chan openResult, 1000), lastIDs: make(chan string, 1000)}
-	for range 1000 {
+	const failures = 12
+	src := &fakeSource{results: make(chan openResult, failures+1), lastIDs: make(chan string, failures+1)}
+	for range failures {
 		src.results <- openResult{err: errors.New("connection refused")}
 	}
-	var polls atomic.Int32
-	var sawPolling atomic.Bool
+	src.results <- openResult{err: &cpclient.StatusError{Status: http.StatusUnauthorized}}
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	clk := &stepClock{now: t0}
+	var polls []time.Duration
+	var states []State
 	s := newStream(t, src, func(o *Options) {
+		o.Clock, o.Rand = clk, func() float64 { return 0.5 } // 0.5: no jitter
+		o.MinBackoff, o.MaxBackoff = 10*time.Millisecond, 10*time.Millisecond
 		o.PollAfter, o.PollInterval = 50*time.Millisecond, 20*time.Millisecond
-		o.Poll = func(context.Context) error { polls.Add(1); return nil }
+		o.Poll = func(context.Context) error { polls = append(polls, clk.Now().Sub(t0)); return nil }
 		o.OnState = func(st State) {
-			if st == StatePolling {
-				sawPolling.Store(true)
+			if st == StateBackoff || st == StatePolling {
+				states = append(states, st)
 			}
 		}
 	})
-	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
-	defer cancel()
-	s.Run(ctx)
-	if polls.Load() < 2 || !sawPolling.Load() {
-		t.Errorf("polls %d, polling state seen %v", polls.Load(), sawPolling.Load())
+	if err := s.Run(context.Background()); !errors.Is(err, ErrRevoked) {
+		t.Fatalf("Run: %v, want ErrRevoked after the programmed failures", err)
 	}
-	if polls.Load() > 20 {
-		t.Errorf("polled %d times in 250 ms at a 20 ms interval", polls.Load())
+	// Attempt k fails at k·10 ms; polling starts at 50 ms and repeats
+	// every 20 ms: at 50, 70, 90 and 110 ms.
+	ms := time.Millisecond
+	if want := []time.Duration{50 * ms, 70 * ms, 90 * ms, 110 * ms}; !slices.Equal(polls, want) {
+		t.Errorf("polled at %v, want %v", polls, want)
+	}
+	var wantStates []State
+	for k := range failures {
+		if k < 5 {
+			wantStates = append(wantStates, StateBackoff)
+		} else {
+			wantStates = append(wantStates, StatePolling)
+		}
+	}
+	if !slices.Equal(states, wantStates) {
+		t.Errorf("states %v, want %v", states, wantStates)
+	}
+	if n := src.opens.Load(); n != failures+1 {
+		t.Errorf("%d opens, want %d: polling must not stop the reconnects", n, failures+1)
+	}
+	for i, w := range clk.waits {
+		if w != 10*ms {
+			t.Errorf("wait %d was %v, want the 10 ms backoff", i, w)
+		}
 	}
 }
 
