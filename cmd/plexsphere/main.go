@@ -50,7 +50,7 @@ func rootCommand(stdout, stderr io.Writer) *cobra.Command {
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(serveCommand(), devCommand(), migrateCommand(), auditCommand(), versionCommand())
+	root.AddCommand(serveCommand(), devCommand(), migrateCommand(), auditCommand(), secretsCommand(), versionCommand())
 	return root
 }
 

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/netip"
 	"net/url"
@@ -75,7 +76,57 @@ type Config struct {
 	// node whose key is older gets a pending rotation (docs/mesh-keys.md);
 	// 0 turns the schedule off.
 	MeshKeyRotationInterval time.Duration `yaml:"mesh_key_rotation_interval"`
+
+	// SecretsBackend is where secret values live: "embedded" (sealed rows
+	// in plexsphere's database under the KEK in KEKFile) or "openbao" (KV
+	// v2 at OpenBaoAddr). docs/design/0007-secrets.md.
+	SecretsBackend string `yaml:"secrets_backend"`
+	// OpenBaoAddr is OpenBao's base URL. Authentication is exactly one of
+	// OpenBaoToken (environment PLEXSPHERE_OPENBAO_TOKEN only: never a flag,
+	// which ps would show, nor the file), OpenBaoTokenFile, or AppRole
+	// (OpenBaoRoleID with OpenBaoSecretIDFile).
+	OpenBaoAddr         string `yaml:"openbao_addr"`
+	OpenBaoToken        Secret `yaml:"-"`
+	OpenBaoTokenFile    string `yaml:"openbao_token_file"`
+	OpenBaoRoleID       string `yaml:"openbao_role_id"`
+	OpenBaoSecretIDFile string `yaml:"openbao_secret_id_file"`
+	OpenBaoNamespace    string `yaml:"openbao_namespace"`
+	OpenBaoKVMount      string `yaml:"openbao_kv_mount"`
+	OpenBaoKVPrefix     string `yaml:"openbao_kv_prefix"`
+	OpenBaoCACert       string `yaml:"openbao_ca_cert"`
+	// OpenBaoTransitKey, when set, wraps the master key with that OpenBao
+	// Transit key (mount OpenBaoTransitMount); it needs OpenBaoAddr and an
+	// authentication method whatever SecretsBackend is.
+	OpenBaoTransitMount string `yaml:"openbao_transit_mount"`
+	OpenBaoTransitKey   string `yaml:"openbao_transit_key"`
+	// SecretsWatchInterval is how often KV metadata is read for versions
+	// written outside plexsphere (at least 1s).
+	SecretsWatchInterval time.Duration `yaml:"secrets_watch_interval"`
+	// KEKFile holds the embedded backend's key-encryption key (default
+	// <data-dir>/secrets-kek).
+	KEKFile string `yaml:"kek_file"`
 }
+
+// Secret is a configuration string that must not be printed: fmt and slog
+// show it redacted; string(s) is the value.
+type Secret string
+
+// String redacts.
+func (s Secret) String() string {
+	if s == "" {
+		return ""
+	}
+	return "[redacted]"
+}
+
+// GoString redacts (%#v).
+func (s Secret) GoString() string { return s.String() }
+
+// LogValue redacts in slog.
+func (s Secret) LogValue() slog.Value { return slog.StringValue(s.String()) }
+
+// openBaoTokenEnv is the only place the OpenBao token is read from.
+const openBaoTokenEnv = "PLEXSPHERE_OPENBAO_TOKEN"
 
 // Defaults work with zero setup: loopback, a data directory in the working
 // directory, SQLite inside it.
@@ -95,6 +146,12 @@ func Defaults() Config {
 		AuditCheckpointEvery:    1000,
 		AuditCheckpointInterval: time.Minute,
 		STUNListen:              []string{":3478", ":3479"},
+
+		SecretsBackend:       "embedded",
+		OpenBaoKVMount:       "secret",
+		OpenBaoKVPrefix:      "plexsphere",
+		OpenBaoTransitMount:  "transit",
+		SecretsWatchInterval: 30 * time.Second,
 	}
 }
 
@@ -131,6 +188,19 @@ func (c *Config) fields() []field {
 		{"stun_listen", "comma-separated UDP addresses of the STUN responder (empty = off)", &c.STUNListen},
 		{"stun_advertise", "comma-separated host:port STUN servers told to nodes (default: public URL host + stun_listen ports)", &c.STUNAdvertise},
 		{"mesh_key_rotation_interval", "rotate a node's WireGuard key once it is this old (0 = never on schedule)", &c.MeshKeyRotationInterval},
+		{"secrets_backend", "where secret values live: embedded (sealed in the database under kek_file) or openbao (KV v2 at openbao_addr)", &c.SecretsBackend},
+		{"openbao_addr", "OpenBao base URL, e.g. https://bao.example:8200; authenticate with the token in env " + openBaoTokenEnv + ", openbao_token_file, or openbao_role_id + openbao_secret_id_file", &c.OpenBaoAddr},
+		{"openbao_token_file", "file holding an OpenBao token (re-read when OpenBao refuses the token, e.g. after an agent rotated it)", &c.OpenBaoTokenFile},
+		{"openbao_role_id", "OpenBao AppRole role id (with openbao_secret_id_file); the role logs in at auth/approle and again when its token expires", &c.OpenBaoRoleID},
+		{"openbao_secret_id_file", "file holding the OpenBao AppRole secret id (read at each login)", &c.OpenBaoSecretIDFile},
+		{"openbao_namespace", "OpenBao namespace for every request (empty = the root namespace)", &c.OpenBaoNamespace},
+		{"openbao_kv_mount", "OpenBao KV v2 mount holding secret values", &c.OpenBaoKVMount},
+		{"openbao_kv_prefix", "path below the KV mount that plexsphere owns: values live at <mount>/data/<prefix>/<domain>/<project>/<name>", &c.OpenBaoKVPrefix},
+		{"openbao_ca_cert", "PEM file of CAs trusted for OpenBao's TLS certificate (default: the system roots)", &c.OpenBaoCACert},
+		{"openbao_transit_mount", "OpenBao Transit mount for openbao_transit_key", &c.OpenBaoTransitMount},
+		{"openbao_transit_key", "wrap the master key with this OpenBao Transit key (an existing plain master key file is wrapped in place at start); empty = a plain key file", &c.OpenBaoTransitKey},
+		{"secrets_watch_interval", "how often OpenBao KV metadata is read to find versions written outside plexsphere (at least 1s)", &c.SecretsWatchInterval},
+		{"kek_file", "key-encryption key file of the embedded secrets backend (default <data-dir>/secrets-kek); replicas must share it", &c.KEKFile},
 	}
 }
 
@@ -167,6 +237,9 @@ func Load(fs *pflag.FlagSet, env func(string) string) (Config, error) {
 		if err := c.loadFile(path); err != nil {
 			return c, err
 		}
+	}
+	if tok := env(openBaoTokenEnv); tok != "" {
+		c.OpenBaoToken = Secret(strings.TrimSpace(tok))
 	}
 	for _, f := range c.fields() {
 		name, envName := strings.ReplaceAll(f.key, "_", "-"), "PLEXSPHERE_"+strings.ToUpper(f.key)
@@ -298,6 +371,47 @@ func (c *Config) Validate() error {
 	}
 	if c.MasterKeyFile == "" {
 		c.MasterKeyFile = filepath.Join(c.DataDir, "master.key")
+	}
+	return c.validateSecrets()
+}
+
+// validateSecrets checks the secrets backend and OpenBao keys.
+func (c *Config) validateSecrets() error {
+	switch c.SecretsBackend {
+	case "embedded", "openbao":
+	default:
+		return fmt.Errorf("config: secrets_backend: want embedded or openbao, got %q", c.SecretsBackend)
+	}
+	if c.SecretsWatchInterval < time.Second {
+		return fmt.Errorf("config: secrets_watch_interval: want at least 1s, got %v", c.SecretsWatchInterval)
+	}
+	if c.KEKFile == "" {
+		c.KEKFile = filepath.Join(c.DataDir, "secrets-kek")
+	}
+	if c.SecretsBackend != "openbao" && c.OpenBaoTransitKey == "" {
+		return nil
+	}
+	user := "secrets_backend openbao"
+	if c.SecretsBackend != "openbao" {
+		user = "openbao_transit_key"
+	}
+	if u, err := url.Parse(c.OpenBaoAddr); c.OpenBaoAddr == "" || err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return fmt.Errorf("config: openbao_addr: %s needs OpenBao's URL (http(s)://host[:port]), got %q", user, c.OpenBaoAddr)
+	}
+	n := 0
+	for _, set := range []bool{c.OpenBaoToken != "", c.OpenBaoTokenFile != "", c.OpenBaoRoleID != "" || c.OpenBaoSecretIDFile != ""} {
+		if set {
+			n++
+		}
+	}
+	if n != 1 {
+		return fmt.Errorf("config: openbao_token_file/openbao_role_id: %s needs exactly one OpenBao authentication: env %s, openbao_token_file, or openbao_role_id with openbao_secret_id_file", user, openBaoTokenEnv)
+	}
+	if (c.OpenBaoRoleID == "") != (c.OpenBaoSecretIDFile == "") {
+		return errors.New("config: openbao_role_id and openbao_secret_id_file go together")
+	}
+	if c.OpenBaoKVMount == "" || c.OpenBaoKVPrefix == "" || c.OpenBaoTransitMount == "" {
+		return errors.New("config: openbao_kv_mount, openbao_kv_prefix and openbao_transit_mount must not be empty")
 	}
 	return nil
 }

@@ -1,7 +1,9 @@
 package config
 
 import (
+	"bytes"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -37,6 +39,8 @@ func TestPrecedenceFlagsEnvFileDefaults(t *testing.T) {
 	want.AuditCheckpointEvery, want.AuditCheckpointInterval = 1000, time.Minute
 	want.STUNListen = []string{":3478", ":3479"}
 	want.ReadHeaderTimeout, want.ReadBodyTimeout, want.IdleTimeout = 10*time.Second, 30*time.Second, 2*time.Minute
+	want.SecretsBackend, want.SecretsWatchInterval, want.KEKFile = "embedded", 30*time.Second, "/from/env/secrets-kek"
+	want.OpenBaoKVMount, want.OpenBaoKVPrefix, want.OpenBaoTransitMount = "secret", "plexsphere", "transit"
 	if !reflect.DeepEqual(c, want) {
 		t.Fatalf("got %+v\nwant %+v", c, want)
 	}
@@ -112,5 +116,80 @@ func TestTrustedProxies(t *testing.T) {
 	}
 	if _, err := Load(flags(t, "--read-body-timeout", "0s"), envOf(nil)); err == nil || !strings.Contains(err.Error(), "read_body_timeout") {
 		t.Errorf("zero read_body_timeout: %v", err)
+	}
+}
+
+// Issue 11: the secrets backend and OpenBao settings follow flags > env >
+// file; the OpenBao token comes from the environment only and never prints.
+func TestOpenBaoSettings(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "c.yaml")
+	os.WriteFile(file, []byte("secrets_backend: openbao\nopenbao_addr: https://file.example:8200\nopenbao_kv_prefix: from-file\nsecrets_watch_interval: 5s\n"), 0o600)
+	env := envOf(map[string]string{"PLEXSPHERE_CONFIG": file, "PLEXSPHERE_OPENBAO_ADDR": "https://env.example:8200",
+		"PLEXSPHERE_OPENBAO_TOKEN": " s.env-token\n", "PLEXSPHERE_OPENBAO_NAMESPACE": "team-a"})
+	c, err := Load(flags(t, "--openbao-kv-mount", "kv", "--openbao-transit-key", "plexsphere-master"), env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.SecretsBackend != "openbao" || c.OpenBaoAddr != "https://env.example:8200" || string(c.OpenBaoToken) != "s.env-token" ||
+		c.OpenBaoNamespace != "team-a" || c.OpenBaoKVMount != "kv" || c.OpenBaoKVPrefix != "from-file" ||
+		c.OpenBaoTransitMount != "transit" || c.OpenBaoTransitKey != "plexsphere-master" || c.SecretsWatchInterval != 5*time.Second {
+		t.Fatalf("got %+v", c)
+	}
+	var logs bytes.Buffer
+	slog.New(slog.NewTextHandler(&logs, nil)).Info("cfg", "token", c.OpenBaoToken, "config", c)
+	for _, shown := range []string{fmt.Sprintf("%v %+v %#v %s", c, c, c, c.OpenBaoToken), logs.String()} {
+		if strings.Contains(shown, "s.env-token") {
+			t.Fatalf("the token prints: %s", shown)
+		}
+	}
+	fs := pflag.NewFlagSet("t", pflag.ContinueOnError)
+	BindFlags(fs)
+	if fs.Lookup("openbao-token") != nil {
+		t.Error("a flag takes the OpenBao token")
+	}
+	for _, name := range []string{"openbao-addr", "openbao-token-file", "openbao-role-id", "openbao-secret-id-file", "openbao-namespace",
+		"openbao-kv-mount", "openbao-kv-prefix", "openbao-transit-mount", "openbao-transit-key", "openbao-ca-cert",
+		"secrets-backend", "secrets-watch-interval", "kek-file"} {
+		if f := fs.Lookup(name); f == nil || !strings.Contains(f.Usage, "PLEXSPHERE_"+strings.ToUpper(strings.ReplaceAll(name, "-", "_"))) {
+			t.Errorf("flag --%s missing or without its env name", name)
+		}
+	}
+	os.WriteFile(file, []byte("openbao_token: s.in-file\n"), 0o600)
+	if _, err := Load(flags(t, "--config", file), envOf(nil)); err == nil || !strings.Contains(err.Error(), "openbao_token") {
+		t.Errorf("a token in the file: %v", err)
+	}
+}
+
+func TestOpenBaoValidation(t *testing.T) {
+	tok := map[string]string{"PLEXSPHERE_OPENBAO_TOKEN": "s.t"}
+	cases := []struct {
+		args []string
+		env  map[string]string
+		want string // "" = valid
+	}{
+		{[]string{"--secrets-backend", "vault"}, nil, "secrets_backend"},
+		{[]string{"--secrets-backend", "openbao"}, tok, "openbao_addr"},
+		{[]string{"--secrets-backend", "openbao", "--openbao-addr", "bao:8200"}, tok, "openbao_addr"},
+		{[]string{"--secrets-backend", "openbao", "--openbao-addr", "https://bao:8200"}, nil, "exactly one"},
+		{[]string{"--secrets-backend", "openbao", "--openbao-addr", "https://bao:8200", "--openbao-token-file", "/t"}, tok, "exactly one"},
+		{[]string{"--secrets-backend", "openbao", "--openbao-addr", "https://bao:8200", "--openbao-role-id", "r"}, nil, "openbao_secret_id_file"},
+		{[]string{"--secrets-backend", "openbao", "--openbao-addr", "https://bao:8200", "--openbao-secret-id-file", "/s"}, nil, "openbao_role_id"},
+		{[]string{"--secrets-backend", "openbao", "--openbao-addr", "https://bao:8200", "--openbao-role-id", "r", "--openbao-secret-id-file", "/s"}, nil, ""},
+		{[]string{"--secrets-backend", "openbao", "--openbao-addr", "https://bao:8200", "--openbao-token-file", "/t"}, nil, ""},
+		{[]string{"--secrets-backend", "openbao", "--openbao-addr", "https://bao:8200"}, tok, ""},
+		{[]string{"--openbao-transit-key", "mk"}, tok, "openbao_transit_key needs"},
+		{[]string{"--openbao-transit-key", "mk", "--openbao-addr", "https://bao:8200"}, tok, ""},
+		{[]string{"--secrets-watch-interval", "500ms"}, nil, "secrets_watch_interval"},
+		{nil, nil, ""},
+	}
+	for _, c := range cases {
+		_, err := Load(flags(t, c.args...), envOf(c.env))
+		if (c.want == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), c.want)) {
+			t.Errorf("%v %v: %v, want %q", c.args, c.env, err, c.want)
+		}
+	}
+	c, err := Load(flags(t, "--kek-file", "/keys/kek"), envOf(nil))
+	if err != nil || c.KEKFile != "/keys/kek" {
+		t.Errorf("kek_file flag: %q %v", c.KEKFile, err)
 	}
 }

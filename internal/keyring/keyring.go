@@ -3,7 +3,8 @@
 // the embedded signing and secret backends' keys).
 //
 // The master key is 32 random bytes kept in a file outside the database
-// (mode 0600). Everything sealed with it is stored as AES-256-GCM ciphertext,
+// (mode 0600), in base64, or wrapped by a key manager (OpenBao Transit, see
+// LoadOrCreateWrapped) so that the file alone opens nothing. Everything sealed with it is stored as AES-256-GCM ciphertext,
 // bound to its name as associated data, so a database dump alone reveals none
 // of them. Replicas sharing a PostgreSQL database must share the master key
 // file.
@@ -34,7 +35,8 @@ type Keyring struct {
 }
 
 // LoadOrCreate reads the master key at path, creating it (0600, in a 0700
-// directory) when it does not exist yet.
+// directory) when it does not exist yet. A key wrapped by a key manager
+// needs LoadOrCreateWrapped; here it is ErrWrapped.
 func LoadOrCreate(path string) (*Keyring, error) {
 	raw, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
@@ -42,6 +44,9 @@ func LoadOrCreate(path string) (*Keyring, error) {
 	}
 	if err != nil {
 		return nil, fmt.Errorf("keyring: master key %s: %w", path, err)
+	}
+	if strings.HasPrefix(strings.TrimSpace(string(raw)), wrappedPrefix) {
+		return nil, fmt.Errorf("keyring: master key %s: %w", path, ErrWrapped)
 	}
 	key, err := base64.StdEncoding.DecodeString(strings.TrimSpace(string(raw)))
 	if err != nil || len(key) != keySize {
