@@ -37,6 +37,7 @@ import (
 	"github.com/plexsphere/plexsphere/internal/policy/deliver"
 	"github.com/plexsphere/plexsphere/internal/principal"
 	"github.com/plexsphere/plexsphere/internal/ratelimit"
+	"github.com/plexsphere/plexsphere/internal/secrets"
 	"github.com/plexsphere/plexsphere/internal/serviceid"
 	"github.com/plexsphere/plexsphere/internal/session"
 	"github.com/plexsphere/plexsphere/internal/signing"
@@ -83,6 +84,7 @@ type Server struct {
 	// PolicyDelivery compiles policy per node into state and events and
 	// filters the mesh's peers.
 	PolicyDelivery *deliver.Service
+	Secrets        *secrets.Service
 	// domainKeys renders and selects the Domain keys for the event plane.
 	domainKeys *events.DomainKeys
 	Sessions   *session.Service
@@ -115,7 +117,7 @@ func assemble(ctx context.Context, cfg config.Config, log *slog.Logger, db *stor
 	if err := db.Migrate(ctx, log); err != nil {
 		return nil, err
 	}
-	kr, err := keyring.LoadOrCreate(cfg.MasterKeyFile)
+	kr, err := loadKeyring(ctx, cfg, log)
 	if err != nil {
 		return nil, err
 	}
@@ -190,6 +192,11 @@ func assemble(ctx context.Context, cfg config.Config, log *slog.Logger, db *stor
 	s.Tenancy.Register(s.API.API)
 	s.Labels.Register(s.API.API)
 	s.registerEnrolment()
+	if err := s.assembleSecrets(ctx, pages, log); err != nil {
+		return nil, err
+	}
+	s.NodeState = s.NodeState.With(s.Secrets.StateProvider())
+	s.Labels.SetNodeWatcher(nodeWatchers{s.PolicyDelivery, s.Secrets})
 	if err := s.assembleNAT(ctx, cfg, log); err != nil {
 		return nil, err
 	}
@@ -199,7 +206,7 @@ func assemble(ctx context.Context, cfg config.Config, log *slog.Logger, db *stor
 		return nil, err
 	}
 	s.Events.RegisterAgent(s.API.API, events.AgentOptions{Keys: s.domainKeys, State: s.NodeState, Deregister: s.Enroll, Caller: enroll.NodeFrom,
-		Rotations: s.MeshKeys, Paths: s.NAT})
+		Rotations: s.MeshKeys, Paths: s.NAT, Secrets: s.Secrets})
 	if err := s.PolicyDelivery.Register(s.API.API); err != nil {
 		return nil, err
 	}
@@ -213,6 +220,7 @@ func assemble(ctx context.Context, cfg config.Config, log *slog.Logger, db *stor
 	unserved.Register(s.API.API, log)
 	s.Tuples.Start()
 	s.Checkpoints.Start()
+	s.Secrets.Start()
 	return s, nil
 }
 
@@ -258,6 +266,9 @@ func (b bearers) AuthenticateBearer(ctx context.Context, token string) (*princip
 
 // Close stops following the tuple change log and releases the database.
 func (s *Server) Close() error {
+	if s.Secrets != nil {
+		s.Secrets.Close()
+	}
 	if s.NAT != nil {
 		s.NAT.Close()
 	}

@@ -8,8 +8,8 @@ import (
 
 // assembleDelivery builds the policy delivery right after the mesh
 // (docs/design/0006-policy.md): the mesh shows each node only the peers
-// policy lets it talk to and the label context reports node relabels;
-// the Domain default operations are registered with the policy context.
+// policy lets it talk to (the label context reports node relabels to it
+// and to the secrets context, see assemble); the Domain default operations are registered with the policy context.
 // Enrolment, the state
 // composer and the policy context are handed the delivery by their
 // assembly.
@@ -20,6 +20,5 @@ func (s *Server) assembleDelivery(log *slog.Logger) error {
 		return err
 	}
 	s.Mesh.SetVisibility(s.PolicyDelivery)
-	s.Labels.SetNodeWatcher(s.PolicyDelivery)
 	return nil
 }

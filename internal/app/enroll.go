@@ -53,7 +53,7 @@ func (s *Server) assembleEnrolment(ctx context.Context, cfg config.Config, log *
 	s.NodeState = nodestate.New(append([]nodestate.Provider{s.Mesh.StateProvider()},
 		s.Events.StateProviders(s.domainKeys)...)...).With(s.PolicyDelivery.StateProvider())
 	s.Enroll, err = enroll.NewService(enroll.Config{DB: s.DB, Audit: s.Audit, Authz: s.Guard, Pages: pages,
-		Keyring: s.Keyring, Signing: s.Keys, NSKDigestKey: nskKey, Tuples: s.Tuples, Labels: s.Labels, Events: s.Events,
+		Keyring: s.Keyring, Signing: s.Keys, NSKDigestKey: nskKey, Tuples: s.Tuples, Labels: s.Labels, Events: nodeForgetter{s},
 		Mesh: s.Mesh, Policy: s.PolicyDelivery, Logger: log})
 	return err
 }

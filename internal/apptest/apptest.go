@@ -14,6 +14,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 
 	"github.com/plexsphere/plexsphere/internal/app"
@@ -53,6 +54,8 @@ type Env struct {
 	Token   string
 	DataDir string
 	Config  config.Config
+	// Logs holds the control plane's log lines (StartLogged only).
+	Logs *Logs
 }
 
 // Start assembles and serves a control plane on backend b.
@@ -66,6 +69,42 @@ func Start(t testing.TB, b Backend) *Env {
 // set already.
 func StartConfig(t testing.TB, b Backend, tune func(*config.Config)) *Env {
 	t.Helper()
+	return start(t, b, tune, nil)
+}
+
+// StartLogged is StartConfig keeping every log line of the control plane,
+// at debug level, in Env.Logs: for tests that search the logs (for a
+// secret that must never appear there, say).
+func StartLogged(t testing.TB, b Backend, tune func(*config.Config)) *Env {
+	t.Helper()
+	logs := &Logs{}
+	e := start(t, b, tune, logs)
+	e.Logs = logs
+	return e
+}
+
+// Logs is a log sink safe for concurrent writers.
+type Logs struct {
+	// mu guards b.
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *Logs) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+// Bytes returns a copy of what was logged so far.
+func (l *Logs) Bytes() []byte {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return bytes.Clone(l.b.Bytes())
+}
+
+func start(t testing.TB, b Backend, tune func(*config.Config), logs *Logs) *Env {
+	t.Helper()
 	cfg := config.Defaults()
 	cfg.DataDir = t.TempDir()
 	cfg.DatabaseURL = DatabaseURL(t, b)
@@ -78,6 +117,9 @@ func StartConfig(t testing.TB, b Backend, tune func(*config.Config)) *Env {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if os.Getenv("PLEXSPHERE_TEST_LOG") != "" {
 		log = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	if logs != nil {
+		log = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	ctx := context.Background()
 	srv, err := app.Open(ctx, cfg, log)

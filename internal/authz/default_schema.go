@@ -31,6 +31,7 @@ var principals = []SubjectType{
 //	           operator: principals + admin; viewer: principals + operator
 //	           read = viewer + domain->auditor; observe = read; manage = admin
 //	           deploy = operator; dispatch = operator; assign = operator; maintainer = operator
+//	           secret-reveal = admin
 //	resource   project: project (parent)
 //	           admin: principals + project->admin
 //	           operator: principals + admin + project->operator
@@ -136,6 +137,8 @@ func projectType() TypeDef {
 		perm("dispatch", Rel("operator")),
 		perm("assign", Rel("operator")),
 		perm("maintainer", Rel("operator")),
+		// Reading a secret value back: its own permission (docs/secrets.md).
+		perm("secret-reveal", Rel("admin")),
 	}}
 }
 

@@ -67,6 +67,15 @@ type AgentOptions struct {
 	// Rotations sets the heartbeat's rotate_keys flag while a key rotation
 	// of the node is pending, at level 2 only (§5.2); nil never sets it.
 	Rotations RotationPending
+	// Secrets serves GET …/secrets/{name} and the level-2 sealing key;
+	// nil answers every fetch 404 secret_not_found.
+	Secrets SecretSource
+}
+
+// SecretSource delivers secrets to nodes (the secrets context).
+type SecretSource interface {
+	NodeSecret(ctx context.Context, nodeID, name string, version int64, level int) (nodeproto.SecretResponse, error)
+	RegisterSealingKey(ctx context.Context, nodeID, publicKey string) (nodeproto.SealingKeyResponse, error)
 }
 
 // RotationPending reports whether a WireGuard key rotation of a node is
@@ -89,9 +98,11 @@ type bodyInput struct {
 // secretInput names the secret as the contract does ({name}, ?version);
 // the level-1 path is the same URL (§11.1 calls the segment key).
 type secretInput struct {
-	ID      string `path:"id" doc:"The node id."`
-	Name    string `path:"name" doc:"The secret's name (the level-1 key)."`
-	Version int64  `query:"version" minimum:"1" doc:"The version to fetch; the current one when absent."`
+	ID       string `path:"id" doc:"The node id."`
+	Name     string `path:"name" doc:"The secret's name (the level-1 key)."`
+	Version  int64  `query:"version" minimum:"1" doc:"The version to fetch; the current one when absent."`
+	Protocol string `header:"X-Plexd-Protocol" doc:"The agent's highest protocol level (§1.3)."`
+	Accept   string `header:"Accept" doc:"application/octet-stream for the binary form (api.md §3.8); JSON otherwise."`
 }
 
 type stateOutput struct {
@@ -143,8 +154,17 @@ func (s *Service) RegisterAgent(api huma.API, opts AgentOptions) {
 	// the Deregisterer bounds how long it is answered (issue 8).
 	huma.Register(api, route.AcceptRevokedNSK(nodeOp(http.MethodPost, "/v1/nodes/{id}/deregister", "postNodeDeregister",
 		"node.deregister", "Decommission this node (§5.2); idempotent for a retry", nil)), a.deregister)
-	huma.Register(api, nodeOp(http.MethodGet, "/v1/nodes/{id}/secrets/{name}", "getNodeSecret", "node.secret.read",
-		"A secret sealed to the node (§11); no secret backend is provisioned yet", nil), a.secret)
+	secretOp := nodeOp(http.MethodGet, "/v1/nodes/{id}/secrets/{name}", "getNodeSecret", "node.secret.read",
+		"A secret re-wrapped for the node (§11): JSON, or octet-stream when Accept prefers it", nil)
+	secretOp.Responses = map[string]*huma.Response{"200": {Description: "The secret, wrapped for this node.",
+		Content: map[string]*huma.MediaType{
+			"application/json":         {Schema: reg.Schema(reflect.TypeFor[nodeproto.SecretResponse](), true, "")},
+			"application/octet-stream": {Schema: &huma.Schema{Type: "string", Format: "binary"}},
+		}}}
+	huma.Register(api, secretOp, a.secret)
+	huma.Register(api, nodeOp(http.MethodPut, nodeproto.PathSealingKey, "putNodeSealingKey", "node.sealing_key.register",
+		"Level 2 (ours): register the node's X25519 sealing key for sealed secret delivery", nodeproto.SealingKeyRequest{}),
+		a.sealingKey)
 	for _, kind := range []string{"metrics", "logs", "audit"} {
 		op := nodeOp(http.MethodPost, "/v1/nodes/{id}/"+kind, "postNode"+titleCase(kind), "node.ingest."+kind,
 			"Telemetry batch, a JSON array (§12.7) or NDJSON lines; accepted and not yet stored", []json.RawMessage{})
@@ -357,12 +377,57 @@ func (a *agent) deregister(ctx context.Context, in *nodeInput) (*struct{}, error
 
 // secret is the placeholder of §11 until the secrets context exists: no
 // secret is granted to any node, so every key is 404 secret_not_found.
-func (a *agent) secret(ctx context.Context, in *secretInput) (*struct{}, error) {
+func (a *agent) secret(ctx context.Context, in *secretInput) (*secretOutput, error) {
 	if err := a.node(ctx, in.ID); err != nil {
 		return nil, err
 	}
-	return nil, problem.NotFound(nodeproto.CodeSecretNotFound, "No such secret for this node.").
-		WithHeader("Cache-Control", "no-store")
+	if a.opts.Secrets == nil {
+		return nil, problem.NotFound(nodeproto.CodeSecretNotFound, "No such secret for this node.").
+			WithHeader("Cache-Control", "no-store")
+	}
+	level := nodeproto.NegotiateLevel(nodeproto.ParseLevel(in.Protocol), nodeproto.MaxLevel)
+	resp, err := a.opts.Secrets.NodeSecret(ctx, in.ID, in.Name, in.Version, level)
+	if err != nil {
+		var p *problem.Problem
+		if errors.As(err, &p) {
+			return nil, p.WithHeader("Cache-Control", "no-store")
+		}
+		return nil, unavailableNode(err)
+	}
+	return secretAnswer(resp, prefersBinary(in.Accept))
+}
+
+// sealingKeyInput is PUT …/sealing-key.
+type sealingKeyInput struct {
+	ID       string `path:"id" doc:"The node id."`
+	Protocol string `header:"X-Plexd-Protocol" doc:"The agent's highest protocol level (§1.3); 2 or more."`
+	RawBody  []byte
+}
+
+type sealingKeyOutput struct {
+	Body nodeproto.SealingKeyResponse
+}
+
+// sealingKey registers the node's sealing key (level 2 only).
+func (a *agent) sealingKey(ctx context.Context, in *sealingKeyInput) (*sealingKeyOutput, error) {
+	if err := a.node(ctx, in.ID); err != nil {
+		return nil, err
+	}
+	if nodeproto.NegotiateLevel(nodeproto.ParseLevel(in.Protocol), nodeproto.MaxLevel) < nodeproto.Level2 {
+		return nil, problem.BadRequest("protocol_level_required", "Sealing keys are a level-2 feature: send X-Plexd-Protocol: 2.")
+	}
+	if a.opts.Secrets == nil {
+		return nil, problem.NotFound("not_found", "This control plane delivers no secrets.")
+	}
+	var req nodeproto.SealingKeyRequest
+	if err := json.Unmarshal(in.RawBody, &req); err != nil {
+		return nil, problem.BadRequest(nodeproto.CodeInvalidRequest, "The body must be {\"public_key\": Key32}.")
+	}
+	resp, err := a.opts.Secrets.RegisterSealingKey(ctx, in.ID, req.PublicKey)
+	if err != nil {
+		return nil, agentError(err)
+	}
+	return &sealingKeyOutput{Body: resp}, nil
 }
 
 // jsonBody returns a request body that must be JSON; an empty body counts

@@ -14,11 +14,18 @@ import (
 // value sealed with AES-256-GCM under the 32 ASCII bytes of the node's NSK,
 // a fresh 12-byte nonce and no AAD. Ciphertext is B64 of the encrypted bytes
 // followed by the 16-byte tag.
+//
+// Level 2 (ours, docs/design/0007-secrets.md): for a node that registered a
+// sealing key, Sealed carries the value sealed with HPKE to that key and
+// KID names the key; Ciphertext and Nonce are then empty (they never carry
+// HPKE output).
 type SecretResponse struct {
 	Key        string `json:"key"`
 	Ciphertext string `json:"ciphertext"` // B64
 	Nonce      string `json:"nonce"`      // B64 of 12 bytes
 	Version    int64  `json:"version"`
+	Sealed     string `json:"sealed,omitempty"` // B64 of HPKE enc ‖ ciphertext
+	KID        string `json:"kid,omitempty"`    // the sealing key's id
 }
 
 const secretNonceLen = 12

@@ -123,7 +123,6 @@ var Table = []Op{
 	{http.MethodGet, "/v1/projects/{project_id}/executions", "ListExecutions", "actions_dispatch", "Action dispatch", route.Operator},
 	{http.MethodGet, "/v1/projects/{project_id}/executions/{execution_id}", "GetExecution", "actions_dispatch", "Action dispatch", route.Operator},
 	{http.MethodPost, "/v1/nodes/{id}/executions/{exec_id}", "PostNodeExecutionCallback", "execution_callback", "Action execution callbacks", route.Node},
-	{http.MethodGet, "/v1/projects/{project_id}/secrets", "ListProjectSecrets", "secrets_inventory", "Secret inventory", route.Operator},
 	{http.MethodGet, "/v1/projects/{project_id}/sessions", "ListSessions", "access_session", "Mediated access sessions", route.Operator},
 	{http.MethodPost, "/v1/projects/{project_id}/sessions", "IssueSession", "access_session", "Mediated access sessions", route.Operator},
 	{http.MethodGet, "/v1/projects/{project_id}/sessions/{session_id}", "GetSession", "access_session", "Mediated access sessions", route.Operator},

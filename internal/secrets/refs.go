@@ -1,0 +1,244 @@
+package secrets
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"slices"
+
+	"github.com/plexsphere/plexsphere/internal/nodeproto"
+	"github.com/plexsphere/plexsphere/internal/nodestate"
+	"github.com/plexsphere/plexsphere/internal/selector"
+	"github.com/plexsphere/plexsphere/internal/store"
+)
+
+// binding is a binding joined with its secret, as matching needs it.
+type binding struct {
+	ID, SecretID, Name string
+	Version            int64
+	NodeID             string
+	Selector           selector.Selector
+	HasSelector        bool
+}
+
+// matches reports whether b delivers to the node with labels.
+func (b binding) matches(nodeID string, labels map[string]string) bool {
+	if b.HasSelector {
+		return b.Selector.Matches(labels)
+	}
+	return b.NodeID == nodeID
+}
+
+// loadBindings reads every binding of the Project's secrets; where, when
+// not empty, narrows them (" AND b.…" with $2).
+func loadBindings(ctx context.Context, q store.Querier, projectID, where string, args ...any) ([]binding, error) {
+	rows, err := q.QueryContext(ctx, `SELECT b.id, s.id, s.name, s.current_version, COALESCE(b.node_id, ''), COALESCE(b.selector, '')
+		FROM secret_bindings b JOIN secrets s ON s.id = b.secret_id
+		WHERE b.project_id = $1`+where+` ORDER BY s.name, b.id`, append([]any{projectID}, args...)...)
+	if err != nil {
+		return nil, fmt.Errorf("secrets: bindings: %w", err)
+	}
+	defer rows.Close()
+	var out []binding
+	for rows.Next() {
+		var b binding
+		var sel string
+		if err := rows.Scan(&b.ID, &b.SecretID, &b.Name, &b.Version, &b.NodeID, &sel); err != nil {
+			return nil, fmt.Errorf("secrets: bindings: %w", err)
+		}
+		if sel != "" {
+			if b.Selector, err = selector.Parse(sel); err != nil {
+				return nil, fmt.Errorf("secrets: binding %s: stored selector: %w", b.ID, err)
+			}
+			b.HasSelector = true
+		}
+		out = append(out, b)
+	}
+	return out, rows.Err()
+}
+
+// refsFor is the secret index of one node: every secret a binding
+// delivers to it, by name, each once.
+func refsFor(bs []binding, nodeID string, labels map[string]string) []nodeproto.SecretRef {
+	refs := []nodeproto.SecretRef{}
+	for _, b := range bs {
+		if (len(refs) == 0 || refs[len(refs)-1].Key != b.Name) && b.matches(nodeID, labels) {
+			refs = append(refs, nodeproto.SecretRef{Key: b.Name, Version: b.Version})
+		}
+	}
+	return refs
+}
+
+// projectNodes reads the live nodes of a Project with their labels.
+func projectNodes(ctx context.Context, q store.Querier, projectID string) (map[string]map[string]string, error) {
+	ids, err := store.Strings(ctx, q, `SELECT id FROM nodes WHERE project_id = $1 AND revoked_at IS NULL`, projectID)
+	if err != nil {
+		return nil, fmt.Errorf("secrets: nodes: %w", err)
+	}
+	labels, err := labelsWhere(ctx, q, `n.project_id = $1`, projectID)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]map[string]string, len(ids))
+	for _, id := range ids {
+		out[id] = labels[id]
+		if out[id] == nil {
+			out[id] = map[string]string{}
+		}
+	}
+	return out, nil
+}
+
+// nodeLabels reads one node's labels.
+func nodeLabels(ctx context.Context, q store.Querier, nodeID string) (map[string]string, error) {
+	labels, err := labelsWhere(ctx, q, `n.id = $1`, nodeID)
+	if err != nil || labels[nodeID] == nil {
+		return map[string]string{}, err
+	}
+	return labels[nodeID], nil
+}
+
+// labelsWhere reads the labels of the live nodes n that where (with arg)
+// selects, as selectors see them: qualified key → value, the values of a
+// multi-valued key sorted and joined with ",".
+func labelsWhere(ctx context.Context, q store.Querier, where, arg string) (map[string]map[string]string, error) {
+	rows, err := q.QueryContext(ctx, `SELECT a.object_id, d.qualified_key, a.value
+		FROM label_assignments a JOIN label_definitions d ON d.id = a.definition_id
+		JOIN nodes n ON n.id = a.object_id
+		WHERE a.object_kind = 'node' AND `+where+` AND n.revoked_at IS NULL
+		ORDER BY a.object_id, d.qualified_key, a.value`, arg)
+	if err != nil {
+		return nil, fmt.Errorf("secrets: labels: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]map[string]string{}
+	for rows.Next() {
+		var id, key, value string
+		if err := rows.Scan(&id, &key, &value); err != nil {
+			return nil, fmt.Errorf("secrets: labels: %w", err)
+		}
+		labels := out[id]
+		if labels == nil {
+			labels = map[string]string{}
+			out[id] = labels
+		}
+		if prev, ok := labels[key]; ok {
+			labels[key] = prev + "," + value
+		} else {
+			labels[key] = value
+		}
+	}
+	return out, rows.Err()
+}
+
+// boundNodes returns the live nodes of the Project that the bindings of
+// secretID deliver to (only bindingID's when it is not empty), sorted.
+func (s *Service) boundNodes(ctx context.Context, q store.Querier, projectID, secretID, bindingID string) ([]string, error) {
+	where, args := ` AND b.secret_id = $2`, []any{secretID}
+	if bindingID != "" {
+		where, args = ` AND b.id = $2`, []any{bindingID}
+	}
+	bs, err := loadBindings(ctx, q, projectID, where, args...)
+	if err != nil || len(bs) == 0 {
+		return nil, err
+	}
+	nodes, err := projectNodes(ctx, q, projectID)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for id, labels := range nodes {
+		if slices.ContainsFunc(bs, func(b binding) bool { return b.matches(id, labels) }) {
+			out = append(out, id)
+		}
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+// announceSecret tells the nodes secretID is delivered to (plus extra) of
+// their new secret index, inside tx.
+func (s *Service) announceSecret(ctx context.Context, tx *sql.Tx, projectID, secretID string, extra []string) error {
+	nodes, err := s.boundNodes(ctx, tx, projectID, secretID, "")
+	if err != nil {
+		return err
+	}
+	return s.announce(ctx, tx, projectID, append(nodes, extra...))
+}
+
+// announce sends node_secrets_updated with its full secret index to each
+// of nodeIDs (live nodes of the Project), inside tx.
+func (s *Service) announce(ctx context.Context, tx *sql.Tx, projectID string, nodeIDs []string) error {
+	if len(nodeIDs) == 0 {
+		return nil
+	}
+	bs, err := loadBindings(ctx, tx, projectID, "")
+	if err != nil {
+		return err
+	}
+	nodes, err := projectNodes(ctx, tx, projectID)
+	if err != nil {
+		return err
+	}
+	payloads := make(map[string]any, len(nodeIDs))
+	for _, id := range nodeIDs {
+		labels, live := nodes[id]
+		if !live {
+			continue
+		}
+		payloads[id] = nodeproto.NodeSecretsUpdated{SecretRefs: refsFor(bs, id, labels)}
+	}
+	return s.cfg.Events.EmitEach(ctx, tx, nodeproto.EventNodeSecretsUpdated, payloads)
+}
+
+// NodeLabelsChanged tells a relabelled node its secret index when its
+// Project has a selector binding (labels.NodeWatcher), inside the
+// assignment's transaction.
+func (s *Service) NodeLabelsChanged(ctx context.Context, tx *sql.Tx, nodeID string) error {
+	var projectID string
+	err := tx.QueryRowContext(ctx, `SELECT project_id FROM nodes WHERE id = $1 AND revoked_at IS NULL`, nodeID).Scan(&projectID)
+	if err == sql.ErrNoRows {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("secrets: node %s: %w", nodeID, err)
+	}
+	var n int
+	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM secret_bindings WHERE project_id = $1 AND selector IS NOT NULL`,
+		projectID).Scan(&n); err != nil || n == 0 {
+		return err
+	}
+	return s.announce(ctx, tx, projectID, []string{nodeID})
+}
+
+// StateProvider fills state.secret_refs (nodestate).
+func (s *Service) StateProvider() nodestate.Provider {
+	return nodestate.Named{Name: "secrets", Provider: nodestate.Func(s.fillRefs)}
+}
+
+func (s *Service) fillRefs(ctx context.Context, tx *sql.Tx, n nodestate.Node, doc *nodeproto.StateSnapshot) error {
+	refs, err := nodeRefs(ctx, tx, n.ID)
+	if err != nil {
+		return err
+	}
+	doc.SecretRefs = refs
+	return nil
+}
+
+// nodeRefs is one node's secret index. Selectors match the labels
+// assigned to the node (label_assignments), as policies do.
+func nodeRefs(ctx context.Context, q store.Querier, nodeID string) ([]nodeproto.SecretRef, error) {
+	var projectID string
+	if err := q.QueryRowContext(ctx, `SELECT project_id FROM nodes WHERE id = $1`, nodeID).Scan(&projectID); err != nil {
+		return nil, fmt.Errorf("secrets: node %s: %w", nodeID, err)
+	}
+	bs, err := loadBindings(ctx, q, projectID, "")
+	if err != nil || len(bs) == 0 {
+		return []nodeproto.SecretRef{}, err
+	}
+	labels, err := nodeLabels(ctx, q, nodeID)
+	if err != nil {
+		return nil, err
+	}
+	return refsFor(bs, nodeID, labels), nil
+}
