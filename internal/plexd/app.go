@@ -1,5 +1,5 @@
 // Package plexd is the node agent's command line: join, up, status,
-// deregister, install and uninstall. It decodes the configuration once
+// secrets, deregister, install and uninstall. It decodes the configuration once
 // (flags > PLEXD_* environment > config file), then hands typed values to
 // the sub-packages that do the work: enroll (registration), identity
 // (persistence), agent (reconcile loop, stream, heartbeat), localapi (the
@@ -148,6 +148,7 @@ var flagHelp = map[config.Key]string{
 	config.KeyAPITCP:            "also serve the local node API on this loopback address (e.g. 127.0.0.1:9100)",
 	config.KeyAPITokenFile:      "file holding the bearer token for the TCP local API",
 	config.KeyWireGuardBackend:  "auto, kernel, userspace or netstack (default auto)",
+	config.KeySecretsGroup:      "group that may read secret values through the local API, besides root (default " + config.DefaultSecretsGroup + ")",
 }
 
 func (a *app) rootCommand() *cobra.Command {
@@ -170,7 +171,7 @@ func (a *app) rootCommand() *cobra.Command {
 		pf.StringVar(v, k.Flag(), "", flagHelp[k]+" [$"+k.Env()+"]")
 	}
 	a.root = root
-	root.AddCommand(a.joinCommand(), a.upCommand(), a.statusCommand(), a.deregisterCommand(),
+	root.AddCommand(a.joinCommand(), a.upCommand(), a.statusCommand(), a.secretsCommand(), a.deregisterCommand(),
 		a.installCommand(), a.uninstallCommand())
 	return root
 }

@@ -293,6 +293,24 @@ func TestInstallUninstall(t *testing.T) {
 	}
 }
 
+// TestUnitFileCarriesAgentSettings: settings given on the command line
+// at install reach the unit, including the WireGuard backend and the
+// secrets group.
+func TestUnitFileCarriesAgentSettings(t *testing.T) {
+	e := newEnv(t)
+	unit := filepath.Join(t.TempDir(), "plexd.service")
+	r := e.run("install", "--unit-path", unit, "--no-start", "--secrets-group", "vault-readers", "--wireguard-backend", "netstack")
+	if r.code != ExitOK {
+		t.Fatalf("install: %d %s", r.code, r.stderr)
+	}
+	raw, _ := os.ReadFile(unit)
+	for _, want := range []string{"--secrets-group vault-readers", "--wireguard-backend netstack"} {
+		if !strings.Contains(string(raw), want) {
+			t.Errorf("unit lacks %q:\n%s", want, raw)
+		}
+	}
+}
+
 func TestUnitFileQuoting(t *testing.T) {
 	if got := quoteArg(`/opt/my dir/plexd`); got != `"/opt/my dir/plexd"` {
 		t.Errorf("quoteArg = %s", got)

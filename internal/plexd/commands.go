@@ -19,6 +19,7 @@ import (
 	"github.com/plexsphere/plexsphere/internal/plexd/identity"
 	"github.com/plexsphere/plexsphere/internal/plexd/localapi"
 	"github.com/plexsphere/plexsphere/internal/plexd/logkey"
+	"github.com/plexsphere/plexsphere/internal/plexd/sealing"
 )
 
 func (a *app) joinCommand() *cobra.Command {
@@ -59,7 +60,7 @@ func (a *app) join(ctx context.Context, cfg *config.Config, store *identity.Stor
 	if err != nil {
 		return nil, err
 	}
-	cl, err := a.client(cfg.Server)
+	cl, err := a.client(cfg.Server, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -69,8 +70,10 @@ func (a *app) join(ctx context.Context, cfg *config.Config, store *identity.Stor
 	})
 }
 
-func (a *app) client(server string) (*cpclient.Client, error) {
-	return cpclient.New(cpclient.Options{Server: server, Transport: a.env.Transport})
+// client builds the control-plane client; log receives its debug notes
+// (nil: none).
+func (a *app) client(server string, log *slog.Logger) (*cpclient.Client, error) {
+	return cpclient.New(cpclient.Options{Server: server, Transport: a.env.Transport, Logger: log})
 }
 
 func (a *app) upCommand() *cobra.Command {
@@ -106,11 +109,16 @@ func (a *app) up(ctx context.Context, cfg *config.Config) error {
 	if server == "" {
 		server = id.Server // joined earlier; the identity remembers where
 	}
-	cl, err := a.client(server)
+	cl, err := a.client(server, log)
 	if err != nil {
 		return err
 	}
 	cl.SetCredentials(id.NodeID, id.NSK)
+	seal, err := sealing.New(sealing.Options{NodeID: id.NodeID, Store: store, Client: cl, Clock: a.env.Clock, Logger: log})
+	if err != nil {
+		return err
+	}
+	seal.Install(ctx) // before the local API serves: sealed answers open from the first read
 	rt, err := a.meshEngine(cfg, log)
 	if err != nil {
 		return err
@@ -133,7 +141,7 @@ func (a *app) up(ctx context.Context, cfg *config.Config) error {
 		return err
 	}
 	reports := localapi.NewReports(cl, a.env.Clock, log, 0)
-	api, err := localapi.New(localapi.Options{Node: ag, Secrets: cl, Reports: reports, Logger: log})
+	api, err := localapi.New(localapi.Options{Node: ag, Secrets: cl, Reports: reports, SecretsGroup: cfg.SecretsGroup, Logger: log})
 	if err != nil {
 		return err
 	}
@@ -150,6 +158,7 @@ func (a *app) up(ctx context.Context, cfg *config.Config) error {
 	var wg sync.WaitGroup
 	wg.Go(func() { reports.Run(ctx) })
 	wg.Go(func() { disc.Run(ctx) })
+	wg.Go(func() { seal.Run(ctx) }) // off the hot path: retried with backoff, never fatal
 	wg.Go(func() {
 		if err := api.Serve(ctx, cfg.Socket); err != nil {
 			log.LogAttrs(ctx, slog.LevelError, "local node API stopped", slog.String(logkey.Socket, cfg.Socket), slog.String(logkey.Error, err.Error()))
@@ -187,7 +196,7 @@ func (a *app) deregisterCommand() *cobra.Command {
 			if server == "" {
 				server = id.Server
 			}
-			cl, err := a.client(server)
+			cl, err := a.client(server, nil)
 			if err != nil {
 				return err
 			}

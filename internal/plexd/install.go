@@ -105,6 +105,7 @@ func UnitFile(exe string, cfg *config.Config) (string, error) {
 		config.KeyServer: cfg.Server, config.KeyDataDir: cfg.DataDir, config.KeyTokenFile: cfg.TokenFile,
 		config.KeyHostname: cfg.Hostname, config.KeyMode: cfg.Mode, config.KeySocket: cfg.Socket,
 		config.KeyLogLevel: cfg.LogLevel, config.KeyAPITCP: cfg.APITCP, config.KeyAPITokenFile: cfg.APITokenFile,
+		config.KeyWireGuardBackend: cfg.WireGuardBackend, config.KeySecretsGroup: cfg.SecretsGroup,
 	}
 	for _, k := range config.Keys() {
 		v, ok := values[k]

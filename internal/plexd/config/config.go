@@ -35,6 +35,9 @@ const (
 	DefaultHeartbeatInterval = 30 * time.Second
 	DefaultReconcileInterval = 60 * time.Second
 	DefaultLogLevel          = "info"
+	// DefaultSecretsGroup may read secret values through the local API
+	// besides root and plexd's own user (§12.8).
+	DefaultSecretsGroup = "plexd-secrets"
 	// BackendAuto lets plexd pick the WireGuard backend.
 	BackendAuto = "auto"
 )
@@ -63,12 +66,14 @@ const (
 	KeyAPITCP            Key = "api_tcp"
 	KeyAPITokenFile      Key = "api_token_file"
 	KeyWireGuardBackend  Key = "wireguard_backend"
+	KeySecretsGroup      Key = "secrets_group"
 )
 
 // Keys lists every setting in documentation order.
 func Keys() []Key {
 	return []Key{KeyServer, KeyDataDir, KeyToken, KeyTokenFile, KeyHostname, KeyMode, KeySocket,
-		KeyHeartbeatInterval, KeyReconcileInterval, KeyUnitPath, KeyLogLevel, KeyAPITCP, KeyAPITokenFile, KeyWireGuardBackend}
+		KeyHeartbeatInterval, KeyReconcileInterval, KeyUnitPath, KeyLogLevel, KeyAPITCP, KeyAPITokenFile, KeyWireGuardBackend,
+		KeySecretsGroup}
 }
 
 // Flag is the command-line flag of k, without dashes.
@@ -119,6 +124,9 @@ type Config struct {
 	// auto: kernel when the module exists, else userspace when a TUN
 	// device can be created, else netstack).
 	WireGuardBackend string
+	// SecretsGroup is the group whose members may read secret values
+	// through the local API, besides root and plexd's own user.
+	SecretsGroup string
 	// Metadata are operator labels sent at registration (§4.1); file only.
 	Metadata map[string]string
 	// File is the config file that was read, "" when none.
@@ -179,6 +187,7 @@ type fileConfig struct {
 	APITCP            string            `yaml:"api_tcp"`
 	APITokenFile      string            `yaml:"api_token_file"`
 	WireGuardBackend  string            `yaml:"wireguard_backend"`
+	SecretsGroup      string            `yaml:"secrets_group"`
 	Metadata          map[string]string `yaml:"metadata"`
 }
 
@@ -188,7 +197,7 @@ func (f *fileConfig) values() map[Key]string {
 		KeyHostname: f.Hostname, KeyMode: f.Mode, KeySocket: f.Socket,
 		KeyHeartbeatInterval: f.HeartbeatInterval, KeyReconcileInterval: f.ReconcileInterval,
 		KeyUnitPath: f.UnitPath, KeyLogLevel: f.LogLevel, KeyAPITCP: f.APITCP, KeyAPITokenFile: f.APITokenFile,
-		KeyWireGuardBackend: f.WireGuardBackend,
+		KeyWireGuardBackend: f.WireGuardBackend, KeySecretsGroup: f.SecretsGroup,
 	}
 }
 
@@ -281,6 +290,7 @@ func (c *Config) apply(v map[Key]string, hostname func() (string, error)) error 
 	c.LogLevel = or(v[KeyLogLevel], DefaultLogLevel)
 	c.APITCP, c.APITokenFile = v[KeyAPITCP], v[KeyAPITokenFile]
 	c.WireGuardBackend = or(v[KeyWireGuardBackend], BackendAuto)
+	c.SecretsGroup = or(v[KeySecretsGroup], DefaultSecretsGroup)
 	c.Hostname = v[KeyHostname]
 	if c.Hostname == "" {
 		if hostname == nil {
@@ -328,6 +338,9 @@ func (c *Config) validate() error {
 	default:
 		return fmt.Errorf("config: %s: %q is not debug, info, warn or error", KeyLogLevel, c.LogLevel)
 	}
+	if !validGroupName(c.SecretsGroup) {
+		return fmt.Errorf("config: %s: %q is not a group name", KeySecretsGroup, c.SecretsGroup)
+	}
 	for k := range c.Metadata {
 		if !nodeproto.ValidDataKey(k) {
 			return fmt.Errorf("config: metadata key %q is not an ID", k)
@@ -355,6 +368,22 @@ func duration(v map[Key]string, k Key, def time.Duration) (time.Duration, error)
 		return 0, fmt.Errorf("config: %s: %q is not a positive duration", k, s)
 	}
 	return d, nil
+}
+
+// validGroupName accepts the portable user and group names of POSIX plus
+// the shadow-utils habits: letters, digits, '.', '_', '-', not starting
+// with '-', at most 32 characters.
+func validGroupName(g string) bool {
+	if g == "" || len(g) > 32 || g[0] == '-' {
+		return false
+	}
+	for _, c := range g {
+		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-'
+		if !ok {
+			return false
+		}
+	}
+	return true
 }
 
 func or(s, def string) string {

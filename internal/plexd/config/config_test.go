@@ -107,6 +107,8 @@ func TestValidation(t *testing.T) {
 		"bad metadata key": {file: "metadata:\n  \"../x\": y\n", want: "metadata"},
 		"bad log level":    {flags: map[Key]string{KeyLogLevel: "loud"}, want: "log_level"},
 		"yaml type":        {file: "server: [1]\n", want: "config file"},
+		"bad group":        {flags: map[Key]string{KeySecretsGroup: "wheel:0"}, want: "secrets_group"},
+		"dash group":       {file: "secrets_group: -x\n", want: "secrets_group"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := Load(Sources{File: writeFile(t, c.file), Flags: c.flags, Hostname: host})
@@ -114,6 +116,20 @@ func TestValidation(t *testing.T) {
 				t.Fatalf("err %v, want one naming %q", err, c.want)
 			}
 		})
+	}
+}
+
+// TestSecretsGroup: the group defaults to plexd-secrets and can be set in
+// any layer.
+func TestSecretsGroup(t *testing.T) {
+	cfg, err := Load(Sources{File: writeFile(t, ""), Hostname: host})
+	if err != nil || cfg.SecretsGroup != "plexd-secrets" {
+		t.Fatalf("default %q %v", cfg.SecretsGroup, err)
+	}
+	cfg, err = Load(Sources{File: writeFile(t, "secrets_group: vault-readers\n"), Hostname: host,
+		Env: env(map[string]string{"PLEXD_SECRETS_GROUP": "app_secrets"})})
+	if err != nil || cfg.SecretsGroup != "app_secrets" || cfg.Origin[KeySecretsGroup] != LayerEnv {
+		t.Fatalf("env over file: %q %v", cfg.SecretsGroup, err)
 	}
 }
 

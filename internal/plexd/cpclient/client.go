@@ -1,6 +1,8 @@
 // Package cpclient is plexd's HTTP client for the control plane's node
 // endpoints (spec/node-protocol.md §2, §4, §5, §6.1): registration, state,
-// heartbeat, drift, report, secrets, deregistration and the event stream.
+// heartbeat, drift, report, secrets (opened under the NSK at level 1, or
+// with the node's sealing key at level 2), sealing-key registration,
+// deregistration and the event stream.
 // It sends the headers every agent request carries, negotiates the protocol
 // level on every response (§1.3), gzips large bodies (C1) and turns non-2xx
 // answers into *StatusError with the integer Retry-After (R3).
@@ -10,10 +12,13 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"crypto/ecdh"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -22,6 +27,7 @@ import (
 	"time"
 
 	"github.com/plexsphere/plexsphere/internal/nodeproto"
+	"github.com/plexsphere/plexsphere/internal/plexd/logkey"
 	"github.com/plexsphere/plexsphere/internal/version"
 )
 
@@ -83,6 +89,8 @@ type Options struct {
 	UserAgent string
 	// Level is the protocol level announced (N1); nodeproto.MaxLevel when 0.
 	Level int
+	// Logger receives debug notes (never a secret); discarded when nil.
+	Logger *slog.Logger
 }
 
 // Client talks to one control plane. It is safe for concurrent use.
@@ -96,11 +104,22 @@ type Client struct {
 	negotiated atomic.Int64
 	// creds is the node's identity once known.
 	creds atomic.Pointer[credentials]
+	// sealing is the node's sealing key once installed (level 2).
+	sealing atomic.Pointer[sealingKey]
+	log     *slog.Logger
 }
 
 type credentials struct {
 	nodeID string
 	nsk    string
+}
+
+// sealingKey is the private half that opens sealed answers and its kid.
+type sealingKey struct {
+	private, kid string
+	// acknowledged: the control plane confirmed this kid, so sealed
+	// delivery is what the node expects.
+	acknowledged atomic.Bool
 }
 
 // New validates opts and builds a Client.
@@ -109,7 +128,10 @@ func New(opts Options) (*Client, error) {
 	if opts.Server == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("cpclient: Options.Server %q is not an http(s) URL", opts.Server)
 	}
-	c := &Client{base: strings.TrimRight(opts.Server, "/"), userAgent: opts.UserAgent, level: opts.Level}
+	c := &Client{base: strings.TrimRight(opts.Server, "/"), userAgent: opts.UserAgent, level: opts.Level, log: opts.Logger}
+	if c.log == nil {
+		c.log = slog.New(slog.DiscardHandler)
+	}
 	if c.userAgent == "" {
 		c.userAgent = nodeproto.UserAgentPrefix + version.Version
 	}
@@ -141,6 +163,24 @@ func noRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastRe
 // SetCredentials installs the node id and NSK used by every node call.
 func (c *Client) SetCredentials(nodeID, nsk string) {
 	c.creds.Store(&credentials{nodeID: nodeID, nsk: nsk})
+}
+
+// SetSealingKey installs the node's sealing private key (Key32), which
+// opens level-2 answers; acknowledged says the control plane already
+// confirmed its public half (RegisterSealingKey sets it too).
+func (c *Client) SetSealingKey(private string, acknowledged bool) error {
+	pub, err := publicOf(private)
+	if err != nil {
+		return fmt.Errorf("cpclient: sealing key: %w", err)
+	}
+	kid, err := nodeproto.SealingKID(pub)
+	if err != nil {
+		return fmt.Errorf("cpclient: sealing key: %w", err)
+	}
+	k := &sealingKey{private: private, kid: kid}
+	k.acknowledged.Store(acknowledged)
+	c.sealing.Store(k)
+	return nil
 }
 
 // Level is the protocol level the control plane last negotiated (N5).
@@ -198,7 +238,10 @@ func (c *Client) Secret(ctx context.Context, key string) (*nodeproto.SecretRespo
 	return resp, nil
 }
 
-// OpenSecret fetches and decrypts one secret with the node's NSK.
+// OpenSecret fetches and decrypts one secret: a sealed answer (level 2)
+// with the sealing key, else the level-1 form with the NSK. The control
+// plane decides the form; a sealed answer that does not open is
+// nodeproto.ErrSealedSecret, a level-1 one nodeproto.ErrSecretOpen.
 func (c *Client) OpenSecret(ctx context.Context, key string) ([]byte, int64, error) {
 	resp, err := c.Secret(ctx, key)
 	if err != nil {
@@ -208,11 +251,50 @@ func (c *Client) OpenSecret(ctx context.Context, key string) ([]byte, int64, err
 	if cr == nil {
 		return nil, 0, ErrNoCredentials
 	}
-	plain, err := resp.Open(cr.nsk)
+	sk := c.sealing.Load()
+	if resp.Sealed == "" {
+		if sk != nil && sk.acknowledged.Load() {
+			c.log.LogAttrs(ctx, slog.LevelDebug, "secret delivered at level 1 though the sealing key is registered",
+				slog.String(logkey.SecretKey, key))
+		}
+		plain, err := resp.Open(cr.nsk)
+		if err != nil {
+			return nil, 0, err
+		}
+		return plain, resp.Version, nil
+	}
+	switch {
+	case sk == nil:
+		return nil, 0, fmt.Errorf("%w: this node holds no sealing key", nodeproto.ErrSealedSecret)
+	case resp.KID != "" && resp.KID != sk.kid:
+		return nil, 0, fmt.Errorf("%w: sealed to key %s, this node holds %s", nodeproto.ErrSealedSecret, resp.KID, sk.kid)
+	}
+	plain, err := resp.OpenSealed(sk.private, cr.nodeID)
 	if err != nil {
 		return nil, 0, err
 	}
 	return plain, resp.Version, nil
+}
+
+// RegisterSealingKey registers the node's sealing public key (level 2,
+// PUT /v1/nodes/{id}/sealing-key). The answer must name the same key and
+// its kid; if it is the installed key, sealed delivery is then expected.
+func (c *Client) RegisterSealingKey(ctx context.Context, publicKey string) (*nodeproto.SealingKeyResponse, error) {
+	kid, err := nodeproto.SealingKID(publicKey)
+	if err != nil {
+		return nil, fmt.Errorf("sealing-key: %w", err)
+	}
+	resp := &nodeproto.SealingKeyResponse{}
+	if err := c.nodeCall(ctx, "sealing-key", http.MethodPut, "sealing-key", nodeproto.SealingKeyRequest{PublicKey: publicKey}, resp); err != nil {
+		return nil, err
+	}
+	if resp.KID != kid || resp.PublicKey != publicKey {
+		return nil, fmt.Errorf("sealing-key: the answer names key %q, want %q", resp.KID, kid)
+	}
+	if sk := c.sealing.Load(); sk != nil && sk.kid == kid {
+		sk.acknowledged.Store(true)
+	}
+	return resp, nil
 }
 
 // EndpointAnswer is the answer to an endpoint report: each peer's
@@ -363,6 +445,19 @@ func (c *Client) do(ctx context.Context, op, method, path, bearer string, body, 
 func (c *Client) negotiate(resp *http.Response) {
 	l := nodeproto.ParseLevel(resp.Header.Get(nodeproto.HeaderPlexsphereProtocol))
 	c.negotiated.Store(int64(min(l, c.level)))
+}
+
+// publicOf derives the Key32 public key of a Key32 X25519 private key.
+func publicOf(private string) (string, error) {
+	raw, err := nodeproto.ParseKey32(private)
+	if err != nil {
+		return "", err
+	}
+	priv, err := ecdh.X25519().NewPrivateKey(raw[:])
+	if err != nil {
+		return "", err
+	}
+	return base64.StdEncoding.EncodeToString(priv.PublicKey().Bytes()), nil
 }
 
 func statusError(op string, resp *http.Response) error {

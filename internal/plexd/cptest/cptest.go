@@ -1,16 +1,18 @@
 // Package cptest is a faithful wire-level stand-in of the control plane's
 // node endpoints that plexd uses (spec/node-protocol.md §4 register, §5.2
-// heartbeat, deregister, report, drift, §6 event stream, §9.1 state, §11.1
-// secrets), served by net/http/httptest. It exists because the real
-// endpoints are being built concurrently; it follows the spec's status
-// codes, headers, NSK authentication (§3.3), durable per-node event log
-// with Last-Event-ID replay (§6.3), signing at emission with a fresh nonce
-// and issued_at (§7.3), key-per-entry across rotation (§8 K5) and
-// keepalive comments (F3). The production plexd code path is identical
+// heartbeat, deregister, report, drift, §6 event stream, §9.1 state, §11
+// secrets with the level-2 sealing key and sealed delivery of
+// docs/design/0007-secrets.md), served by net/http/httptest. It exists
+// because the real endpoints are being built concurrently; it follows the
+// spec's status codes, headers, NSK authentication (§3.3), durable
+// per-node event log with Last-Event-ID replay (§6.3), signing at emission
+// with a fresh nonce and issued_at (§7.3), key-per-entry across rotation
+// (§8 K5) and keepalive comments (F3). The production plexd code path is identical
 // against it and against the real control plane.
 //
 // Tests observe the agent through channels (Heartbeats, Drifts, Reports,
-// Connects) and drive it with Emit, EmitRaw, SetState and RotateKey.
+// Connects, SealingKeys, SecretFetches) and drive it with Emit, EmitRaw,
+// SetState, SetSecret, SetSealingKey and RotateKey.
 package cptest
 
 import (
@@ -59,6 +61,7 @@ type entry struct {
 
 type node struct {
 	id, nsk, meshIP, publicKey string
+	sealingKey                 string // Key32; "" until registered (level 2)
 	revoked                    bool
 	log                        []entry
 	state                      nodeproto.StateResponse
@@ -77,6 +80,10 @@ type Server struct {
 	Drifts     chan nodeproto.DriftReport
 	Reports    chan nodeproto.ReportSync
 	Connects   chan Connect
+	// SealingKeys sees every sealing-key PUT and its answer.
+	SealingKeys chan SealingKeyPut
+	// SecretFetches sees every secret fetch and its answer.
+	SecretFetches chan SecretFetch
 
 	// mu guards everything below.
 	mu       sync.Mutex
@@ -87,7 +94,7 @@ type Server struct {
 	nodes    map[string]*node
 	byNSK    map[string]*node
 	nextIP   int
-	secrets  map[string]string
+	secrets  map[string]secretValue
 	changed  chan struct{} // closed and replaced on every append
 	streams  map[*http.Request]streamHandle
 	// Unavailable makes every node call answer 503 with Retry-After 1.
@@ -110,8 +117,9 @@ func New(t testing.TB, opts Options) *Server {
 		t: t, now: opts.Now, ka: opts.Keepalive, maxLevel: opts.MaxLevel,
 		Heartbeats: make(chan nodeproto.Heartbeat, 1024), Drifts: make(chan nodeproto.DriftReport, 1024),
 		Reports: make(chan nodeproto.ReportSync, 1024), Connects: make(chan Connect, 1024),
+		SealingKeys: make(chan SealingKeyPut, 1024), SecretFetches: make(chan SecretFetch, 1024),
 		tokens: map[string]int{}, nodes: map[string]*node{}, byNSK: map[string]*node{},
-		secrets: map[string]string{}, changed: make(chan struct{}), streams: map[*http.Request]streamHandle{},
+		secrets: map[string]secretValue{}, changed: make(chan struct{}), streams: map[*http.Request]streamHandle{},
 		nextIP: 2,
 	}
 	s.current = s.NewSigner(nil)
@@ -125,6 +133,7 @@ func New(t testing.TB, opts Options) *Server {
 	mux.HandleFunc("POST /v1/nodes/{id}/report", s.auth(s.report))
 	mux.HandleFunc("POST /v1/nodes/{id}/deregister", s.auth(s.deregister))
 	mux.HandleFunc("GET /v1/nodes/{id}/secrets/{key}", s.auth(s.secret))
+	mux.HandleFunc("PUT "+nodeproto.PathSealingKey, s.auth(s.putSealingKey))
 	s.srv = httptest.NewServer(mux)
 	s.URL = s.srv.URL
 	t.Cleanup(s.Close)
@@ -168,11 +177,18 @@ func (s *Server) AddToken(tok string, uses int) {
 	s.tokens[tok] = uses
 }
 
-// SetSecret stores a secret every node may read.
+// SetSecret stores a secret every node may read; a changed value is the
+// next version (the first is 1).
 func (s *Server) SetSecret(key, value string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.secrets[key] = value
+	old, ok := s.secrets[key]
+	switch {
+	case !ok:
+		s.secrets[key] = secretValue{value: value, version: 1}
+	case old.value != value:
+		s.secrets[key] = secretValue{value: value, version: old.version + 1}
+	}
 }
 
 // SetUnavailable makes node calls answer 503 (R5) while on.
@@ -522,22 +538,4 @@ func (s *Server) deregister(w http.ResponseWriter, r *http.Request, n *node) {
 	n.revoked = true
 	s.mu.Unlock()
 	w.WriteHeader(http.StatusNoContent)
-}
-
-func (s *Server) secret(w http.ResponseWriter, r *http.Request, n *node) {
-	key := r.PathValue("key")
-	s.mu.Lock()
-	val, ok := s.secrets[key]
-	s.mu.Unlock()
-	if !ok {
-		problem(w, http.StatusNotFound, nodeproto.CodeSecretNotFound)
-		return
-	}
-	resp, err := nodeproto.SealSecret(n.nsk, key, 1, []byte(val), nil)
-	if err != nil {
-		problem(w, http.StatusInternalServerError, "internal")
-		return
-	}
-	w.Header().Set("Cache-Control", "no-store")
-	writeJSON(w, http.StatusOK, resp)
 }

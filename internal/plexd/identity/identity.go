@@ -1,8 +1,9 @@
 // Package identity owns what a node remembers across restarts (§4.4): node
-// id, mesh IP, NSK, WireGuard key pair, the newest verified signing keys and
-// the event stream cursor. Files are written atomically (temp file, fsync,
-// rename, directory fsync) with mode 0600 in a 0700 directory, and the NSK
-// and private key never reach a log line.
+// id, mesh IP, NSK, WireGuard key pair, the newest verified signing keys,
+// the event stream cursor and the secret sealing key pair (level 2). Files
+// are written atomically (temp file, fsync, rename, directory fsync) with
+// mode 0600 in a 0700 directory, and the NSK and private keys never reach a
+// log line.
 package identity
 
 import (
@@ -190,9 +191,10 @@ func (s *Store) Save(id *Identity) error {
 	return s.writeAtomic(IdentityFile, append(data, '\n'))
 }
 
-// Remove deletes the identity and the cursor (after deregistration).
+// Remove deletes the identity, the cursor and the sealing key (after
+// deregistration).
 func (s *Store) Remove() error {
-	for _, name := range []string{IdentityFile, CursorFile, AppliedFile} {
+	for _, name := range []string{IdentityFile, CursorFile, AppliedFile, SealingKeyFile} {
 		if err := os.Remove(filepath.Join(s.dir, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("identity: remove: %w", err)
 		}

@@ -59,8 +59,10 @@ type Options struct {
 	Node    Node     // required
 	Secrets Secrets  // required
 	Reports *Reports // required
-	// MaySeeSecrets defaults to PeerCredAuthorizer (root, plexd's own user
-	// or group plexd-secrets).
+	// SecretsGroup may read secret values besides root and plexd's own
+	// user; SecretsGroup (plexd-secrets) when "".
+	SecretsGroup string
+	// MaySeeSecrets defaults to PeerCredAuthorizer(SecretsGroup).
 	MaySeeSecrets Authorizer
 	Logger        *slog.Logger
 }
@@ -82,8 +84,11 @@ func New(opts Options) (*Server, error) {
 	case opts.Reports == nil:
 		return nil, errors.New("localapi: Options.Reports is required")
 	}
+	if opts.SecretsGroup == "" {
+		opts.SecretsGroup = SecretsGroup
+	}
 	if opts.MaySeeSecrets == nil {
-		opts.MaySeeSecrets = PeerCredAuthorizer(SecretsGroup)
+		opts.MaySeeSecrets = PeerCredAuthorizer(opts.SecretsGroup)
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
@@ -235,12 +240,13 @@ func (s *Server) secretList(w http.ResponseWriter, r *http.Request) {
 
 // secretKey fetches and decrypts live, without cache (§11.1): 404 when the
 // control plane says not found, 503 for any other control-plane failure,
-// 500 when the value does not decrypt.
+// 500 when the value does not decrypt (under the NSK, or with the sealing
+// key at level 2). The plaintext lives in this handler's memory only.
 func (s *Server) secretKey(w http.ResponseWriter, r *http.Request) {
 	conn, _ := r.Context().Value(connKey{}).(net.Conn)
 	viaTCP, _ := r.Context().Value(tcpAuthorized{}).(bool)
 	if !viaTCP && (conn == nil || !s.opts.MaySeeSecrets(conn)) {
-		writeErr(w, http.StatusForbidden, "secrets are readable by root and group "+SecretsGroup+" only")
+		writeErr(w, http.StatusForbidden, "secrets are readable by root and group "+s.opts.SecretsGroup+" only")
 		return
 	}
 	key := r.PathValue("key")
@@ -253,8 +259,9 @@ func (s *Server) secretKey(w http.ResponseWriter, r *http.Request) {
 	case cpclient.IsStatus(err, http.StatusNotFound):
 		writeErr(w, http.StatusNotFound, "secret not found")
 		return
-	case errors.Is(err, nodeproto.ErrSecretOpen):
-		s.log.LogAttrs(r.Context(), slog.LevelError, "secret does not decrypt", slog.String(logkey.SecretKey, key))
+	case errors.Is(err, nodeproto.ErrSecretOpen), errors.Is(err, nodeproto.ErrSealedSecret):
+		s.log.LogAttrs(r.Context(), slog.LevelError, "secret does not decrypt", slog.String(logkey.SecretKey, key),
+			slog.String(logkey.Error, err.Error()))
 		writeErr(w, http.StatusInternalServerError, "secret could not be decrypted")
 		return
 	case err != nil:
@@ -262,8 +269,16 @@ func (s *Server) secretKey(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, http.StatusServiceUnavailable, "control plane unavailable")
 		return
 	}
+	defer clear(plain)
 	w.Header().Set("Cache-Control", "no-store")
-	writeJSON(w, http.StatusOK, map[string]any{"key": key, "value": string(plain), "version": version})
+	writeJSON(w, http.StatusOK, SecretValue{Key: key, Value: string(plain), Version: version})
+}
+
+// SecretValue answers GET /v1/state/secrets/{key} (§12.8).
+type SecretValue struct {
+	Key     string `json:"key"`
+	Value   string `json:"value"`
+	Version int64  `json:"version"`
 }
 
 func (s *Server) reportList(w http.ResponseWriter, r *http.Request) {

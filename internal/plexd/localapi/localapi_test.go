@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -43,6 +44,8 @@ func (fakeSecrets) OpenSecret(_ context.Context, key string) ([]byte, int64, err
 		return nil, 0, &cpclient.StatusError{Status: http.StatusNotFound}
 	case "broken":
 		return nil, 0, nodeproto.ErrSecretOpen
+	case "sealed-elsewhere":
+		return nil, 0, fmt.Errorf("%w: sealed to key 0123456789abcdef", nodeproto.ErrSealedSecret)
 	}
 	return nil, 0, errors.New("control plane down")
 }
@@ -53,6 +56,12 @@ func (c chanSink) Report(_ context.Context, r nodeproto.ReportSync) error { c <-
 
 // serve starts the API on a real Unix socket and returns a client for it.
 func serve(t *testing.T, allow Authorizer) (*http.Client, string, chanSink) {
+	return serveOpts(t, Options{MaySeeSecrets: allow})
+}
+
+// serveOpts is serve with more options; Node, Secrets and Reports are
+// filled in.
+func serveOpts(t *testing.T, opts Options) (*http.Client, string, chanSink) {
 	t.Helper()
 	dir, err := os.MkdirTemp("", "plexd-api")
 	if err != nil {
@@ -62,7 +71,8 @@ func serve(t *testing.T, allow Authorizer) (*http.Client, string, chanSink) {
 	sock := filepath.Join(dir, "run", "api.sock")
 	sink := make(chanSink, 16)
 	reports := NewReports(sink, nil, nil, 10*time.Millisecond)
-	s, err := New(Options{Node: fakeNode{}, Secrets: fakeSecrets{}, Reports: reports, MaySeeSecrets: allow})
+	opts.Node, opts.Secrets, opts.Reports = fakeNode{}, fakeSecrets{}, reports
+	s, err := New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,6 +137,7 @@ func TestReadRoutesOverUnixSocket(t *testing.T) {
 		{"/v1/state/secrets/gone", 404, `{"error":"secret not found"}`},
 		{"/v1/state/secrets/other", 503, `{"error":"control plane unavailable"}`},
 		{"/v1/state/secrets/broken", 500, `{"error":"secret could not be decrypted"}`},
+		{"/v1/state/secrets/sealed-elsewhere", 500, `{"error":"secret could not be decrypted"}`},
 		{"/v1/agent/status", 200, ""},
 		{"/v1/nothing", 404, `{"error":"not found"}`},
 	} {
@@ -155,6 +166,10 @@ func TestSecretsNeedPeerCredentials(t *testing.T) {
 	hc, _, _ = serve(t, nil) // the default PeerCredAuthorizer
 	if status, _ := call(t, hc, "GET", "/v1/state/secrets/db", "", nil); status != http.StatusOK {
 		t.Errorf("own user got %d, want 200", status)
+	}
+	hc, _, _ = serveOpts(t, Options{SecretsGroup: "vault-readers", MaySeeSecrets: func(net.Conn) bool { return false }})
+	if status, body := call(t, hc, "GET", "/v1/state/secrets/db", "", nil); status != http.StatusForbidden || !strings.Contains(body, "vault-readers") {
+		t.Errorf("refused caller with a configured group: %d %s, want 403 naming the group", status, body)
 	}
 }
 

@@ -31,21 +31,52 @@ func PeerCredAuthorizer(group string) Authorizer {
 		}); err != nil || credErr != nil {
 			return false
 		}
-		if cred.Uid == 0 || int(cred.Uid) == os.Getuid() {
-			return true
-		}
-		g, err := user.LookupGroup(group)
-		if err != nil {
-			return false
-		}
-		if g.Gid == strconv.Itoa(int(cred.Gid)) {
-			return true
-		}
-		u, err := user.LookupId(strconv.Itoa(int(cred.Uid)))
-		if err != nil {
-			return false
-		}
-		gids, err := u.GroupIds()
-		return err == nil && slices.Contains(gids, g.Gid)
+		return admits(peer{uid: cred.Uid, gid: cred.Gid}, os.Getuid(), group, osAccounts{})
 	}
+}
+
+// peer is who is on the other end of the socket.
+type peer struct{ uid, gid uint32 }
+
+// accounts resolves group names and memberships (the OS, or a test table).
+type accounts interface {
+	groupID(name string) (string, error)
+	groupIDsOf(uid string) ([]string, error)
+}
+
+// admits is the secrets rule of §12.8: root, plexd's own user, or a member
+// (primary or supplementary) of group. A group that does not exist admits
+// no one; a lookup failure refuses.
+func admits(p peer, self int, group string, acc accounts) bool {
+	if p.uid == 0 || int64(p.uid) == int64(self) {
+		return true
+	}
+	gid, err := acc.groupID(group)
+	if err != nil {
+		return false
+	}
+	if gid == strconv.FormatUint(uint64(p.gid), 10) {
+		return true
+	}
+	gids, err := acc.groupIDsOf(strconv.FormatUint(uint64(p.uid), 10))
+	return err == nil && slices.Contains(gids, gid)
+}
+
+// osAccounts reads the system's user and group databases.
+type osAccounts struct{}
+
+func (osAccounts) groupID(name string) (string, error) {
+	g, err := user.LookupGroup(name)
+	if err != nil {
+		return "", err
+	}
+	return g.Gid, nil
+}
+
+func (osAccounts) groupIDsOf(uid string) ([]string, error) {
+	u, err := user.LookupId(uid)
+	if err != nil {
+		return nil, err
+	}
+	return u.GroupIds()
 }

@@ -20,6 +20,7 @@ const (
 	Identity            = "identity"
 	IdleTimeout         = "idle_timeout"
 	Interface           = "interface"
+	KID                 = "kid"
 	Kind                = "kind"
 	LastEventID         = "last_event_id"
 	MeshIP              = "mesh_ip"
