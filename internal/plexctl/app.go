@@ -52,7 +52,7 @@ token is only ever sent to that context's server.`,
 		a.loginCommand(), a.logoutCommand(),
 		a.bootstrapTokensCommand(), a.nodesCommand(), a.signingKeysCommand(), a.healthCommand(), a.openAPICommand(),
 		a.tuplesCommand(), a.authzCommand(), a.idpCommand(), a.serviceIdentitiesCommand(),
-		a.meshCommand(), a.bridgesCommand(), a.policyCommand(),
+		a.meshCommand(), a.bridgesCommand(), a.policyCommand(), a.secretCommand(),
 		a.versionCommand(), a.completionCommand(),
 	)
 	root.SetHelpCommand(a.helpCommand())

@@ -29,6 +29,7 @@ var withoutCommand = map[string]string{
 	"putNodeCapabilities": "node-only: plexd declares its capabilities, NSK-authenticated",
 	"postNodeDeregister":  "node-only: plexd deregisters itself; operators use 'plexctl nodes delete'",
 	"getNodeSecret":       "node-only: a node fetches its own secrets with its NSK",
+	"putNodeSealingKey":   "node-only: plexd registers its own secret-sealing key with its NSK",
 	"getNodeReachability": "node-only: a node reads its own reachability with its NSK; operators see it in 'plexctl nodes get'",
 	"putNodeEndpoint":     "node-only: plexd reports its own public endpoint with its NSK; operators see paths in 'plexctl nodes reachability'",
 	"postKeysRotate":      "node-only: plexd reports its new WireGuard key with its NSK; operators start a rotation with 'plexctl nodes rotate-keys'",
