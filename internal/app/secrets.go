@@ -29,7 +29,8 @@ func (s *Server) assembleSecrets(ctx context.Context, pages *page.Codec, log *sl
 	}
 	if s.Secrets, err = secrets.NewService(secrets.Config{DB: s.DB, Audit: s.Audit, Authz: s.Guard, Projects: s.Tenancy,
 		Pages: pages, Backend: b, Events: s.Events, NSKs: s.Enroll, Logger: log,
-		WatchInterval: s.Config.SecretsWatchInterval}); err != nil {
+		WatchInterval: s.Config.SecretsWatchInterval, NodeFetchRate: float64(s.Config.SecretFetchRate),
+		DomainFetchRate: float64(s.Config.SecretFetchDomainRate)}); err != nil {
 		return err
 	}
 	s.Secrets.Register(s.API.API)

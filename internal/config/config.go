@@ -102,6 +102,10 @@ type Config struct {
 	// SecretsWatchInterval is how often KV metadata is read for versions
 	// written outside plexsphere (at least 1s).
 	SecretsWatchInterval time.Duration `yaml:"secrets_watch_interval"`
+	// SecretFetchRate and SecretFetchDomainRate bound node secret fetches
+	// per second per node and per Domain (bursts of 4×).
+	SecretFetchRate       int `yaml:"secret_fetch_rate"`
+	SecretFetchDomainRate int `yaml:"secret_fetch_domain_rate"`
 	// KEKFile holds the embedded backend's key-encryption key (default
 	// <data-dir>/secrets-kek).
 	KEKFile string `yaml:"kek_file"`
@@ -147,11 +151,13 @@ func Defaults() Config {
 		AuditCheckpointInterval: time.Minute,
 		STUNListen:              []string{":3478", ":3479"},
 
-		SecretsBackend:       "embedded",
-		OpenBaoKVMount:       "secret",
-		OpenBaoKVPrefix:      "plexsphere",
-		OpenBaoTransitMount:  "transit",
-		SecretsWatchInterval: 30 * time.Second,
+		SecretsBackend:        "embedded",
+		OpenBaoKVMount:        "secret",
+		OpenBaoKVPrefix:       "plexsphere",
+		OpenBaoTransitMount:   "transit",
+		SecretsWatchInterval:  30 * time.Second,
+		SecretFetchRate:       20,
+		SecretFetchDomainRate: 2000,
 	}
 }
 
@@ -197,6 +203,8 @@ func (c *Config) fields() []field {
 		{"openbao_kv_mount", "OpenBao KV v2 mount holding secret values", &c.OpenBaoKVMount},
 		{"openbao_kv_prefix", "path below the KV mount that plexsphere owns: values live at <mount>/data/<prefix>/<domain>/<project>/<name>", &c.OpenBaoKVPrefix},
 		{"openbao_ca_cert", "PEM file of CAs trusted for OpenBao's TLS certificate (default: the system roots)", &c.OpenBaoCACert},
+		{"secret_fetch_rate", "secret fetches per second per node (burst 4×; beyond: 429 per_node_rate_limited)", &c.SecretFetchRate},
+		{"secret_fetch_domain_rate", "secret fetches per second per Domain (burst 4×; beyond: 429 per_domain_rate_limited)", &c.SecretFetchDomainRate},
 		{"openbao_transit_mount", "OpenBao Transit mount for openbao_transit_key", &c.OpenBaoTransitMount},
 		{"openbao_transit_key", "wrap the master key with this OpenBao Transit key (an existing plain master key file is wrapped in place at start); empty = a plain key file", &c.OpenBaoTransitKey},
 		{"secrets_watch_interval", "how often OpenBao KV metadata is read to find versions written outside plexsphere (at least 1s)", &c.SecretsWatchInterval},
@@ -381,6 +389,10 @@ func (c *Config) validateSecrets() error {
 	case "embedded", "openbao":
 	default:
 		return fmt.Errorf("config: secrets_backend: want embedded or openbao, got %q", c.SecretsBackend)
+	}
+	if c.SecretFetchRate < 1 || c.SecretFetchDomainRate < 1 {
+		return fmt.Errorf("config: secret_fetch_rate and secret_fetch_domain_rate: want at least 1, got %d and %d",
+			c.SecretFetchRate, c.SecretFetchDomainRate)
 	}
 	if c.SecretsWatchInterval < time.Second {
 		return fmt.Errorf("config: secrets_watch_interval: want at least 1s, got %v", c.SecretsWatchInterval)

@@ -40,6 +40,7 @@ func TestPrecedenceFlagsEnvFileDefaults(t *testing.T) {
 	want.STUNListen = []string{":3478", ":3479"}
 	want.ReadHeaderTimeout, want.ReadBodyTimeout, want.IdleTimeout = 10*time.Second, 30*time.Second, 2*time.Minute
 	want.SecretsBackend, want.SecretsWatchInterval, want.KEKFile = "embedded", 30*time.Second, "/from/env/secrets-kek"
+	want.SecretFetchRate, want.SecretFetchDomainRate = 20, 2000
 	want.OpenBaoKVMount, want.OpenBaoKVPrefix, want.OpenBaoTransitMount = "secret", "plexsphere", "transit"
 	if !reflect.DeepEqual(c, want) {
 		t.Fatalf("got %+v\nwant %+v", c, want)

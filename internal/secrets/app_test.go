@@ -407,3 +407,56 @@ func TestOpenBaoWithTransitMasterKey(t *testing.T) {
 		t.Errorf("the stand-in saw %d writes", writes)
 	}
 }
+
+// audited counts the entries of action with outcome in the Domain's chain.
+func (w *world) audited(t *testing.T, action, outcome string) int {
+	t.Helper()
+	var n int
+	if err := w.e.Server.DB.QueryRow(`SELECT COUNT(*) FROM audit_entries WHERE chain_id = $1 AND action = $2 AND outcome = $3`,
+		w.enr.Domain.ID, action, outcome).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// TestRevealIsSensitiveAndAudited: reveal is sensitive (a
+// user's token without step-up is refused), a write without manage is
+// denied in the Domain's chain; writes, reveals and node fetches are audited there,
+// and no entry carries the value.
+func TestRevealIsSensitiveAndAudited(t *testing.T) {
+	w := newWorld(t, apptest.SQLite, 1, "db1")
+	w.put(t, "db-password", "audit-canary-77", nil)
+	w.bind(t, "db-password", apiv1.SecretBindingRequest{NodeID: w.nodes["db1"].ID})
+	_, userToken := w.e.NewUser(t, "operator-without-reveal")
+	// Reveal is sensitive: a user's token without a fresh step-up is
+	// refused before anything is read.
+	if st, raw := w.e.DoAs(t, userToken, "POST", w.path("db-password")+"/reveal", apiv1.SecretRevealRequest{}, nil); st != 401 ||
+		code(raw) != "step_up_required" || bytes.Contains(raw, []byte("canary")) {
+		t.Errorf("reveal by a user without step-up: %d %s", st, raw)
+	}
+	if st, _ := w.e.DoAs(t, userToken, "PUT", w.path("db-password"), apiv1.SecretPutRequest{Value: "eA=="}, nil); st != 403 && st != 404 {
+		t.Errorf("write by a user without manage: %d", st)
+	}
+	if st, _ := w.e.Do(t, "POST", w.path("db-password")+"/reveal", apiv1.SecretRevealRequest{}, nil); st != 200 {
+		t.Fatalf("admin reveal: %d", st)
+	}
+	if st, _, _ := w.fetch(t, w.nodes["db1"], "db-password", 0); st != 200 {
+		t.Fatalf("node fetch: %d", st)
+	}
+	for action, want := range map[string]int{"secret.write": 1, "secret.bind": 1, "secret.reveal": 1, "node.secret.read": 1} {
+		if got := w.audited(t, action, "succeeded"); got != want {
+			t.Errorf("%s: %d succeeded entries, want %d", action, got, want)
+		}
+	}
+	var denied int
+	w.e.Server.DB.QueryRow(`SELECT COUNT(*) FROM audit_entries WHERE chain_id = $1 AND action = 'secret.write' AND outcome = 'denied'`,
+		w.enr.Domain.ID).Scan(&denied)
+	if denied != 1 {
+		t.Errorf("%d denied entries for the refused write in the Domain's chain, want 1", denied)
+	}
+	var leaked int
+	w.e.Server.DB.QueryRow(`SELECT COUNT(*) FROM audit_entries WHERE reason LIKE '%canary%' OR object_id LIKE '%canary%'`).Scan(&leaked)
+	if leaked != 0 {
+		t.Error("an audit entry carries the value")
+	}
+}
