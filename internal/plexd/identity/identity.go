@@ -162,33 +162,53 @@ func (s *Store) Path() string { return filepath.Join(s.dir, IdentityFile) }
 
 // Load reads the identity; ErrNotFound when none was saved.
 func (s *Store) Load() (*Identity, error) {
-	data, err := readLimited(s.Path())
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, ErrNotFound
-	}
-	if err != nil {
-		return nil, fmt.Errorf("identity: load: %w", err)
-	}
-	id := &Identity{}
-	if err := json.Unmarshal(data, id); err != nil {
-		return nil, fmt.Errorf("identity: load %s: %w", s.Path(), err)
-	}
-	if err := id.Validate(); err != nil {
-		return nil, fmt.Errorf("%w (in %s)", err, s.Path())
-	}
-	return id, nil
+	return loadFile[Identity](s, IdentityFile, "load")
 }
 
 // Save writes id atomically with mode 0600.
 func (s *Store) Save(id *Identity) error {
-	if err := id.Validate(); err != nil {
+	return saveFile(s, IdentityFile, "save", id)
+}
+
+// validated is a file's content that checks itself.
+type validated interface {
+	Validate() error
+}
+
+// loadFile reads and validates the JSON file name of the store;
+// ErrNotFound when there is none. what names the operation in errors.
+func loadFile[T any, PT interface {
+	*T
+	validated
+}](s *Store, name, what string) (*T, error) {
+	path := filepath.Join(s.dir, name)
+	data, err := readLimited(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("identity: %s: %w", what, err)
+	}
+	v := PT(new(T))
+	if err := json.Unmarshal(data, v); err != nil {
+		return nil, fmt.Errorf("identity: %s %s: %w", what, path, err)
+	}
+	if err := v.Validate(); err != nil {
+		return nil, fmt.Errorf("%w (in %s)", err, path)
+	}
+	return v, nil
+}
+
+// saveFile validates v and writes it to name atomically with mode 0600.
+func saveFile(s *Store, name, what string, v validated) error {
+	if err := v.Validate(); err != nil {
 		return err
 	}
-	data, err := json.MarshalIndent(id, "", "  ")
+	data, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
-		return fmt.Errorf("identity: save: %w", err)
+		return fmt.Errorf("identity: %s: %w", what, err)
 	}
-	return s.writeAtomic(IdentityFile, append(data, '\n'))
+	return s.writeAtomic(name, append(data, '\n'))
 }
 
 // Remove deletes the identity, the cursor and the sealing key (after

@@ -4,11 +4,9 @@ import (
 	"crypto/ecdh"
 	"crypto/rand"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
 	"path/filepath"
 
@@ -96,33 +94,12 @@ func (s *Store) SealingKeyPath() string { return filepath.Join(s.dir, SealingKey
 
 // LoadSealingKey reads the sealing key; ErrNotFound when none was saved.
 func (s *Store) LoadSealingKey() (*SealingKey, error) {
-	data, err := readLimited(s.SealingKeyPath())
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, ErrNotFound
-	}
-	if err != nil {
-		return nil, fmt.Errorf("identity: sealing key: %w", err)
-	}
-	k := &SealingKey{}
-	if err := json.Unmarshal(data, k); err != nil {
-		return nil, fmt.Errorf("identity: sealing key %s: %w", s.SealingKeyPath(), err)
-	}
-	if err := k.Validate(); err != nil {
-		return nil, fmt.Errorf("%w (in %s)", err, s.SealingKeyPath())
-	}
-	return k, nil
+	return loadFile[SealingKey](s, SealingKeyFile, "sealing key")
 }
 
 // SaveSealingKey writes k atomically with mode 0600.
 func (s *Store) SaveSealingKey(k *SealingKey) error {
-	if err := k.Validate(); err != nil {
-		return err
-	}
-	data, err := json.MarshalIndent(k, "", "  ")
-	if err != nil {
-		return fmt.Errorf("identity: save sealing key: %w", err)
-	}
-	return s.writeAtomic(SealingKeyFile, append(data, '\n'))
+	return saveFile(s, SealingKeyFile, "save sealing key", k)
 }
 
 // EnsureSealingKey returns the saved sealing key, generating and saving
