@@ -99,8 +99,21 @@ func BenchmarkRotationFanOut(b *testing.B) {
 		tok := filepath.Join(b.TempDir(), "tok")
 		os.WriteFile(tok, []byte(bao.RootToken()), 0o600)
 		c.OpenBaoTokenFile = tok
+		c.PublicRateLimit = 0 // 1,000 registrations from one address
 	})
-	enr := e.NewEnrolment(b, "fan", "100.74.0.0/16", n)
+	// A Domain on the default deny (no policy): joins announce no peers,
+	// so setting up 1,000 nodes costs O(N), not a full mesh's O(N²).
+	var enr apptest.Enrolment
+	if st, raw := e.Do(b, "POST", "/v1/domains", apiv1.CreateDomain{Name: "fan", Slug: "fan", MeshCIDR: "100.74.0.0/16"}, &enr.Domain); st != 201 {
+		b.Fatalf("domain: %d %s", st, raw)
+	}
+	if st, raw := e.Do(b, "POST", "/v1/projects", apiv1.CreateProject{DomainID: enr.Domain.ID, Name: "p", Slug: "p"}, &enr.Project); st != 201 {
+		b.Fatalf("project: %d %s", st, raw)
+	}
+	if st, raw := e.Do(b, "POST", "/v1/projects/"+enr.Project.ID+"/bootstrap-tokens",
+		apiv1.IssueBootstrapToken{Kind: "node", EnvPrefix: "fan", MaxUses: n}, &enr.Token); st != 201 {
+		b.Fatalf("token: %d %s", st, raw)
+	}
 	roleID, role := e.DefineNodeLabel(b, enr.Domain.ID, "role")
 	for i := range n {
 		node := e.RegisterNode(b, enr.Token.Token, fmt.Sprintf("n%d", i), 1)
