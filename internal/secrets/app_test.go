@@ -2,6 +2,8 @@ package secrets_test
 
 import (
 	"bytes"
+	"crypto/aes"
+	"crypto/cipher"
 	"crypto/ecdh"
 	"crypto/rand"
 	"encoding/base64"
@@ -458,5 +460,70 @@ func TestRevealIsSensitiveAndAudited(t *testing.T) {
 	w.e.Server.DB.QueryRow(`SELECT COUNT(*) FROM audit_entries WHERE reason LIKE '%canary%' OR object_id LIKE '%canary%'`).Scan(&leaked)
 	if leaked != 0 {
 		t.Error("an audit entry carries the value")
+	}
+}
+
+// specDecrypt opens a level-1 SecretResponse exactly as node-protocol.md
+// §11.1 says, with nothing but the standard library: AES-256-GCM, key =
+// the NSK's 32 ASCII bytes, nonce = B64 12 bytes, ciphertext = B64 of the
+// encrypted bytes and the 16-byte tag, no AAD.
+func specDecrypt(nsk string, body []byte) (string, error) {
+	var r struct {
+		Ciphertext, Nonce string
+	}
+	if err := json.Unmarshal(body, &r); err != nil {
+		return "", err
+	}
+	nonce, err := base64.StdEncoding.DecodeString(r.Nonce)
+	if err != nil {
+		return "", err
+	}
+	ct, err := base64.StdEncoding.DecodeString(r.Ciphertext)
+	if err != nil {
+		return "", err
+	}
+	block, err := aes.NewCipher([]byte(nsk))
+	if err != nil {
+		return "", err
+	}
+	gcm, err := cipher.NewGCM(block)
+	if err != nil {
+		return "", err
+	}
+	pt, err := gcm.Open(nil, nonce, ct, nil)
+	return string(pt), err
+}
+
+// TestLevel1DecryptsFromTheSpecAlone: a real answer of the control plane
+// opens with a decryptor written from the protocol text, and every fetch
+// uses a fresh nonce.
+func TestLevel1DecryptsFromTheSpecAlone(t *testing.T) {
+	w := newWorld(t, apptest.SQLite, 1, "db1")
+	db := w.nodes["db1"]
+	w.put(t, "db-password", "spec-value-✓", nil)
+	w.bind(t, "db-password", apiv1.SecretBindingRequest{NodeID: db.ID})
+	nonces := map[string]bool{}
+	var last []byte
+	for range 3 {
+		resp, raw := w.e.NodeSend(t, db, "GET", "/v1/nodes/"+db.ID+"/secrets/db-password", nil, http.Header{"Accept": {"application/json"}})
+		if resp.StatusCode != 200 {
+			t.Fatalf("fetch: %d %s", resp.StatusCode, raw)
+		}
+		got, err := specDecrypt(db.NSK, raw)
+		if err != nil || got != "spec-value-✓" {
+			t.Fatalf("spec decryptor: %q %v", got, err)
+		}
+		var r struct{ Nonce string }
+		json.Unmarshal(raw, &r)
+		nonces[r.Nonce] = true
+		last = raw
+	}
+	if len(nonces) != 3 {
+		t.Errorf("3 fetches used %d distinct nonces", len(nonces))
+	}
+	wrong := []byte(db.NSK)
+	wrong[0] ^= 1
+	if _, err := specDecrypt(string(wrong), last); err == nil {
+		t.Error("another NSK opened the answer")
 	}
 }
