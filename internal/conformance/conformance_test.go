@@ -211,6 +211,7 @@ func TestConformance(t *testing.T) {
 			t.Run("mesh", func(t *testing.T) { c.mesh(t, w) })
 			t.Run("labels", func(t *testing.T) { c.labels(t, w) })
 			t.Run("policy", func(t *testing.T) { c.policy(t, w) })
+			t.Run("secrets", func(t *testing.T) { c.secrets(t, w) })
 			// The IdP lives as long as the backend's test (a subtest's
 			// cleanup would stop it before the identity steps).
 			idp := f.Issuer(t, func(cfg *devidp.Config) {
