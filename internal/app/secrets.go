@@ -27,9 +27,15 @@ func (s *Server) assembleSecrets(ctx context.Context, pages *page.Codec, log *sl
 	if err != nil {
 		return err
 	}
+	// Only OpenBao can gain versions behind plexsphere's back: the embedded
+	// store is written through this service alone, so it is not watched.
+	watch := s.Config.SecretsWatchInterval
+	if s.Config.SecretsBackend != "openbao" {
+		watch = -1
+	}
 	if s.Secrets, err = secrets.NewService(secrets.Config{DB: s.DB, Audit: s.Audit, Authz: s.Guard, Projects: s.Tenancy,
 		Pages: pages, Backend: b, Events: s.Events, NSKs: s.Enroll, Logger: log,
-		WatchInterval: s.Config.SecretsWatchInterval, NodeFetchRate: float64(s.Config.SecretFetchRate),
+		WatchInterval: watch, NodeFetchRate: float64(s.Config.SecretFetchRate),
 		DomainFetchRate: float64(s.Config.SecretFetchDomainRate)}); err != nil {
 		return err
 	}

@@ -3,6 +3,7 @@ package events
 import (
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"mime"
 	"strconv"
 	"strings"
@@ -70,8 +71,8 @@ func secretAnswer(resp nodeproto.SecretResponse, binary bool) (*secretOutput, er
 	}
 	nonce, err1 := base64.StdEncoding.DecodeString(resp.Nonce)
 	ct, err2 := base64.StdEncoding.DecodeString(resp.Ciphertext)
-	if err1 != nil || err2 != nil {
-		return nil, problem.Internal(err1)
+	if err := errors.Join(err1, err2); err != nil {
+		return nil, problem.Internal(err)
 	}
 	out.Body, out.KID = append(nonce, ct...), "nsk"
 	return out, nil

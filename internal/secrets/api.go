@@ -1,6 +1,7 @@
 package secrets
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"encoding/base64"
@@ -188,7 +189,7 @@ func (s *Service) list(ctx context.Context, in *listInput) (*listOutput, error) 
 // decoded and must be zeroed by the caller.
 func decodePut(raw []byte) ([]byte, *int64, error) {
 	var req apiv1.SecretPutRequest
-	dec := json.NewDecoder(bytesReader(raw))
+	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&req); err != nil {
 		return nil, nil, problem.BadRequest(CodeInvalidValue, "The body must be {\"value\": base64, \"expected_version\"?: int}.")
@@ -267,14 +268,18 @@ func (s *Service) recordVersionTx(ctx context.Context, tx *sql.Tx, path backend.
 		VALUES ($1, $2, $3) ON CONFLICT (secret_id, version) DO NOTHING`, id, version, now); err != nil {
 		return err
 	}
-	if err := s.announceSecret(ctx, tx, path.ProjectID, id, nil); err != nil {
+	v, err := loadView(ctx, tx, path.ProjectID)
+	if err != nil {
+		return err
+	}
+	if err := s.tell(ctx, tx, v, v.matched(ofSecret(id))); err != nil {
 		return err
 	}
 	if viaRequest {
 		audit.RequestFrom(ctx).Target(path.DomainID, "secret", id)
 		return s.cfg.Audit.Commit(ctx, tx)
 	}
-	_, err := s.cfg.Audit.Append(ctx, tx, audit.Entry{ChainID: path.DomainID, Action: "secret.rotated",
+	_, err = s.cfg.Audit.Append(ctx, tx, audit.Entry{ChainID: path.DomainID, Action: "secret.rotated",
 		Outcome: audit.Succeeded, Reason: "backend_version", IdentityRef: "system", ObjectType: "secret", ObjectID: id})
 	return err
 }
@@ -363,7 +368,7 @@ func (s *Service) delete(ctx context.Context, in *SecretPathParams) (*struct{}, 
 		return nil, s.backendError(ctx, err)
 	}
 	err = s.cfg.DB.Tx(ctx, func(tx *sql.Tx) error {
-		told, err := s.boundNodes(ctx, tx, pid, r.ID, "")
+		v, err := loadView(ctx, tx, pid)
 		if err != nil {
 			return err
 		}
@@ -373,7 +378,7 @@ func (s *Service) delete(ctx context.Context, in *SecretPathParams) (*struct{}, 
 				return err
 			}
 		}
-		if err := s.announce(ctx, tx, pid, told); err != nil {
+		if err := s.tell(ctx, tx, v.without(ofSecret(r.ID)), v.matched(ofSecret(r.ID))); err != nil {
 			return err
 		}
 		return s.cfg.Audit.Commit(ctx, tx)

@@ -183,12 +183,13 @@ func (s *Service) createBinding(ctx context.Context, in *createBindingInput) (*b
 			store.Micros(b.CreatedAt), b.CreatedBy); err != nil {
 			return err
 		}
-		nodes, err := s.boundNodes(ctx, tx, pid, r.ID, b.ID)
+		v, err := loadView(ctx, tx, pid)
 		if err != nil {
 			return err
 		}
+		nodes := v.matched(isBinding(b.ID))
 		b.MatchedNodes = len(nodes)
-		if err := s.announce(ctx, tx, pid, nodes); err != nil {
+		if err := s.tell(ctx, tx, v, nodes); err != nil {
 			return err
 		}
 		return s.cfg.Audit.Commit(ctx, tx)
@@ -218,7 +219,7 @@ func (s *Service) deleteBinding(ctx context.Context, in *bindingPath) (*struct{}
 			return err
 		}
 		audit.RequestFrom(ctx).Target(r.DomainID, "secret", r.ID)
-		told, err := s.boundNodes(ctx, tx, pid, r.ID, bid.String())
+		v, err := loadView(ctx, tx, pid)
 		if err != nil {
 			return err
 		}
@@ -229,7 +230,7 @@ func (s *Service) deleteBinding(ctx context.Context, in *bindingPath) (*struct{}
 		if n, _ := res.RowsAffected(); n == 0 {
 			return problem.NotFound(CodeBindingNotFound, "No such binding of this secret.")
 		}
-		if err := s.announce(ctx, tx, pid, told); err != nil {
+		if err := s.tell(ctx, tx, v.without(isBinding(bid.String())), v.matched(isBinding(bid.String()))); err != nil {
 			return err
 		}
 		return s.cfg.Audit.Commit(ctx, tx)

@@ -131,62 +131,57 @@ func labelsWhere(ctx context.Context, q store.Querier, where, arg string) (map[s
 	return out, rows.Err()
 }
 
-// boundNodes returns the live nodes of the Project that the bindings of
-// secretID deliver to (only bindingID's when it is not empty), sorted.
-func (s *Service) boundNodes(ctx context.Context, q store.Querier, projectID, secretID, bindingID string) ([]string, error) {
-	where, args := ` AND b.secret_id = $2`, []any{secretID}
-	if bindingID != "" {
-		where, args = ` AND b.id = $2`, []any{bindingID}
-	}
-	bs, err := loadBindings(ctx, q, projectID, where, args...)
-	if err != nil || len(bs) == 0 {
-		return nil, err
+// view is a Project's bindings and live nodes, read once per change.
+type view struct {
+	bs    []binding
+	nodes map[string]map[string]string // node id → labels
+}
+
+// loadView reads the Project's bindings and live nodes through q.
+func loadView(ctx context.Context, q store.Querier, projectID string) (view, error) {
+	bs, err := loadBindings(ctx, q, projectID, "")
+	if err != nil {
+		return view{}, err
 	}
 	nodes, err := projectNodes(ctx, q, projectID)
-	if err != nil {
-		return nil, err
+	return view{bs: bs, nodes: nodes}, err
+}
+
+// matched returns the live nodes a binding that pick selects delivers
+// to, sorted.
+func (v view) matched(pick func(binding) bool) []string {
+	var picked []binding
+	for _, b := range v.bs {
+		if pick(b) {
+			picked = append(picked, b)
+		}
 	}
 	var out []string
-	for id, labels := range nodes {
-		if slices.ContainsFunc(bs, func(b binding) bool { return b.matches(id, labels) }) {
+	for id, labels := range v.nodes {
+		if slices.ContainsFunc(picked, func(b binding) bool { return b.matches(id, labels) }) {
 			out = append(out, id)
 		}
 	}
 	slices.Sort(out)
-	return out, nil
+	return out
 }
 
-// announceSecret tells the nodes secretID is delivered to (plus extra) of
-// their new secret index, inside tx.
-func (s *Service) announceSecret(ctx context.Context, tx *sql.Tx, projectID, secretID string, extra []string) error {
-	nodes, err := s.boundNodes(ctx, tx, projectID, secretID, "")
-	if err != nil {
-		return err
-	}
-	return s.announce(ctx, tx, projectID, append(nodes, extra...))
+// without is v less the bindings drop selects (what a deletion leaves).
+func (v view) without(drop func(binding) bool) view {
+	return view{bs: slices.DeleteFunc(slices.Clone(v.bs), drop), nodes: v.nodes}
 }
 
-// announce sends node_secrets_updated with its full secret index to each
-// of nodeIDs (live nodes of the Project), inside tx.
-func (s *Service) announce(ctx context.Context, tx *sql.Tx, projectID string, nodeIDs []string) error {
-	if len(nodeIDs) == 0 {
-		return nil
-	}
-	bs, err := loadBindings(ctx, tx, projectID, "")
-	if err != nil {
-		return err
-	}
-	nodes, err := projectNodes(ctx, tx, projectID)
-	if err != nil {
-		return err
-	}
+func ofSecret(id string) func(binding) bool  { return func(b binding) bool { return b.SecretID == id } }
+func isBinding(id string) func(binding) bool { return func(b binding) bool { return b.ID == id } }
+
+// tell sends node_secrets_updated, with its full secret index as v has
+// it, to each of nodeIDs that is live, inside tx.
+func (s *Service) tell(ctx context.Context, tx *sql.Tx, v view, nodeIDs []string) error {
 	payloads := make(map[string]any, len(nodeIDs))
 	for _, id := range nodeIDs {
-		labels, live := nodes[id]
-		if !live {
-			continue
+		if labels, live := v.nodes[id]; live {
+			payloads[id] = nodeproto.NodeSecretsUpdated{SecretRefs: refsFor(v.bs, id, labels)}
 		}
-		payloads[id] = nodeproto.NodeSecretsUpdated{SecretRefs: refsFor(bs, id, labels)}
 	}
 	return s.cfg.Events.EmitEach(ctx, tx, nodeproto.EventNodeSecretsUpdated, payloads)
 }
@@ -208,7 +203,11 @@ func (s *Service) NodeLabelsChanged(ctx context.Context, tx *sql.Tx, nodeID stri
 		projectID).Scan(&n); err != nil || n == 0 {
 		return err
 	}
-	return s.announce(ctx, tx, projectID, []string{nodeID})
+	v, err := loadView(ctx, tx, projectID)
+	if err != nil {
+		return err
+	}
+	return s.tell(ctx, tx, v, []string{nodeID})
 }
 
 // StateProvider fills state.secret_refs (nodestate).

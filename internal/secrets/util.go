@@ -1,7 +1,6 @@
 package secrets
 
 import (
-	"bytes"
 	"errors"
 	"log/slog"
 	"reflect"
@@ -11,8 +10,6 @@ import (
 )
 
 var reflectPut = reflect.TypeFor[apiv1.SecretPutRequest]()
-
-func bytesReader(b []byte) *bytes.Reader { return bytes.NewReader(b) }
 
 // levelFor logs an unavailable backend as a warning, anything else (a
 // denied credential, a bug) as an error.
