@@ -43,6 +43,7 @@ var eventPayloads = map[string]func() any{
 	EventActionRequest:            func() any { return new(ActionRequest) },
 	EventSessionRevoked:           func() any { return new(SessionRevoked) },
 	EventSSHSessionSetup:          func() any { return new(SSHSessionSetup) },
+	EventSessionSetup:             func() any { return new(SessionSetup) },
 	EventRotateKeys:               func() any { return new(Empty) },
 	EventBridgeConfigUpdated:      func() any { return new(Empty) },
 	EventRelaySessionAssigned:     func() any { return new(RelaySession) },
