@@ -195,3 +195,7 @@ func (c *textContext) BodyReader() io.Reader {
 	}
 	return reqtext.NewReader(r, kind)
 }
+
+// Edge wraps a handler served outside the operation table (a proxy path)
+// in the same edge: the resolved client address and the body deadline.
+func (s *Server) Edge(next http.Handler) http.Handler { return s.edge(next) }

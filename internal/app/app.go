@@ -12,9 +12,11 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"sync"
 
 	"github.com/danielgtaylor/huma/v2"
 
+	"github.com/plexsphere/plexsphere/internal/access"
 	"github.com/plexsphere/plexsphere/internal/api"
 	"github.com/plexsphere/plexsphere/internal/apiv1"
 	"github.com/plexsphere/plexsphere/internal/audit"
@@ -33,6 +35,7 @@ import (
 	"github.com/plexsphere/plexsphere/internal/oauth"
 	"github.com/plexsphere/plexsphere/internal/oidc"
 	"github.com/plexsphere/plexsphere/internal/page"
+	"github.com/plexsphere/plexsphere/internal/plexd/gateway"
 	"github.com/plexsphere/plexsphere/internal/policy"
 	"github.com/plexsphere/plexsphere/internal/policy/deliver"
 	"github.com/plexsphere/plexsphere/internal/principal"
@@ -85,6 +88,15 @@ type Server struct {
 	// filters the mesh's peers.
 	PolicyDelivery *deliver.Service
 	Secrets        *secrets.Service
+	// Access issues mediated-access sessions; Gateways are the session
+	// plane's mesh peers, one per Project with sessions (issue 12).
+	Access   *access.Service
+	Gateways *gateway.Pool
+	// internal serves the gateways' control-plane calls on loopback.
+	internal *http.Server
+	// handler is the root handler, built once.
+	handlerOnce sync.Once
+	handler     http.Handler
 	// domainKeys renders and selects the Domain keys for the event plane.
 	domainKeys *events.DomainKeys
 	Sessions   *session.Service
@@ -205,6 +217,9 @@ func assemble(ctx context.Context, cfg config.Config, log *slog.Logger, db *stor
 	if err := s.assembleMeshKeys(ctx, cfg, log); err != nil {
 		return nil, err
 	}
+	if err := s.assembleAccess(ctx, cfg, log, pages); err != nil {
+		return nil, err
+	}
 	s.Events.RegisterAgent(s.API.API, events.AgentOptions{Keys: s.domainKeys, State: s.NodeState, Deregister: s.Enroll, Caller: enroll.NodeFrom,
 		Rotations: s.MeshKeys, Paths: s.NAT, Secrets: s.Secrets})
 	if err := s.PolicyDelivery.Register(s.API.API); err != nil {
@@ -221,6 +236,7 @@ func assemble(ctx context.Context, cfg config.Config, log *slog.Logger, db *stor
 	s.Tuples.Start()
 	s.Checkpoints.Start()
 	s.Secrets.Start()
+	s.Access.Start()
 	return s, nil
 }
 
@@ -266,6 +282,7 @@ func (b bearers) AuthenticateBearer(ctx context.Context, token string) (*princip
 
 // Close stops following the tuple change log and releases the database.
 func (s *Server) Close() error {
+	s.closeAccess()
 	if s.Secrets != nil {
 		s.Secrets.Close()
 	}
@@ -293,10 +310,15 @@ func (s *Server) Close() error {
 // Handler is the root HTTP handler: the API, plus the device-login
 // verification page at /device.
 func (s *Server) Handler() http.Handler {
-	mux := http.NewServeMux()
-	mux.Handle("GET /device", s.OAuth.VerificationPage())
-	mux.Handle("/", s.API.Handler())
-	return mux
+	s.handlerOnce.Do(func() {
+		mux := http.NewServeMux()
+		mux.Handle("GET /device", s.OAuth.VerificationPage())
+		api := s.API.Handler()
+		mux.Handle(access.KubePattern, s.API.Edge(s.Access.KubeHandler()))
+		mux.Handle("/", api)
+		s.handler = mux
+	})
+	return s.handler
 }
 
 // Bootstrap creates the Platform and the first admin token on an empty

@@ -45,22 +45,32 @@ func (e *Env) RegisterNode(t testing.TB, token, hostname string, level int) Node
 // nil, and the extra headers; it returns the answer with its body read.
 func (e *Env) NodeSend(t testing.TB, n Node, method, path string, body any, header http.Header) (*http.Response, []byte) {
 	t.Helper()
+	if body == nil {
+		return e.NodeSendRaw(t, n, method, path, nil, header)
+	}
+	raw, err := json.Marshal(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := http.Header{"Content-Type": {"application/json"}}
+	for k, vs := range header {
+		h[k] = vs
+	}
+	return e.NodeSendRaw(t, n, method, path, raw, h)
+}
+
+// NodeSendRaw is NodeSend with the body as bytes (nil: none), sent as is.
+func (e *Env) NodeSendRaw(t testing.TB, n Node, method, path string, body []byte, header http.Header) (*http.Response, []byte) {
+	t.Helper()
 	var rd io.Reader = http.NoBody
 	if body != nil {
-		raw, err := json.Marshal(body)
-		if err != nil {
-			t.Fatal(err)
-		}
-		rd = bytes.NewReader(raw)
+		rd = bytes.NewReader(body)
 	}
 	req, err := http.NewRequestWithContext(context.Background(), method, e.URL+path, rd)
 	if err != nil {
 		t.Fatal(err)
 	}
 	req.Header.Set("Authorization", "Bearer "+n.NSK)
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
 	if n.Level >= 2 {
 		req.Header.Set("X-Plexd-Protocol", strconv.Itoa(n.Level))
 	}

@@ -1,10 +1,12 @@
 package apptest
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
@@ -106,9 +108,26 @@ func (e *Env) AllowAll(t testing.TB, domainID string) {
 // the answer, its body read and closed: for tests that need the headers.
 func (e *Env) Send(t testing.TB, token, method, path string) (*http.Response, []byte) {
 	t.Helper()
-	req, err := http.NewRequestWithContext(context.Background(), method, e.URL+path, nil)
+	return e.SendJSON(t, token, method, path, nil)
+}
+
+// SendJSON is Send with body marshalled to JSON (nil: no body).
+func (e *Env) SendJSON(t testing.TB, token, method, path string, body any) (*http.Response, []byte) {
+	t.Helper()
+	var rd io.Reader
+	if body != nil {
+		raw, err := json.Marshal(body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rd = bytes.NewReader(raw)
+	}
+	req, err := http.NewRequestWithContext(context.Background(), method, e.URL+path, rd)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
 	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)

@@ -109,6 +109,19 @@ type Config struct {
 	// KEKFile holds the embedded backend's key-encryption key (default
 	// <data-dir>/secrets-kek).
 	KEKFile string `yaml:"kek_file"`
+	// SessionMaxTTL clamps mediated-access sessions (at most 30m);
+	// SessionDefaultTTL is their lifetime when a request names none.
+	SessionMaxTTL     time.Duration `yaml:"session_max_ttl"`
+	SessionDefaultTTL time.Duration `yaml:"session_default_ttl"`
+	// SessionMaxLive bounds a Domain's live sessions; SessionIssueRate its
+	// issuances per minute.
+	SessionMaxLive   int `yaml:"session_max_live"`
+	SessionIssueRate int `yaml:"session_issue_rate"`
+	// SessionRecordingMax bounds one ssh recording, in bytes.
+	SessionRecordingMax int `yaml:"session_recording_max"`
+	// SessionGatewayPort is the session gateway's WireGuard UDP port (0:
+	// any free port).
+	SessionGatewayPort int `yaml:"session_gateway_port"`
 }
 
 // Secret is a configuration string that must not be printed: fmt and slog
@@ -158,6 +171,12 @@ func Defaults() Config {
 		SecretsWatchInterval:  30 * time.Second,
 		SecretFetchRate:       20,
 		SecretFetchDomainRate: 2000,
+
+		SessionMaxTTL:       15 * time.Minute,
+		SessionDefaultTTL:   10 * time.Minute,
+		SessionMaxLive:      100,
+		SessionIssueRate:    60,
+		SessionRecordingMax: 64 << 20,
 	}
 }
 
@@ -209,6 +228,12 @@ func (c *Config) fields() []field {
 		{"openbao_transit_key", "wrap the master key with this OpenBao Transit key (an existing plain master key file is wrapped in place at start); empty = a plain key file", &c.OpenBaoTransitKey},
 		{"secrets_watch_interval", "how often OpenBao KV metadata is read to find versions written outside plexsphere (at least 1s)", &c.SecretsWatchInterval},
 		{"kek_file", "key-encryption key file of the embedded secrets backend (default <data-dir>/secrets-kek); replicas must share it", &c.KEKFile},
+		{"session_max_ttl", "longest mediated-access session (requests above it are clamped; at most 30m)", &c.SessionMaxTTL},
+		{"session_default_ttl", "lifetime of a session whose request names none", &c.SessionDefaultTTL},
+		{"session_max_live", "live sessions per Domain (beyond: 429 session_limit_exceeded)", &c.SessionMaxLive},
+		{"session_issue_rate", "session issuances per minute per Domain (burst 60; beyond: 429 session_limit_exceeded)", &c.SessionIssueRate},
+		{"session_recording_max", "largest stored ssh recording in bytes (longer ones are cut and marked truncated)", &c.SessionRecordingMax},
+		{"session_gateway_port", "UDP port of the session gateway's WireGuard socket (0 = any free port)", &c.SessionGatewayPort},
 	}
 }
 
@@ -389,6 +414,13 @@ func (c *Config) validateSecrets() error {
 	case "embedded", "openbao":
 	default:
 		return fmt.Errorf("config: secrets_backend: want embedded or openbao, got %q", c.SecretsBackend)
+	}
+	if c.SessionMaxTTL <= 0 || c.SessionMaxTTL > 30*time.Minute || c.SessionDefaultTTL <= 0 || c.SessionDefaultTTL > c.SessionMaxTTL {
+		return fmt.Errorf("config: session_max_ttl (%s) must be in (0, 30m] and session_default_ttl (%s) in (0, session_max_ttl]",
+			c.SessionMaxTTL, c.SessionDefaultTTL)
+	}
+	if c.SessionMaxLive < 1 || c.SessionIssueRate < 1 || c.SessionRecordingMax < 1<<10 || c.SessionGatewayPort < 0 || c.SessionGatewayPort > 65535 {
+		return fmt.Errorf("config: session_max_live and session_issue_rate must be at least 1, session_recording_max at least 1024, session_gateway_port 0–65535")
 	}
 	if c.SecretFetchRate < 1 || c.SecretFetchDomainRate < 1 {
 		return fmt.Errorf("config: secret_fetch_rate and secret_fetch_domain_rate: want at least 1, got %d and %d",

@@ -78,7 +78,7 @@ type parsedToken struct {
 // a psb_ token of our layout.
 func parseToken(s string) (parsedToken, bool) {
 	parts := strings.Split(s, "_")
-	if len(parts) != 5 || parts[0] != "psb" || parts[1] == "" || (parts[3] != "node" && parts[3] != "bridge") {
+	if len(parts) != 5 || parts[0] != "psb" || parts[1] == "" || (parts[3] != "node" && parts[3] != "bridge" && parts[3] != KindGateway) {
 		return parsedToken{}, false
 	}
 	raw, err := b32.DecodeString(strings.ToUpper(parts[2]))

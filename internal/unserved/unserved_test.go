@@ -97,7 +97,7 @@ func TestIssue8DocumentMarksUnserved(t *testing.T) {
 		"DELETE /v1/admin/groups/{}/members/{}":           route.Operator,
 		"PUT /v1/nodes/{}/state/reports/{}":               route.Node,
 		"GET /v1/docs/assets/{}":                          route.Public,
-		"POST /v1/projects/{}/sessions/{}:revoke":         route.Operator,
+		"POST /v1/domains/{}/incidents/{}:resolve":        route.Operator,
 		"GET /v1/projects/{}/resources/{}/bridge/ingress": route.Operator,
 	} {
 		op, ok := doc[key]
@@ -143,7 +143,9 @@ func TestIssue8UnservedAnswers501(t *testing.T) {
 		{e.Token, "DELETE", "/v1/admin/groups/" + id + "/members/" + id + "?kind=user", 501, "groups_not_provisioned", "Groups"},
 		{e.Token, "GET", "/v1/projects/" + id + "/resources/" + id + "/bridge/site-to-site/dc-east", 501, "bridge_not_provisioned", "Bridge orchestration"},
 		{e.Token, "POST", "/v1/projects/" + id + "/executions:dispatch", 501, "actions_dispatch_not_provisioned", "Action dispatch"},
-		{e.Token, "POST", "/v1/projects/" + id + "/sessions/" + id + ":revoke", 501, "access_session_not_provisioned", "Mediated access sessions"},
+		{e.Token, "POST", "/v1/domains/" + id + "/incidents/" + id + ":resolve", 501, "incidents_not_provisioned", "Incidents"},
+		{e.Token, "POST", "/v1/domains/" + id + "/incidents/" + id, 404, "route_not_found", ""},
+		// Served with the contract's verb (issue 12); without it, no route.
 		{e.Token, "POST", "/v1/projects/" + id + "/sessions/" + id, 404, "route_not_found", ""},
 		{"", "GET", "/v1/docs", 501, "docs_not_provisioned", "Embedded API docs"},
 		{"", "GET", "/v1/admin/groups?domain_id=" + id, 401, "", ""},

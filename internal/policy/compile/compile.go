@@ -32,11 +32,16 @@ func (x *Index) Compile(nodeID string) (nodeproto.NodeStatePolicy, bool) {
 	}
 	h := sha256.New()
 	out := nodeproto.NodeStatePolicy{Rules: []nodeproto.CompiledRule{}}
+	if n.Gateway { // nothing reaches a gateway: it only dials out
+		out.Fingerprint = base64.StdEncoding.EncodeToString(h.Sum(nil))
+		return out, true
+	}
 	if len(n.dstOf) == 0 {
 		if x.mode == ModeAllow {
 			out.Rules = defaultRules(n.Node)
 			writePayload(h, nil, DefaultPolicyID, "", out.Rules)
 		}
+		x.gatewayRules(h, &out, n)
 		out.Fingerprint = base64.StdEncoding.EncodeToString(h.Sum(nil))
 		return out, true
 	}
@@ -59,8 +64,36 @@ func (x *Index) Compile(nodeID string) (nodeproto.NodeStatePolicy, bool) {
 		out.Rules = compilePolicy(out.Rules, p.Rules, x.srcStrings(p), own)
 		buf = writePayload(h, buf, p.ID, p.RevisionID, out.Rules[start:])
 	}
+	x.gatewayRules(h, &out, n)
 	out.Fingerprint = base64.StdEncoding.EncodeToString(h.Sum(nil))
 	return out, true
+}
+
+// GatewayPolicyID names the synthetic payload of the session gateway's
+// rules in the fingerprint input (after every real policy id).
+const GatewayPolicyID = "~gateway"
+
+// gatewayRules appends, when n's Project has session gateways, the one
+// thing they may do: open TCP to n's access port (AccessPort).
+func (x *Index) gatewayRules(h io.Writer, out *nodeproto.NodeStatePolicy, n *nstate) {
+	gws := x.gateways[n.Project]
+	if len(gws) == 0 {
+		return
+	}
+	start := len(out.Rules)
+	ports := &nodeproto.PortRange{From: nodeproto.DefaultAccessPort, To: nodeproto.DefaultAccessPort}
+	for _, id := range sortedKeys(gws) {
+		g := x.nodes[id]
+		for _, d := range n.prefixes() {
+			if !d.Addr().Is4() {
+				continue
+			}
+			p := *ports
+			out.Rules = append(out.Rules, nodeproto.CompiledRule{Action: nodeproto.ActionAllow, Protocol: nodeproto.ProtocolTCP,
+				SourceCIDR: netip.PrefixFrom(g.MeshIP, 32).String(), DestinationCIDR: d.String(), Ports: &p})
+		}
+	}
+	writePayload(h, nil, GatewayPolicyID, "", out.Rules[start:])
 }
 
 // CompileAll compiles every node.

@@ -15,8 +15,11 @@ type Index struct {
 	policies map[string]*pstate
 	order    []string // policy ids, sorted
 	nodes    map[string]*nstate
-	// uncovered holds the nodes no policy's destination selects.
+	// uncovered holds the nodes no policy's destination selects
+	// (gateways excluded).
 	uncovered map[string]struct{}
+	// gateways holds each Project's session gateways.
+	gateways map[string]map[string]struct{}
 }
 
 // pstate is one policy and the nodes its selectors match.
@@ -45,6 +48,7 @@ func NewIndex(mode Mode, policies []Policy, nodes []Node) *Index {
 		policies:  make(map[string]*pstate, len(policies)),
 		nodes:     make(map[string]*nstate, len(nodes)),
 		uncovered: make(map[string]struct{}, len(nodes)),
+		gateways:  map[string]map[string]struct{}{},
 	}
 	for _, p := range policies {
 		x.policies[p.ID] = &pstate{Policy: p, src: map[string]struct{}{}, dst: map[string]struct{}{}}
@@ -82,6 +86,14 @@ func (x *Index) sortPolicies() {
 // policy.
 func (x *Index) insertNode(n Node) *nstate {
 	s := &nstate{Node: n, srcOf: map[string]struct{}{}, dstOf: map[string]struct{}{}}
+	if n.Gateway {
+		x.nodes[n.ID] = s
+		if x.gateways[n.Project] == nil {
+			x.gateways[n.Project] = map[string]struct{}{}
+		}
+		x.gateways[n.Project][n.ID] = struct{}{}
+		return s
+	}
 	for _, id := range x.order {
 		p := x.policies[id]
 		if p.selects(p.Source, &n) {
@@ -119,7 +131,22 @@ func (x *Index) removeNode(id string) *nstate {
 	}
 	delete(x.nodes, id)
 	delete(x.uncovered, id)
+	if s.Gateway {
+		delete(x.gateways[s.Project], id)
+		if len(x.gateways[s.Project]) == 0 {
+			delete(x.gateways, s.Project)
+		}
+	}
 	return s
+}
+
+// gatewayCount is the number of indexed gateways.
+func (x *Index) gatewayCount() int {
+	n := 0
+	for _, g := range x.gateways {
+		n += len(g)
+	}
+	return n
 }
 
 // srcPrefixes returns the aggregated prefixes of p's source nodes.

@@ -16,6 +16,14 @@ func (x *Index) Peers(nodeID string) []string {
 		return nil
 	}
 	set := map[string]struct{}{}
+	if n.Gateway { // every node of its Project, nothing else
+		for id, m := range x.nodes {
+			if m.Project == n.Project && !m.Gateway {
+				set[id] = struct{}{}
+			}
+		}
+		return sortedKeys(set)
+	}
 	if x.mode == ModeAllow && len(n.dstOf) == 0 {
 		x.everyone(set)
 	} else {
@@ -27,6 +35,14 @@ func (x *Index) Peers(nodeID string) []string {
 			}
 		}
 		x.outbound(n, func(d *nstate) { set[d.ID] = struct{}{} })
+	}
+	for id := range set { // gateways are peers of their own Project only
+		if m := x.nodes[id]; m != nil && m.Gateway && m.Project != n.Project {
+			delete(set, id)
+		}
+	}
+	for id := range x.gateways[n.Project] {
+		set[id] = struct{}{}
 	}
 	delete(set, nodeID)
 	return sortedKeys(set)

@@ -68,6 +68,10 @@ type Node struct {
 	// Routes are subnets the node routes into the mesh (bridges); rules
 	// whose CIDRs fall inside them apply to traffic forwarded there.
 	Routes []netip.Prefix
+	// Gateway marks the session gateway of Project (node kind gateway,
+	// docs/design/0008-access.md): no policy selects it; it is a peer of
+	// every node of its Project, which admit it on their access port only.
+	Gateway bool
 }
 
 // ErrInvalid marks an input the compiler refuses.

@@ -61,7 +61,7 @@ func (x *Index) addPeers(aff Affected, id string) {
 
 // allUncovered reports whether no node is covered (the level-1 "* → *"
 // rendering of allow mode).
-func (x *Index) allUncovered() bool { return len(x.uncovered) == len(x.nodes) }
+func (x *Index) allUncovered() bool { return len(x.uncovered) == len(x.nodes)-x.gatewayCount() }
 
 // RemoveNode drops a node (it left the Domain).
 func (x *Index) RemoveNode(id string) Affected {

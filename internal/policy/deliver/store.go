@@ -87,7 +87,7 @@ func loadPolicy(ctx context.Context, q store.Querier, domainID, policyID string)
 }
 
 // nodeColumns select what the compiler needs of a live node.
-const nodeColumns = `SELECT id, project_id, COALESCE(mesh_ip, ''), COALESCE(mesh_ipv6, '') FROM nodes
+const nodeColumns = `SELECT id, project_id, COALESCE(mesh_ip, ''), COALESCE(mesh_ipv6, ''), kind = 'gateway' FROM nodes
 	WHERE revoked_at IS NULL AND mesh_ip IS NOT NULL`
 
 // loadNodes reads the Domain's live nodes with mesh addresses and labels.
@@ -117,7 +117,7 @@ func queryNodes(ctx context.Context, q store.Querier, query, labelWhere string, 
 	for rows.Next() {
 		var n compile.Node
 		var v4, v6 string
-		if err := rows.Scan(&n.ID, &n.Project, &v4, &v6); err != nil {
+		if err := rows.Scan(&n.ID, &n.Project, &v4, &v6, &n.Gateway); err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("deliver: nodes: %w", err)
 		}
