@@ -66,6 +66,8 @@ type hostSpec struct {
 	nat    string
 	natWAN string
 	bridge bool
+	// args are extra `plexd up` arguments.
+	args []string
 }
 
 // meshNode is one plexd host.
@@ -93,6 +95,9 @@ type meshLab struct {
 	projectID string
 	nodes     map[string]*meshNode
 	order     []string
+	// ca is the control plane's TLS authority when the lab serves HTTPS
+	// (newTLSMeshLab); plexd trusts it through SSL_CERT_FILE.
+	ca *labCA
 }
 
 // newMeshLab builds the segment, starts plexsphere (SQLite, plain HTTP)
@@ -100,10 +105,26 @@ type meshLab struct {
 // placed but their plexd is not started.
 func newMeshLab(t testing.TB, hosts []hostSpec) *meshLab {
 	t.Helper()
+	return buildMeshLab(t, hosts, false)
+}
+
+// newTLSMeshLab is newMeshLab with the control plane on HTTPS under a
+// lab CA (what kubectl needs to send a bearer token).
+func newTLSMeshLab(t testing.TB, hosts []hostSpec) *meshLab {
+	t.Helper()
+	return buildMeshLab(t, hosts, true)
+}
+
+func buildMeshLab(t testing.TB, hosts []hostSpec, withTLS bool) *meshLab {
+	t.Helper()
 	netnstest.Require(t)
 	plexdBinary(t)
 	l := netnstest.New(t)
 	m := &meshLab{lab: l, nodes: map[string]*meshNode{}}
+	if withTLS {
+		ca := newLabCA(t, l.TempDir(), labCP)
+		m.ca = &ca
+	}
 	m.seg = l.Switch("net")
 	m.cpNS = l.Host("cp")
 	m.seg.Attach(m.cpNS, "eth0", labCP+"/24")
@@ -126,7 +147,6 @@ func newMeshLab(t testing.TB, hosts []hostSpec) *meshLab {
 		m.order = append(m.order, h.name)
 	}
 	m.startCP(t)
-	m.api = netnstest.HTTPClient(m.cpNS)
 	var dom struct{ ID string }
 	if st, raw := m.do(t, "POST", "/v1/domains", map[string]any{"name": "lab", "slug": "lab", "mesh_cidr": labMesh}, &dom); st != 201 {
 		t.Fatalf("create domain: %d %s", st, raw)
@@ -150,8 +170,15 @@ func (m *meshLab) startCP(t testing.TB) {
 	dir := m.lab.TempDir()
 	m.cpOut = &netnstest.Output{}
 	m.url = "http://" + labCP + ":" + labCPPort
-	m.lab.Start(m.cpNS, m.cpOut, filepath.Join(binDir, "plexsphere"), "serve", "--data-dir", dir, "--listen", labCP+":"+labCPPort)
-	cl := netnstest.HTTPClient(m.cpNS)
+	args := []string{"serve", "--data-dir", dir, "--listen", labCP + ":" + labCPPort}
+	m.api = netnstest.HTTPClient(m.cpNS)
+	if m.ca != nil {
+		m.url = "https://" + labCP + ":" + labCPPort
+		args = append(args, "--tls-cert-file", m.ca.certFile, "--tls-key-file", m.ca.keyFile, "--public-url", m.url)
+		m.api.Transport.(*http.Transport).TLSClientConfig = m.ca.tlsConfig()
+	}
+	m.lab.Start(m.cpNS, m.cpOut, filepath.Join(binDir, "plexsphere"), args...)
+	cl := m.api
 	deadline := time.Now().Add(15 * time.Second)
 	for {
 		resp, err := cl.Get(m.url + "/v1/health")
@@ -227,7 +254,12 @@ func (m *meshLab) start(t testing.TB, n *meshNode, token string) {
 	if n.spec.bridge {
 		args = append(args, "--mode", "bridge")
 	}
+	args = append(args, n.spec.args...)
 	n.out = &netnstest.Output{}
+	if m.ca != nil {
+		n.proc = m.lab.Start(n.ns, n.out, "env", append([]string{"SSL_CERT_FILE=" + m.ca.caFile, plexdBinary(t)}, args...)...)
+		return
+	}
 	n.proc = m.lab.Start(n.ns, n.out, plexdBinary(t), args...)
 }
 
