@@ -121,23 +121,29 @@ func (s *Service) attach(ctx context.Context, in *attachInput) (*huma.StreamResp
 		ctx, cancel := context.WithCancel(ctx)
 		defer cancel()
 		op := websocket.NetConn(ctx, ws, websocket.MessageBinary)
-		forget := s.track(r.ID, op)
-		defer forget()
-		untrackNode := s.track(r.ID, node)
-		defer untrackNode()
+		a := newAttachment(node)
+		defer s.track(r.ID, a)()
 		splice(op, node, br)
+		// A revocation or expiry is told apart from a normal end: close
+		// code 1008 with the reason (clients print it).
+		if why := a.endedBy(); why != "" {
+			ws.Close(websocket.StatusPolicyViolation, why)
+			return
+		}
 		ws.Close(websocket.StatusNormalClosure, "session ended")
 	}}, nil
 }
 
-// splice copies both ways until either side ends, then closes both.
+// splice copies both ways until either side ends, then closes the
+// node's side (the operator's WebSocket is closed by the caller, with a
+// close code).
 func splice(op net.Conn, node net.Conn, nodeReader io.Reader) {
 	done := make(chan struct{}, 2)
 	go func() { io.Copy(node, op); closeWrite(node); done <- struct{}{} }()
-	go func() { io.Copy(op, nodeReader); op.Close(); done <- struct{}{} }()
+	go func() { io.Copy(op, nodeReader); done <- struct{}{} }()
 	<-done
-	op.Close()
 	node.Close()
+	op.SetReadDeadline(time.Now()) // unblocks the copy from the operator
 	<-done
 }
 

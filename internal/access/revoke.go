@@ -83,7 +83,7 @@ func (s *Service) revoke(ctx context.Context, in *revokeInput) (*struct{}, error
 	if err != nil {
 		return nil, problem.From(err)
 	}
-	s.hangUp(sid)
+	s.hangUp(sid, "session_revoked: "+body.RevokeReason)
 	return nil, nil
 }
 
@@ -152,7 +152,7 @@ func (s *Service) Sweep(ctx context.Context) (int, error) {
 		if err != nil {
 			return n, err
 		}
-		s.hangUp(r.ID)
+		s.hangUp(r.ID, "session_revoked: "+reason)
 	}
 	_, err = s.cfg.DB.ExecContext(ctx, `DELETE FROM access_denylist WHERE expires_at < $1`, now-int64(time.Hour/time.Microsecond))
 	return n, err

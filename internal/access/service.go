@@ -102,7 +102,7 @@ type Service struct {
 	issueMu sync.Mutex
 
 	mu      sync.Mutex
-	live    map[string]map[net.Conn]struct{} // session id → attached connections
+	live    map[string]map[*attachment]struct{} // session id → attached connections
 	stop    context.CancelFunc
 	stopped chan struct{}
 }
@@ -145,7 +145,7 @@ func NewService(cfg Config) (*Service, error) {
 		cfg.AccessPort = 7480
 	}
 	return &Service{cfg: cfg, issues: ratelimit.New(cfg.IssueRate, 60, cfg.Now),
-		live: map[string]map[net.Conn]struct{}{}}, nil
+		live: map[string]map[*attachment]struct{}{}}, nil
 }
 
 // Register adds the operator and node operations.
@@ -184,47 +184,78 @@ func (s *Service) Close() {
 	s.mu.Lock()
 	stop, stopped := s.stop, s.stopped
 	s.stop = nil
-	conns := s.live
-	s.live = map[string]map[net.Conn]struct{}{}
+	live := s.live
+	s.live = map[string]map[*attachment]struct{}{}
 	s.mu.Unlock()
 	if stop != nil {
 		stop()
 		<-stopped
 	}
-	for _, cs := range conns {
-		for c := range cs {
-			c.Close()
+	for _, as := range live {
+		for a := range as {
+			a.end("server_shutdown")
 		}
 	}
 }
 
-// track registers an attached connection of a session; the returned func
-// forgets it.
-func (s *Service) track(sessionID string, c net.Conn) func() {
+// attachment is one attached operator connection and its way to the node.
+type attachment struct {
+	once sync.Once
+	// ended receives why the session was ended from outside ("" when it
+	// ended by itself).
+	reason chan string
+	node   net.Conn
+}
+
+func newAttachment(node net.Conn) *attachment {
+	return &attachment{reason: make(chan string, 1), node: node}
+}
+
+// end records why and closes the node's side, which ends the splice.
+func (a *attachment) end(reason string) {
+	a.once.Do(func() {
+		a.reason <- reason
+		a.node.Close()
+	})
+}
+
+// endedBy is the outside reason, if any.
+func (a *attachment) endedBy() string {
+	select {
+	case r := <-a.reason:
+		return r
+	default:
+		return ""
+	}
+}
+
+// track registers an attachment of a session; the returned func forgets
+// it.
+func (s *Service) track(sessionID string, a *attachment) func() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.live[sessionID] == nil {
-		s.live[sessionID] = map[net.Conn]struct{}{}
+		s.live[sessionID] = map[*attachment]struct{}{}
 	}
-	s.live[sessionID][c] = struct{}{}
+	s.live[sessionID][a] = struct{}{}
 	return func() {
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		delete(s.live[sessionID], c)
+		delete(s.live[sessionID], a)
 		if len(s.live[sessionID]) == 0 {
 			delete(s.live, sessionID)
 		}
 	}
 }
 
-// hangUp closes the attached connections of a session on this replica.
-func (s *Service) hangUp(sessionID string) {
+// hangUp ends the attached connections of a session on this replica.
+func (s *Service) hangUp(sessionID, reason string) {
 	s.mu.Lock()
-	conns := s.live[sessionID]
+	as := s.live[sessionID]
 	delete(s.live, sessionID)
 	s.mu.Unlock()
-	for c := range conns {
-		c.Close()
+	for a := range as {
+		a.end(reason)
 	}
 }
 

@@ -32,6 +32,9 @@ type Error struct {
 	RetryAfter time.Duration
 	// FromProblem reports whether the body was a problem document.
 	FromProblem bool
+	// Challenge is the WWW-Authenticate header of the answer, e.g. the
+	// RFC 9470 challenge of a 401 step_up_required.
+	Challenge string
 }
 
 // Error renders "METHOD PATH: STATUS TITLE: DETAIL (code CODE)".
@@ -65,7 +68,8 @@ func StatusCode(err error) int {
 // readError turns a non-2xx response into *Error.
 func readError(resp *http.Response, method, path string) *Error {
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
-	e := &Error{Method: method, Path: path, RetryAfter: retryAfter(resp.Header.Get("Retry-After"))}
+	e := &Error{Method: method, Path: path, RetryAfter: retryAfter(resp.Header.Get("Retry-After")),
+		Challenge: resp.Header.Get("WWW-Authenticate")}
 	if p, ok := decodeProblem(resp.Header.Get("Content-Type"), body); ok {
 		e.Problem, e.FromProblem = p, true
 	} else {

@@ -53,6 +53,7 @@ token is only ever sent to that context's server.`,
 		a.bootstrapTokensCommand(), a.nodesCommand(), a.signingKeysCommand(), a.healthCommand(), a.openAPICommand(),
 		a.tuplesCommand(), a.authzCommand(), a.idpCommand(), a.serviceIdentitiesCommand(),
 		a.meshCommand(), a.bridgesCommand(), a.policyCommand(), a.secretCommand(),
+		a.sessionsCommand(), a.sshCommand(), a.tcpCommand(), a.kubeCommand(),
 		a.versionCommand(), a.completionCommand(),
 	)
 	root.SetHelpCommand(a.helpCommand())

@@ -10,7 +10,7 @@ const module = "github.com/plexsphere/plexsphere"
 
 // TestDependenciesStayClientSide: plexctl links no control-plane package
 // (DESIGN.md §2), and apiclient links nothing outside the standard library
-// but apiv1.
+// but apiv1 and the WebSocket client of session attach.
 func TestDependenciesStayClientSide(t *testing.T) {
 	if _, err := exec.LookPath("go"); err != nil {
 		t.Skip("go tool not found")
@@ -30,14 +30,21 @@ func TestDependenciesStayClientSide(t *testing.T) {
 			}
 		}
 	}
-	client := map[string]bool{module + "/internal/apiclient": true, module + "/internal/apiv1": true}
-	check(module+"/internal/apiclient", client, nil)
+	// nodeproto is the stdlib-only wire-type package; apiv1 reuses its
+	// session target shapes.
+	client := map[string]bool{module + "/internal/apiclient": true, module + "/internal/apiv1": true,
+		module + "/internal/nodeproto": true}
+	ws := []string{"github.com/coder/websocket"}
+	check(module+"/internal/apiclient", client, ws)
 	cli := map[string]bool{module + "/internal/plexctl": true, module + "/cmd/plexctl": true}
 	for k := range client {
 		cli[k] = true
 	}
-	check(module+"/cmd/plexctl", cli, []string{"github.com/spf13/cobra", "github.com/spf13/pflag",
-		"gopkg.in/yaml.v3", "github.com/inconshreveable/mousetrap"})
+	check(module+"/cmd/plexctl", cli, append(ws, "github.com/spf13/cobra", "github.com/spf13/pflag",
+		"gopkg.in/yaml.v3", "github.com/inconshreveable/mousetrap",
+		"golang.org/x/crypto/ssh", "golang.org/x/crypto/internal", "golang.org/x/crypto/curve25519",
+		"golang.org/x/crypto/chacha20", "golang.org/x/crypto/blowfish", "golang.org/x/crypto/cryptobyte",
+		"golang.org/x/sys/cpu"))
 }
 
 func hasAnyPrefix(s string, prefixes []string) bool {

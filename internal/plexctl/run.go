@@ -36,6 +36,7 @@ type app struct {
 	env            func(string) string
 	now            func() time.Time
 	httpClient     *http.Client // nil: the apiclient default
+	hooks          accessHooks  // process and timing seams of the access commands
 
 	flags globalFlags
 	// running is set when a command's own action starts; an error before
@@ -87,8 +88,18 @@ func usagef(format string, args ...any) error {
 	return &usageError{msg: fmt.Sprintf(format, args...)}
 }
 
+// exitCodeError ends plexctl with a given exit code, e.g. the one of the
+// ssh client it ran, and prints nothing.
+type exitCodeError struct{ code int }
+
+func (e *exitCodeError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
+
 // report prints err and returns the exit code for it.
 func (a *app) report(cmd *cobra.Command, err error) int {
+	var ec *exitCodeError
+	if errors.As(err, &ec) {
+		return ec.code
+	}
 	var ue *usageError
 	usage := errors.As(err, &ue) || !a.running
 	fmt.Fprintln(a.stderr, "Error: "+renderError(err))

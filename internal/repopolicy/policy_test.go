@@ -68,7 +68,8 @@ func TestNoReplaceInGoMod(t *testing.T) {
 // clientSide are the only module packages plexd and plexctl may link.
 var clientSide = []string{
 	"internal/apiclient", "internal/apiv1", "internal/plexctl", "internal/plexd", "internal/nodeproto",
-	"internal/envelope", "internal/canonjson", "internal/selector", "internal/version", "internal/stun", "internal/relaywire", "cmd/",
+	"internal/envelope", "internal/canonjson", "internal/selector", "internal/version", "internal/stun", "internal/relaywire",
+	"internal/accesstoken", "cmd/",
 }
 
 func TestClientBinariesLinkNoServerPackage(t *testing.T) {
