@@ -5,6 +5,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"runtime"
+	"strings"
+	"sync"
 
 	"github.com/plexsphere/plexsphere/internal/nodeproto"
 )
@@ -14,8 +17,16 @@ import (
 // subject may already be revoked); every other type (peer_added,
 // peer_key_rotated, peer_endpoint_changed) carries the complete record of
 // subject as that peer sees it, so payloads differ per recipient (the PSK,
-// the path, the level-2 members). Work and rows are O(peers of subject).
+// the path, the level-2 members). Work is O(peers of subject); the
+// database is read for subject alone (the peers come from the member
+// index, index.go), and the records are rendered on all cores.
 func (s *Service) Announce(ctx context.Context, tx *sql.Tx, subject, eventType string) error {
+	switch eventType {
+	case nodeproto.EventPeerAdded, nodeproto.EventPeerRemoved, nodeproto.EventPeerKeyRotated:
+		if err := s.changed(ctx, tx, subject); err != nil { // the member index follows
+			return err
+		}
+	}
 	if s.cfg.Events == nil {
 		return nil
 	}
@@ -38,9 +49,9 @@ func (s *Service) views(ctx context.Context, tx *sql.Tx, subject string) (map[st
 	if err != nil {
 		return nil, err
 	}
-	viewers, err := viewersOf(ctx, tx, sub.domainID, sub.id)
+	viewers, err := s.viewersOf(ctx, tx, sub.domainID, sub.id)
 	if err == nil {
-		viewers, err = s.visible(ctx, tx, sub.domainID, sub.id, viewers)
+		viewers, err = visible(ctx, s, tx, sub.domainID, sub.id, viewers)
 	}
 	if err != nil || len(viewers) == 0 {
 		return nil, err
@@ -57,19 +68,65 @@ func (s *Service) views(ctx context.Context, tx *sql.Tx, subject string) (map[st
 }
 
 // renderViews is the in-memory part of views: sub's record for each
-// viewer (its level, the pair's PSK, its path), each checked.
-func renderViews(d domainSecret, sub member, viewers []member, paths map[string]Path) (map[string]any, error) {
-	k, rec := newMAC(d), prepare(sub)
-	var checked [2]bool // a full Validate passed at level 1, at level 2
-	out := make(map[string]any, len(viewers))
-	for _, v := range viewers {
-		p := rec.render(k, v, v.level, paths[v.id])
-		if err := checkView(&p, &checked[levelIndex(v.level)]); err != nil {
-			return nil, fmt.Errorf("mesh: record of %s for %s: %w", sub.id, v.id, err)
+// viewer (its level, the pair's PSK, its path), each checked, as a
+// *nodeproto.Peer into one array. A large fan-out is split across up to
+// GOMAXPROCS workers, each with its own MAC; the records and the error
+// reported (the first viewer's, in order, whose record fails) do not
+// depend on the split.
+func renderViews(d domainSecret, sub member, viewers []viewer, paths map[string]Path) (map[string]any, error) {
+	rec, peers := prepare(sub), make([]nodeproto.Peer, len(viewers))
+	n := renderWorkers(len(viewers))
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for w := range n {
+		lo, hi := w*len(viewers)/n, (w+1)*len(viewers)/n
+		run := func() { errs[w] = rec.renderAll(d, viewers[lo:hi], paths, peers[lo:hi]) }
+		if w == n-1 {
+			run()
+		} else {
+			wg.Go(run)
 		}
-		out[v.id] = p
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
+	}
+	out := make(map[string]any, len(viewers))
+	for i, v := range viewers {
+		out[v.id] = &peers[i]
 	}
 	return out, nil
+}
+
+// minPerWorker is the fewest records worth a goroutine of their own.
+const minPerWorker = 1024
+
+// renderWorkers is how many workers render n records.
+func renderWorkers(n int) int {
+	return max(1, min(runtime.GOMAXPROCS(0), n/minPerWorker))
+}
+
+// renderAll renders r's record for each of vs into out (same length):
+// first every PSK, into one string, then the records around them.
+func (r *subjectRecord) renderAll(d domainSecret, vs []viewer, paths map[string]Path, out []nodeproto.Peer) error {
+	k, sub := newMAC(d), r.sub.asViewer()
+	var b strings.Builder
+	b.Grow(len(vs) * pskLen)
+	scratch := make([]byte, 0, pskLen)
+	for _, v := range vs {
+		b.Write(k.appendPSK(scratch[:0], v, sub))
+	}
+	psks := b.String()
+	var checked [2]bool // a full Validate passed at level 1, at level 2
+	for i, v := range vs {
+		out[i] = r.renderPSK(psks[i*pskLen:(i+1)*pskLen], v.level, paths[v.id])
+		if err := checkView(&out[i], &checked[levelIndex(v.level)]); err != nil {
+			return fmt.Errorf("mesh: record of %s for %s: %w", r.sub.id, v.id, err)
+		}
+	}
+	return nil
 }
 
 // levelIndex is 1 for a level-2 (or later) viewer, else 0.
@@ -100,7 +157,7 @@ func checkView(p *nodeproto.Peer, checked *bool) error {
 
 // pathsTo is the Path of subject as each viewer sees it: one call when the
 // source implements ViewerPaths, else one per viewer.
-func (s *Service) pathsTo(ctx context.Context, tx *sql.Tx, subject string, viewers []member) (map[string]Path, error) {
+func (s *Service) pathsTo(ctx context.Context, tx *sql.Tx, subject string, viewers []viewer) (map[string]Path, error) {
 	if s.cfg.Paths == nil {
 		return nil, nil
 	}
@@ -138,7 +195,7 @@ func (s *Service) announceRemoved(ctx context.Context, tx *sql.Tx, subject strin
 	if err != nil {
 		return err
 	}
-	peers, err := viewersOf(ctx, tx, domainID, subject)
+	peers, err := s.viewersOf(ctx, tx, domainID, subject)
 	if err != nil || len(peers) == 0 {
 		return err
 	}

@@ -10,12 +10,14 @@ import (
 	"fmt"
 	"hash"
 	"net/netip"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/plexsphere/plexsphere/internal/nodeproto"
+	"github.com/plexsphere/plexsphere/internal/store"
 	"github.com/plexsphere/plexsphere/internal/store/storetest"
 )
 
@@ -70,41 +72,136 @@ func reportPerPeer(b *testing.B, cpu time.Duration, peers int) {
 }
 
 // BenchmarkPeerDelta measures what one node's change costs the mesh
-// context in a Domain of N nodes where every node sees every other: for
-// the changed node S, the delta is "every peer V gains (or updates) S, as
-// V sees it": S's peers read through the live-node index, and S's record
-// rendered for each of them (PSK derivation, path merge, validation), in
-// one transaction. That is all of Announce except appending to the logs
-// (the event plane's part, measured with the fan-out benchmark). No other
-// node's peer set is read or rebuilt. ns/op is per change; ns/peer per
-// affected peer. PostgreSQL runs too when storetest.PostgresEnv is set
-// (its server's CPU time is not in cpu-*).
+// context in a Domain of N nodes where every node sees every other: node
+// S's PSKs are rotated (its epoch bumped) and, in the same transaction,
+// S's record is rendered for each of its N-1 peers as that peer sees it
+// (PSK derivation, path merge, validation): all of RotatePSKs and
+// Announce(peer_key_rotated) except appending to the logs (the event
+// plane's part, measured with the fan-out benchmark). No other node's
+// peer set is read or rebuilt. Variants, in the same run:
+//
+//   - before: the code before the member index: the epoch UPDATE, then
+//     S's peers read from the database (viewersFromDB) and rendered on one
+//     core (renderViewsSerial);
+//   - after: RotatePSKs and views as they are, the index warm (patched by
+//     the previous change);
+//   - miss: the same with the index dropped before each change: the cost
+//     of the first change after a restart, or after another replica (or
+//     Service) changed the Domain.
+//
+// ns/op is per change; ns/peer per affected peer. PostgreSQL runs too
+// when storetest.PostgresEnv is set (its server's CPU time is not in
+// cpu-*).
 func BenchmarkPeerDelta(b *testing.B) {
 	for _, backend := range storetest.Backends(b) {
 		for _, n := range benchSizes {
-			b.Run(fmt.Sprintf("%s/N=%d", backend, n), func(b *testing.B) {
-				f := newFixture(b, backend, nil)
-				f.addDomain(b, "d1", "10.0.0.0/8")
-				populate(b, f, "d1", n)
-				subject := nodeID(n / 2)
-				ctx := context.Background()
-				cpu := cpuTime()
-				b.ResetTimer()
-				for b.Loop() {
-					if err := f.db.Tx(ctx, func(tx *sql.Tx) error {
-						views, err := f.svc.views(ctx, tx, subject)
-						if err == nil && len(views) != n-1 {
-							err = fmt.Errorf("%d views", len(views))
-						}
-						return err
-					}); err != nil {
-						b.Fatal(err)
-					}
-				}
-				reportPerPeer(b, cpuTime()-cpu, n-1)
-			})
+			f := newFixture(b, backend, nil)
+			f.addDomain(b, "d1", "10.0.0.0/8")
+			populate(b, f, "d1", n)
+			subject := nodeID(n / 2)
+			for _, variant := range []string{"before", "after", "miss"} {
+				b.Run(fmt.Sprintf("%s/%s/N=%d", backend, variant, n), func(b *testing.B) {
+					benchDelta(b, f, variant, subject, n)
+				})
+			}
 		}
 	}
+}
+
+// benchDelta runs one variant of BenchmarkPeerDelta.
+func benchDelta(b *testing.B, f *fixture, variant, subject string, n int) {
+	ctx := context.Background()
+	change := func(tx *sql.Tx) (map[string]any, error) {
+		if variant == "before" {
+			return viewsBefore(ctx, f.svc, tx, subject)
+		}
+		if variant == "miss" {
+			f.svc.Forget()
+		}
+		if err := f.svc.RotatePSKs(ctx, tx, subject); err != nil {
+			return nil, err
+		}
+		return f.svc.views(ctx, tx, subject)
+	}
+	f.inTx(b, func(tx *sql.Tx) error { _, err := change(tx); return err }) // warm up
+	runtime.GC()                                                           // not the population's garbage
+	cpu := cpuTime()
+	b.ResetTimer()
+	for b.Loop() {
+		if err := f.db.Tx(ctx, func(tx *sql.Tx) error {
+			views, err := change(tx)
+			if err == nil && len(views) != n-1 {
+				err = fmt.Errorf("%d views", len(views))
+			}
+			return err
+		}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	reportPerPeer(b, cpuTime()-cpu, n-1)
+}
+
+// viewsBefore is a PSK rotation and views as they were before the member
+// index (commit ed4e82e): the epoch bumped, the peers read from the
+// database, the records rendered on one core.
+func viewsBefore(ctx context.Context, s *Service, tx *sql.Tx, subject string) (map[string]any, error) {
+	if _, err := tx.ExecContext(ctx, `UPDATE nodes SET psk_epoch = psk_epoch + 1 WHERE id = $1`, subject); err != nil {
+		return nil, err
+	}
+	sub, err := liveMember(ctx, tx, subject)
+	if err != nil {
+		return nil, err
+	}
+	viewers, err := viewersFromDB(ctx, tx, sub.domainID, sub.id)
+	if err != nil {
+		return nil, err
+	}
+	d, err := s.domain(ctx, tx, sub.domainID)
+	if err != nil {
+		return nil, err
+	}
+	return renderViewsSerial(d, sub, viewers, nil)
+}
+
+// viewersFromDB is viewersOf as it was before the member index: every
+// peer of self read from the database, sorted by id.
+func viewersFromDB(ctx context.Context, q store.Querier, domainID, self string) ([]member, error) {
+	rows, err := q.QueryContext(ctx, `SELECT n.id, n.registered_level, COALESCE(a.protocol_level, 0), n.psk_epoch
+		FROM nodes n LEFT JOIN node_agents a ON a.node_id = n.id
+		WHERE n.domain_id = $1 AND n.revoked_at IS NULL AND n.id <> $2 AND n.mesh_ip IS NOT NULL ORDER BY n.id`,
+		domainID, self)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []member
+	for rows.Next() {
+		m := member{domainID: domainID}
+		var announced int
+		if err := rows.Scan(&m.id, &m.level, &announced, &m.epoch); err != nil {
+			return nil, err
+		}
+		m.level = max(m.level, announced)
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
+
+// renderViewsSerial is renderViews as it was before the parallel
+// rendering (commit ed4e82e): one MAC, one core, each record boxed into
+// the map by value.
+func renderViewsSerial(d domainSecret, sub member, viewers []member, paths map[string]Path) (map[string]any, error) {
+	k, rec := newMAC(d), prepare(sub)
+	var checked [2]bool
+	out := make(map[string]any, len(viewers))
+	for _, v := range viewers {
+		p := rec.render(k, v.asViewer(), v.level, paths[v.id])
+		if err := checkView(&p, &checked[levelIndex(v.level)]); err != nil {
+			return nil, fmt.Errorf("mesh: record of %s for %s: %w", sub.id, v.id, err)
+		}
+		out[v.id] = p
+	}
+	return out, nil
 }
 
 // BenchmarkPeerDeltaPair is the delta one viewer receives when one node
@@ -137,6 +234,15 @@ func BenchmarkPeerDeltaPair(b *testing.B) {
 	}
 }
 
+// asViewers is ms as the receivers of records.
+func asViewers(ms []member) []viewer {
+	out := make([]viewer, len(ms))
+	for i, m := range ms {
+		out[i] = m.asViewer()
+	}
+	return out
+}
+
 // benchMembers is a Domain of n level-2 members in memory.
 func benchMembers(d domainSecret, n int) []member {
 	members := make([]member, n)
@@ -150,28 +256,33 @@ func benchMembers(d domainSecret, n int) []member {
 }
 
 // BenchmarkPeerDeltaCompute is BenchmarkPeerDelta without the database:
-// the viewers already in memory, only the per-peer rendering and checks
-// (renderViews, as Announce runs it). "before" is the rendering as it was
-// before the per-subject preparation (every record parsing the subject's
-// IPv6 address, hashing through fresh buffers and fully validated), kept
-// here so both run under the same load.
+// the viewers already in memory, only the per-peer rendering and checks.
+// "before" is the rendering as it was before the per-subject preparation
+// (every record parsing the subject's IPv6 address, hashing through fresh
+// buffers and fully validated), "serial" as it was before the parallel
+// rendering (renderViewsSerial), "after" renderViews as Announce runs it;
+// all in the same run, so under the same load.
 func BenchmarkPeerDeltaCompute(b *testing.B) {
-	for _, variant := range []string{"before", "after"} {
+	for _, variant := range []string{"before", "serial", "after"} {
 		for _, n := range benchSizes {
 			b.Run(fmt.Sprintf("%s/N=%d", variant, n), func(b *testing.B) {
 				d := domainSecret{ipv6: ULAFor("d1"), secret: make([]byte, 32)}
 				members := benchMembers(d, n)
 				subject := members[n/2]
 				viewers := append(append([]member(nil), members[:n/2]...), members[n/2+1:]...)
+				vs := asViewers(viewers)
 				cpu := cpuTime()
 				b.ResetTimer()
 				for b.Loop() {
 					var out map[string]any
 					var err error
-					if variant == "before" {
+					switch variant {
+					case "before":
 						out, err = renderViewsBefore(d, subject, viewers)
-					} else {
-						out, err = renderViews(d, subject, viewers, nil)
+					case "serial":
+						out, err = renderViewsSerial(d, subject, viewers, nil)
+					default:
+						out, err = renderViews(d, subject, vs, nil)
 					}
 					if err != nil || len(out) != n-1 {
 						b.Fatalf("%d views: %v", len(out), err)

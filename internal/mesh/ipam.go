@@ -15,9 +15,12 @@ import (
 // many probes.
 const maxScan = 1 << 20
 
-// KindBridge is the node kind that takes its address from the reserved
-// block.
-const KindBridge = "bridge"
+// KindBridge and KindGateway (the session gateway, internal/access) are
+// the node kinds that take their address from the reserved block.
+const (
+	KindBridge  = "bridge"
+	KindGateway = "gateway"
+)
 
 // Request names the node an address is allocated for.
 type Request struct {
@@ -45,7 +48,8 @@ type Addresses struct {
 // the reserved block at the top of the pool; bridges take from the
 // reserved block first. IPv6 (level 2, unless NoIPv6): the Domain's ULA
 // /64 with the IPv4 address as its low 32 bits, so it is unique and
-// quarantined exactly as the IPv4 address is.
+// quarantined exactly as the IPv4 address is. It also replaces the
+// Domain's member token (a node joins).
 func (s *Service) Allocate(ctx context.Context, tx *sql.Tx, r Request) (Addresses, error) {
 	var meshCIDR string
 	if err := tx.QueryRowContext(ctx, `SELECT mesh_cidr FROM domains WHERE id = $1`+s.db.ForUpdate(), r.DomainID).
@@ -54,6 +58,9 @@ func (s *Service) Allocate(ctx context.Context, tx *sql.Tx, r Request) (Addresse
 	}
 	pool, err := netip.ParsePrefix(meshCIDR)
 	if err != nil {
+		return Addresses{}, err
+	}
+	if err := s.changedIn(ctx, tx, r.DomainID, nil); err != nil { // a node joins
 		return Addresses{}, err
 	}
 	pool = pool.Masked()
@@ -76,7 +83,7 @@ func (s *Service) Allocate(ctx context.Context, tx *sql.Tx, r Request) (Addresse
 	reserved, hasReserved := ReservedBlock(pool, s.cfg.ReservedBits)
 	var a netip.Addr
 	ok := false
-	if r.Kind == KindBridge && hasReserved {
+	if (r.Kind == KindBridge || r.Kind == KindGateway) && hasReserved {
 		a, ok = firstFree(reserved, taken, siblings)
 	}
 	if !ok {
@@ -103,9 +110,16 @@ func (s *Service) Allocate(ctx context.Context, tx *sql.Tx, r Request) (Addresse
 }
 
 // Release quarantines a released mesh IP of domainID (the node's row
-// already dropped it) for ReleaseHold, inside tx.
+// already dropped it) for ReleaseHold, inside tx, and replaces the
+// Domain's member token (a node left).
 func (s *Service) Release(ctx context.Context, tx *sql.Tx, domainID, ip string) error {
-	if ip == "" || s.cfg.ReleaseHold < 0 {
+	if ip == "" {
+		return nil
+	}
+	if err := s.changedIn(ctx, tx, domainID, nil); err != nil { // a node leaves
+		return err
+	}
+	if s.cfg.ReleaseHold < 0 {
 		return nil
 	}
 	_, err := tx.ExecContext(ctx, `INSERT INTO mesh_ip_releases (domain_id, ip, released_at) VALUES ($1, $2, $3)

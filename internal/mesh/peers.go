@@ -24,6 +24,12 @@ const memberColumns = `n.id, n.domain_id, n.public_key, COALESCE(n.mesh_ip, ''),
 	CASE WHEN a.protocol_level > n.registered_level THEN a.protocol_level ELSE n.registered_level END, n.psk_epoch
 	FROM nodes n LEFT JOIN node_agents a ON a.node_id = n.id`
 
+func (m member) nodeID() string { return m.id }
+func (v viewer) nodeID() string { return v.id }
+
+// asViewer is m as the receiver of a record.
+func (m member) asViewer() viewer { return viewer{id: m.id, level: m.level, epoch: m.epoch} }
+
 func scanMember(row interface{ Scan(...any) error }) (member, error) {
 	var m member
 	err := row.Scan(&m.id, &m.domainID, &m.publicKey, &m.meshIP, &m.meshIPv6, &m.level, &m.epoch)
@@ -62,31 +68,6 @@ func peersOf(ctx context.Context, q store.Querier, domainID, self string) ([]mem
 	return out, rows.Err()
 }
 
-// viewersOf lists the live nodes of domainID with a mesh address other
-// than self, sorted by id, with only what rendering needs of a viewer (id,
-// level, PSK epoch): the recipients of an announcement about self.
-func viewersOf(ctx context.Context, q store.Querier, domainID, self string) ([]member, error) {
-	rows, err := q.QueryContext(ctx, `SELECT n.id, n.registered_level, COALESCE(a.protocol_level, 0), n.psk_epoch
-		FROM nodes n LEFT JOIN node_agents a ON a.node_id = n.id
-		WHERE n.domain_id = $1 AND n.revoked_at IS NULL AND n.id <> $2 AND n.mesh_ip IS NOT NULL ORDER BY n.id`,
-		domainID, self)
-	if err != nil {
-		return nil, fmt.Errorf("mesh: viewers: %w", err)
-	}
-	defer rows.Close()
-	var out []member
-	for rows.Next() {
-		m := member{domainID: domainID}
-		var announced int
-		if err := rows.Scan(&m.id, &m.level, &announced, &m.epoch); err != nil {
-			return nil, fmt.Errorf("mesh: viewers: %w", err)
-		}
-		m.level = max(m.level, announced)
-		out = append(out, m)
-	}
-	return out, rows.Err()
-}
-
 // subjectRecord is what every viewer's record of one subject shares,
 // prepared once: the subject, its IPv6 address parsed and formatted (""
 // when it has none), and its allowed IPs at level 1 and at level 2. The
@@ -115,10 +96,16 @@ func prepare(subject member) *subjectRecord {
 // render is the subject as viewer sees it at level: keys, addresses and
 // the pair's PSK, the path's endpoint, and at level 2 the IPv6 address and
 // the path's keepalive, candidates and relay.
-func (r *subjectRecord) render(k *pairMAC, viewer member, level int, p Path) nodeproto.Peer {
+func (r *subjectRecord) render(k *pairMAC, viewer viewer, level int, p Path) nodeproto.Peer {
+	return r.renderPSK(k.psk(viewer, r.sub.asViewer()), level, p)
+}
+
+// renderPSK is the subject as a viewer at level sees it, given the pair's
+// PSK.
+func (r *subjectRecord) renderPSK(psk string, level int, p Path) nodeproto.Peer {
 	sub := r.sub
 	peer := nodeproto.Peer{ID: sub.id, NodeID: sub.id, PublicKey: sub.publicKey, MeshIP: sub.meshIP,
-		Endpoint: p.Endpoint, AllowedIPs: r.allowed1, PSK: k.psk(viewer, sub)}
+		Endpoint: p.Endpoint, AllowedIPs: r.allowed1, PSK: psk}
 	if level < nodeproto.Level2 {
 		return peer
 	}
@@ -131,7 +118,7 @@ func (r *subjectRecord) render(k *pairMAC, viewer member, level int, p Path) nod
 }
 
 // render is subject as viewer sees it at level (see subjectRecord.render).
-func render(k *pairMAC, viewer member, level int, subject member, p Path) nodeproto.Peer {
+func render(k *pairMAC, viewer viewer, level int, subject member, p Path) nodeproto.Peer {
 	return prepare(subject).render(k, viewer, level, p)
 }
 
@@ -159,7 +146,7 @@ func (s *Service) Render(ctx context.Context, tx *sql.Tx, viewer, subject string
 	if err != nil {
 		return nodeproto.Peer{}, err
 	}
-	return render(newMAC(d), v, v.level, sub, paths[subject]), nil
+	return render(newMAC(d), v.asViewer(), v.level, sub, paths[subject]), nil
 }
 
 // PeersOf is every peer of nodeID as it sees them, at its level: complete
@@ -177,7 +164,7 @@ func (s *Service) PeersOf(ctx context.Context, tx *sql.Tx, nodeID string) ([]nod
 func (s *Service) peersAt(ctx context.Context, tx *sql.Tx, v member, level int) ([]nodeproto.Peer, error) {
 	subjects, err := peersOf(ctx, tx, v.domainID, v.id)
 	if err == nil {
-		subjects, err = s.visible(ctx, tx, v.domainID, v.id, subjects)
+		subjects, err = visible(ctx, s, tx, v.domainID, v.id, subjects)
 	}
 	if err != nil || len(subjects) == 0 {
 		return []nodeproto.Peer{}, err
@@ -197,7 +184,7 @@ func (s *Service) peersAt(ctx context.Context, tx *sql.Tx, v member, level int) 
 	mac := newMAC(d)
 	out := make([]nodeproto.Peer, 0, len(subjects))
 	for _, m := range subjects {
-		p := render(mac, v, level, m, paths[m.id])
+		p := render(mac, v.asViewer(), level, m, paths[m.id])
 		if p.Validate() == nil {
 			out = append(out, p)
 		}

@@ -36,7 +36,21 @@ func newMAC(d domainSecret) *pairMAC {
 // epoch (8 bytes big-endian), base64 (a Key32). Both sides get the same
 // value; bumping either side's epoch changes it, and only the pairs of
 // that node.
-func (k *pairMAC) psk(a, b member) string {
+func (k *pairMAC) psk(a, b viewer) string {
+	return base64.StdEncoding.EncodeToString(k.pairSum(a, b))
+}
+
+// pskLen is the length of a PSK in base64.
+var pskLen = base64.StdEncoding.EncodedLen(sha256.Size)
+
+// appendPSK appends the pair's PSK (as psk returns it) to dst.
+func (k *pairMAC) appendPSK(dst []byte, a, b viewer) []byte {
+	return base64.StdEncoding.AppendEncode(dst, k.pairSum(a, b))
+}
+
+// pairSum is the pair's HMAC (in k's scratch buffer, valid until the next
+// call).
+func (k *pairMAC) pairSum(a, b viewer) []byte {
 	if b.id < a.id {
 		a, b = b, a
 	}
@@ -47,11 +61,11 @@ func (k *pairMAC) psk(a, b member) string {
 	k.mac.Reset()
 	k.mac.Write(in)
 	k.sum = k.mac.Sum(k.sum[:0])
-	return base64.StdEncoding.EncodeToString(k.sum)
+	return k.sum
 }
 
 // appendPSKPart appends one node's part of the PSK message.
-func appendPSKPart(in []byte, m member) []byte {
+func appendPSKPart(in []byte, m viewer) []byte {
 	in = binary.BigEndian.AppendUint64(in, uint64(len(m.id)))
 	in = append(in, m.id...)
 	return binary.BigEndian.AppendUint64(in, uint64(m.epoch))
@@ -70,5 +84,5 @@ func (s *Service) RotatePSKs(ctx context.Context, tx *sql.Tx, nodeID string) err
 	if n, err := res.RowsAffected(); err != nil || n != 1 {
 		return fmt.Errorf("mesh: rotate PSKs of %s: %w", nodeID, ErrUnknownNode)
 	}
-	return nil
+	return s.changed(ctx, tx, nodeID)
 }

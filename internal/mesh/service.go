@@ -9,7 +9,10 @@
 //
 // Every operation runs inside the caller's transaction, so a node change
 // and the events announcing it commit together. One node's change costs
-// O(its peers); nothing here recomputes a whole Domain.
+// O(its peers); nothing here recomputes a whole Domain. The recipients of
+// an announcement come from an in-memory index of each Domain's live
+// nodes that a per-Domain token, replaced by every membership change,
+// keeps coherent across replicas (index.go).
 package mesh
 
 import (
@@ -17,6 +20,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/plexsphere/plexsphere/internal/keyring"
@@ -114,6 +118,10 @@ type Visibility interface {
 type Service struct {
 	cfg Config
 	db  *store.DB
+
+	// mu guards indexes: each Domain's member index (index.go).
+	mu      sync.Mutex
+	indexes map[string]*memberIndex
 }
 
 // New validates cfg and returns the service.
@@ -133,7 +141,7 @@ func New(cfg Config) (*Service, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Service{cfg: cfg, db: cfg.DB}, nil
+	return &Service{cfg: cfg, db: cfg.DB, indexes: map[string]*memberIndex{}}, nil
 }
 
 // SetPaths installs the PathSource after construction, for a composition
@@ -146,7 +154,7 @@ func (s *Service) SetPaths(p PathSource) { s.cfg.Paths = p }
 func (s *Service) SetVisibility(v Visibility) { s.cfg.Visibility = v }
 
 // visible drops the members nodeID may not see, when a filter is set.
-func (s *Service) visible(ctx context.Context, tx *sql.Tx, domainID, nodeID string, ms []member) ([]member, error) {
+func visible[T interface{ nodeID() string }](ctx context.Context, s *Service, tx *sql.Tx, domainID, nodeID string, ms []T) ([]T, error) {
 	if s.cfg.Visibility == nil || len(ms) == 0 {
 		return ms, nil
 	}
@@ -156,7 +164,7 @@ func (s *Service) visible(ctx context.Context, tx *sql.Tx, domainID, nodeID stri
 	}
 	out := ms[:0]
 	for _, m := range ms {
-		if ok(m.id) {
+		if ok(m.nodeID()) {
 			out = append(out, m)
 		}
 	}
