@@ -212,9 +212,9 @@ func (s *Service) check(ctx context.Context, pid string, req apiv1.IssueSessionR
 // caller's (all of them when the request names none).
 func checkImpersonation(spec *issueSpec) error {
 	k := spec.req.Target.K8s
-	if k.User != spec.name && k.User != spec.caller.IdentityID {
+	if k.User != spec.name && k.User != spec.caller.IdentityID && k.User != spec.caller.Ref() {
 		return problem.BadRequest(CodeInvalidTarget, "A k8s session impersonates its caller: target.k8s.user must be "+
-			strconv.Quote(spec.name)+" (or the identity id).")
+			strconv.Quote(spec.name)+" (or "+strconv.Quote(spec.caller.Ref())+", the whoami subject).")
 	}
 	for _, g := range k.ImpersonateGroups {
 		if !slices.Contains(spec.groups, g) {

@@ -134,21 +134,27 @@ func terminalPrompt(stdin io.Reader, stderr io.Writer) func(string) (string, err
 }
 
 var flagHelp = map[config.Key]string{
-	config.KeyServer:            "control plane base URL",
-	config.KeyDataDir:           "directory for the node identity (default " + config.DefaultDataDir + ")",
-	config.KeyToken:             "bootstrap token (prefer --token-file or the prompt: flags show in ps)",
-	config.KeyTokenFile:         "file holding the bootstrap token",
-	config.KeyHostname:          "hostname reported at registration (default: the system's)",
-	config.KeyMode:              "node or bridge (default node)",
-	config.KeySocket:            "local node API socket (default " + config.DefaultSocket + ")",
-	config.KeyHeartbeatInterval: "time between heartbeats (default 30s)",
-	config.KeyReconcileInterval: "time between state pulls (default 60s)",
-	config.KeyUnitPath:          "systemd unit path for install/uninstall (default " + config.DefaultUnitPath + ")",
-	config.KeyLogLevel:          "debug, info, warn or error (default info)",
-	config.KeyAPITCP:            "also serve the local node API on this loopback address (e.g. 127.0.0.1:9100)",
-	config.KeyAPITokenFile:      "file holding the bearer token for the TCP local API",
-	config.KeyWireGuardBackend:  "auto, kernel, userspace or netstack (default auto)",
-	config.KeySecretsGroup:      "group that may read secret values through the local API, besides root (default " + config.DefaultSecretsGroup + ")",
+	config.KeyServer:              "control plane base URL",
+	config.KeyDataDir:             "directory for the node identity (default " + config.DefaultDataDir + ")",
+	config.KeyToken:               "bootstrap token (prefer --token-file or the prompt: flags show in ps)",
+	config.KeyTokenFile:           "file holding the bootstrap token",
+	config.KeyHostname:            "hostname reported at registration (default: the system's)",
+	config.KeyMode:                "node or bridge (default node)",
+	config.KeySocket:              "local node API socket (default " + config.DefaultSocket + ")",
+	config.KeyHeartbeatInterval:   "time between heartbeats (default 30s)",
+	config.KeyReconcileInterval:   "time between state pulls (default 60s)",
+	config.KeyUnitPath:            "systemd unit path for install/uninstall (default " + config.DefaultUnitPath + ")",
+	config.KeyLogLevel:            "debug, info, warn or error (default info)",
+	config.KeyAPITCP:              "also serve the local node API on this loopback address (e.g. 127.0.0.1:9100)",
+	config.KeyAPITokenFile:        "file holding the bearer token for the TCP local API",
+	config.KeyWireGuardBackend:    "auto, kernel, userspace or netstack (default auto)",
+	config.KeySecretsGroup:        "group that may read secret values through the local API, besides root (default " + config.DefaultSecretsGroup + ")",
+	config.KeyAccessPort:          "access listener TCP port on the mesh IP (default 7480; 0 disables it)",
+	config.KeyAccessSSHUsers:      "ssh session users allowed here: user or user=local-account, comma separated (default none: ssh refused)",
+	config.KeyAccessKubeAPI:       "Kubernetes API base URL for k8s sessions (e.g. https://127.0.0.1:6443)",
+	config.KeyAccessKubeTokenFile: "file holding plexd's bearer token for the Kubernetes API",
+	config.KeyAccessKubeCAFile:    "PEM CA bundle of the Kubernetes API",
+	config.KeyAccessRecordingMax:  "bound of one ssh session recording (default 16MiB)",
 }
 
 func (a *app) rootCommand() *cobra.Command {
@@ -172,7 +178,7 @@ func (a *app) rootCommand() *cobra.Command {
 	}
 	a.root = root
 	root.AddCommand(a.joinCommand(), a.upCommand(), a.statusCommand(), a.secretsCommand(), a.deregisterCommand(),
-		a.installCommand(), a.uninstallCommand())
+		a.installCommand(), a.uninstallCommand(), a.accessSFTPCommand())
 	return root
 }
 

@@ -2,24 +2,34 @@ package plexd
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/netip"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/plexsphere/plexsphere/internal/nodeproto"
+	"github.com/plexsphere/plexsphere/internal/plexd/access"
 	"github.com/plexsphere/plexsphere/internal/plexd/agent"
+	"github.com/plexsphere/plexsphere/internal/plexd/clock"
 	"github.com/plexsphere/plexsphere/internal/plexd/config"
 	"github.com/plexsphere/plexsphere/internal/plexd/cpclient"
 	"github.com/plexsphere/plexsphere/internal/plexd/enroll"
+	"github.com/plexsphere/plexsphere/internal/plexd/firewall"
 	"github.com/plexsphere/plexsphere/internal/plexd/identity"
 	"github.com/plexsphere/plexsphere/internal/plexd/localapi"
 	"github.com/plexsphere/plexsphere/internal/plexd/logkey"
 	"github.com/plexsphere/plexsphere/internal/plexd/sealing"
+	"github.com/plexsphere/plexsphere/internal/plexd/wg"
 )
 
 func (a *app) joinCommand() *cobra.Command {
@@ -128,10 +138,20 @@ func (a *app) up(ctx context.Context, cfg *config.Config) error {
 			log.LogAttrs(context.Background(), slog.LevelWarn, "closing the mesh engine", slog.String(logkey.Error, err.Error()))
 		}
 	}()
-	ag, err := agent.New(agent.Options{
+	var ag *agent.Agent
+	acc, err := a.accessServer(cfg, id, cl, log, func() []ed25519.PublicKey { return ag.SigningPublicKeys() })
+	if err != nil {
+		return err
+	}
+	var accNode agent.Access
+	if acc != nil {
+		defer acc.Close()
+		accNode = accessNode{Server: acc, port: cfg.Access.Port}
+	}
+	ag, err = agent.New(agent.Options{
 		Identity: id, Store: store, ControlPlane: cl, Rotator: cl, Mesh: rt.engine, Mode: cfg.Mode,
 		Clock: a.env.Clock, Logger: log, HeartbeatInterval: cfg.HeartbeatInterval, ReconcileInterval: cfg.ReconcileInterval,
-		Bridge: a.bridge(ctx, cfg, log), Firewall: rt.firewall,
+		Bridge: a.bridge(ctx, cfg, log), Firewall: rt.firewall, Access: accNode,
 	})
 	if err != nil {
 		return err
@@ -164,6 +184,9 @@ func (a *app) up(ctx context.Context, cfg *config.Config) error {
 			log.LogAttrs(ctx, slog.LevelError, "local node API stopped", slog.String(logkey.Socket, cfg.Socket), slog.String(logkey.Error, err.Error()))
 		}
 	})
+	if acc != nil {
+		wg.Go(func() { a.serveAccess(ctx, rt, id.MeshIP, cfg.Access.Port, acc, log) })
+	}
 	if cfg.APITCP != "" {
 		wg.Go(func() {
 			if err := api.ServeTCP(ctx, cfg.APITCP, token); err != nil {
@@ -223,4 +246,146 @@ func (a *app) configAndStore() (*config.Config, *identity.Store, error) {
 	}
 	store, err := identity.NewStore(cfg.DataDir)
 	return cfg, store, err
+}
+
+// accessHostKeyFile is the access listener's SSH host key in the data
+// directory.
+const accessHostKeyFile = "access_host_ed25519_key"
+
+// accessServer builds the access listener (nil when --access-port is 0).
+// keys returns the Domain signing keys the agent trusts at the moment.
+func (a *app) accessServer(cfg *config.Config, id *identity.Identity, cl *cpclient.Client, log *slog.Logger,
+	keys func() []ed25519.PublicKey) (*access.Server, error) {
+	if cfg.Access.Port == 0 {
+		return nil, nil
+	}
+	exe := a.env.Executable
+	if exe == "" {
+		exe, _ = os.Executable()
+	}
+	var helper []string
+	if exe != "" {
+		helper = []string{exe, accessSFTPUse}
+	}
+	return access.New(access.Options{
+		NodeID: id.NodeID, Keys: keys, Reporter: accessReporter{cl: cl, nodeID: id.NodeID},
+		SSHUsers: cfg.Access.SSHUsers, HostKeyPath: filepath.Join(cfg.DataDir, accessHostKeyFile), SFTPHelper: helper,
+		Kube:         access.KubeAPI{URL: cfg.Access.KubeAPI, TokenFile: cfg.Access.KubeTokenFile, CAFile: cfg.Access.KubeCAFile},
+		RecordingMax: cfg.Access.RecordingMax, Clock: a.env.Clock, Logger: log,
+	})
+}
+
+// accessReporter sends the listener's reports through the control-plane
+// client.
+type accessReporter struct {
+	cl     *cpclient.Client
+	nodeID string
+}
+
+func (r accessReporter) Activity(ctx context.Context, sessionID string, act nodeproto.SessionActivity) error {
+	return r.cl.SessionActivity(ctx, r.nodeID, sessionID, act)
+}
+
+func (r accessReporter) Recording(ctx context.Context, sessionID string, offset int64, chunk []byte, final bool) error {
+	return r.cl.SessionRecording(ctx, r.nodeID, sessionID, offset, chunk, final)
+}
+
+// accessNode is the listener as the agent sees it: session events in,
+// status out.
+type accessNode struct {
+	*access.Server
+	port int
+}
+
+func (n accessNode) AccessStatus() agent.AccessStatus {
+	st := n.Stats()
+	return agent.AccessStatus{Port: n.port, Sessions: st.Sessions, Connections: st.Connections}
+}
+
+// serveAccess listens on meshIP:port once the WireGuard engine has the
+// address (the TUN interface in kernel and userspace mode, guarded by an
+// nftables rule against other interfaces; the netstack in netstack mode)
+// and serves until ctx ends, listening again if the listener breaks.
+func (a *app) serveAccess(ctx context.Context, rt *meshRuntime, meshIP string, port int, srv *access.Server, log *slog.Logger) {
+	eng, ok := rt.engine.(*wg.Engine)
+	ip, err := netip.ParseAddr(meshIP)
+	if !ok || err != nil {
+		log.LogAttrs(ctx, slog.LevelInfo, "access listener not started: no WireGuard engine or mesh IP", slog.String(logkey.MeshIP, meshIP))
+		return
+	}
+	stop := context.AfterFunc(ctx, srv.Close)
+	defer stop()
+	ap := netip.AddrPortFrom(ip, uint16(port))
+	clk := clock.OrReal(a.env.Clock)
+	guarded := false
+	for ctx.Err() == nil {
+		ln, err := listenMesh(eng, ap)
+		if err != nil {
+			log.LogAttrs(ctx, slog.LevelDebug, "access listener waiting for the mesh address", slog.String(logkey.Addr, ap.String()), slog.String(logkey.Error, err.Error()))
+			select {
+			case <-ctx.Done():
+				return
+			case <-clk.After(time.Second):
+			}
+			continue
+		}
+		if !guarded && eng.Backend() != wg.BackendNetstack {
+			guardAccess(ctx, ap, log)
+			guarded = true
+		}
+		log.LogAttrs(ctx, slog.LevelInfo, "access listener up", slog.String(logkey.Addr, ap.String()))
+		if err := srv.Serve(ln); err != nil && ctx.Err() == nil {
+			log.LogAttrs(ctx, slog.LevelWarn, "access listener stopped; listening again", slog.String(logkey.Error, err.Error()))
+			continue
+		}
+		return
+	}
+}
+
+// listenMesh opens the listener on the engine's network: the netstack's,
+// else the host's (which fails until the TUN interface has the address).
+func listenMesh(eng *wg.Engine, ap netip.AddrPort) (net.Listener, error) {
+	if eng.Backend() == wg.BackendNetstack {
+		tnet := eng.Net()
+		if tnet == nil {
+			return nil, errors.New("the netstack is not up yet")
+		}
+		return tnet.ListenTCPAddrPort(ap)
+	}
+	return net.Listen("tcp", ap.String())
+}
+
+// guardAccess installs the nftables rule dropping the access port on
+// every interface but the mesh one; it removes it when ctx ends. Without
+// nftables the listener still admits only the session's source address.
+func guardAccess(ctx context.Context, ap netip.AddrPort, log *slog.Logger) {
+	g, err := firewall.NewAccessGuard(firewall.AccessGuardOptions{Interface: nodeproto.DefaultMeshInterface})
+	if err == nil {
+		err = g.Set(ap.Addr(), int(ap.Port()))
+	}
+	if err != nil {
+		log.LogAttrs(ctx, slog.LevelWarn, "access port not guarded by nftables; only the session source check applies", slog.String(logkey.Error, err.Error()))
+		return
+	}
+	context.AfterFunc(ctx, func() {
+		if err := g.Close(); err != nil {
+			log.LogAttrs(context.Background(), slog.LevelWarn, "removing the access guard", slog.String(logkey.Error, err.Error()))
+		}
+	})
+}
+
+// accessSFTPCommand is the hidden command serving SFTP on stdin and
+// stdout, run by the access listener as a session's local user.
+const accessSFTPUse = "access-sftp"
+
+func (a *app) accessSFTPCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:    accessSFTPUse,
+		Short:  "Serve one SFTP session on stdin and stdout (run by plexd's access listener)",
+		Hidden: true,
+		Args:   cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error {
+			return access.ServeSFTP(a.env.Stdin, a.env.Stdout)
+		},
+	}
 }

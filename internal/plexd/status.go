@@ -146,6 +146,9 @@ func printStatus(w io.Writer, st agent.Status) {
 	if r := st.Relay; r != nil {
 		row("Relay", relayLine(r))
 	}
+	if ac := st.Access; ac != nil {
+		row("Access", fmt.Sprintf("port %d, %d sessions, %d connections", ac.Port, ac.Sessions, ac.Connections))
+	}
 	tw.Flush()
 	if len(st.Peers) == 0 {
 		return

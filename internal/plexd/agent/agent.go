@@ -76,6 +76,10 @@ type Options struct {
 	// Firewall enforces the state's policy block (level 2); nil enforces
 	// nothing and the node filters no traffic.
 	Firewall Firewall
+
+	// Access receives session_setup and session_revoked (level 2); nil
+	// ignores them.
+	Access Access
 }
 
 // Agent runs one joined node.
@@ -445,11 +449,15 @@ type Status struct {
 
 	// Policy is the firewall and its counters (nil without one).
 	Policy *PolicyStatus `json:"policy,omitempty"`
+
+	// Access is the access listener (nil without one).
+	Access *AccessStatus `json:"access,omitempty"`
 }
 
 // Status reports the running agent.
 func (a *Agent) Status() Status {
 	pol := a.policyStatus()
+	acc := a.accessStatus()
 	stats := a.opts.Mesh.Stats()
 	paths := make(map[string]nodeproto.PeerStatus, len(stats.Peers))
 	for _, p := range stats.Peers {
@@ -463,6 +471,7 @@ func (a *Agent) Status() Status {
 	}
 	s.Relay = a.relayStatus()
 	s.Policy = pol
+	s.Access = acc
 	if a.revoked {
 		s.Connection = string(stream.StateRevoked)
 	}

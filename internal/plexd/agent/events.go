@@ -85,6 +85,8 @@ func (a *Agent) applyEvent(ctx context.Context, typ string, payload any) (bool, 
 		return true, nil
 	case *nodeproto.RelaySession, *nodeproto.RelaySessionRevoked:
 		return a.relayEvent(payload)
+	case *nodeproto.SessionSetup, *nodeproto.SessionRevoked:
+		return false, a.accessEvent(ctx, payload)
 	case *nodeproto.PolicyUpdated:
 		return a.applyPolicyEvent(p), nil
 	case *nodeproto.NodeSecretsUpdated:

@@ -40,6 +40,8 @@ const (
 	DefaultSecretsGroup = "plexd-secrets"
 	// BackendAuto lets plexd pick the WireGuard backend.
 	BackendAuto = "auto"
+	// DefaultAccessRecordingMax bounds one ssh session recording.
+	DefaultAccessRecordingMax = 16 << 20
 )
 
 // maxFileSize bounds the config file plexd is willing to parse.
@@ -67,13 +69,21 @@ const (
 	KeyAPITokenFile      Key = "api_token_file"
 	KeyWireGuardBackend  Key = "wireguard_backend"
 	KeySecretsGroup      Key = "secrets_group"
+	// Access listener (docs/design/0008-access.md).
+	KeyAccessPort          Key = "access_port"
+	KeyAccessSSHUsers      Key = "access_ssh_users"
+	KeyAccessKubeAPI       Key = "access_kube_api"
+	KeyAccessKubeTokenFile Key = "access_kube_token_file"
+	KeyAccessKubeCAFile    Key = "access_kube_ca_file"
+	KeyAccessRecordingMax  Key = "access_recording_max"
 )
 
 // Keys lists every setting in documentation order.
 func Keys() []Key {
 	return []Key{KeyServer, KeyDataDir, KeyToken, KeyTokenFile, KeyHostname, KeyMode, KeySocket,
 		KeyHeartbeatInterval, KeyReconcileInterval, KeyUnitPath, KeyLogLevel, KeyAPITCP, KeyAPITokenFile, KeyWireGuardBackend,
-		KeySecretsGroup}
+		KeySecretsGroup, KeyAccessPort, KeyAccessSSHUsers, KeyAccessKubeAPI, KeyAccessKubeTokenFile, KeyAccessKubeCAFile,
+		KeyAccessRecordingMax}
 }
 
 // Flag is the command-line flag of k, without dashes.
@@ -127,6 +137,8 @@ type Config struct {
 	// SecretsGroup is the group whose members may read secret values
 	// through the local API, besides root and plexd's own user.
 	SecretsGroup string
+	// Access configures the access listener on the mesh IP.
+	Access Access
 	// Metadata are operator labels sent at registration (§4.1); file only.
 	Metadata map[string]string
 	// File is the config file that was read, "" when none.
@@ -134,6 +146,23 @@ type Config struct {
 	// Origin names the layer each explicitly set value came from:
 	// LayerFlag, LayerEnv or LayerFile. Unset keys are absent.
 	Origin map[Key]Layer
+}
+
+// Access is the access listener's configuration.
+type Access struct {
+	// Port is the TCP port on the mesh IP (default
+	// nodeproto.DefaultAccessPort; 0 disables the listener).
+	Port int
+	// SSHUsers maps a session's target user to a local account; empty
+	// refuses every ssh session. Written "user" or "user=local", comma
+	// separated (a YAML list in the file).
+	SSHUsers map[string]string
+	// KubeAPI is the node's Kubernetes API base URL ("" refuses k8s
+	// sessions); KubeTokenFile and KubeCAFile are plexd's credential and
+	// the API's CA bundle.
+	KubeAPI, KubeTokenFile, KubeCAFile string
+	// RecordingMax bounds one ssh recording in bytes.
+	RecordingMax int64
 }
 
 // Layer is one configuration source, ordered by precedence.
@@ -188,7 +217,34 @@ type fileConfig struct {
 	APITokenFile      string            `yaml:"api_token_file"`
 	WireGuardBackend  string            `yaml:"wireguard_backend"`
 	SecretsGroup      string            `yaml:"secrets_group"`
+	AccessPort        string            `yaml:"access_port"`
+	AccessSSHUsers    listValue         `yaml:"access_ssh_users"`
+	AccessKubeAPI     string            `yaml:"access_kube_api"`
+	AccessKubeToken   string            `yaml:"access_kube_token_file"`
+	AccessKubeCA      string            `yaml:"access_kube_ca_file"`
+	AccessRecording   string            `yaml:"access_recording_max"`
 	Metadata          map[string]string `yaml:"metadata"`
+}
+
+// listValue is a comma-separated list given as a YAML string or sequence.
+type listValue string
+
+// UnmarshalYAML accepts a scalar or a sequence of scalars.
+func (l *listValue) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.SequenceNode {
+		var items []string
+		if err := n.Decode(&items); err != nil {
+			return err
+		}
+		*l = listValue(strings.Join(items, ","))
+		return nil
+	}
+	var v string
+	if err := n.Decode(&v); err != nil {
+		return err
+	}
+	*l = listValue(v)
+	return nil
 }
 
 func (f *fileConfig) values() map[Key]string {
@@ -198,6 +254,8 @@ func (f *fileConfig) values() map[Key]string {
 		KeyHeartbeatInterval: f.HeartbeatInterval, KeyReconcileInterval: f.ReconcileInterval,
 		KeyUnitPath: f.UnitPath, KeyLogLevel: f.LogLevel, KeyAPITCP: f.APITCP, KeyAPITokenFile: f.APITokenFile,
 		KeyWireGuardBackend: f.WireGuardBackend, KeySecretsGroup: f.SecretsGroup,
+		KeyAccessPort: f.AccessPort, KeyAccessSSHUsers: string(f.AccessSSHUsers), KeyAccessKubeAPI: f.AccessKubeAPI,
+		KeyAccessKubeTokenFile: f.AccessKubeToken, KeyAccessKubeCAFile: f.AccessKubeCA, KeyAccessRecordingMax: f.AccessRecording,
 	}
 }
 
@@ -307,6 +365,9 @@ func (c *Config) apply(v map[Key]string, hostname func() (string, error)) error 
 		return err
 	}
 	if c.ReconcileInterval, err = duration(v, KeyReconcileInterval, DefaultReconcileInterval); err != nil {
+		return err
+	}
+	if c.Access, err = parseAccess(v); err != nil {
 		return err
 	}
 	return c.validate()
