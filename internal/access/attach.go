@@ -2,6 +2,7 @@ package access
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/subtle"
 	"encoding/json"
@@ -24,6 +25,7 @@ import (
 	"github.com/plexsphere/plexsphere/internal/principal"
 	"github.com/plexsphere/plexsphere/internal/problem"
 	"github.com/plexsphere/plexsphere/internal/route"
+	"github.com/plexsphere/plexsphere/internal/store"
 )
 
 // Access listener protocol (docs/design/0008-access.md).
@@ -184,43 +186,66 @@ func (s *Service) dialNode(ctx context.Context, r sessionRow) (net.Conn, error) 
 	return c, nil
 }
 
+// setupGrace is how long after issuance a node that has not yet applied
+// the session's session_setup is asked again: the event and the operator's
+// attach race (a refused attempt does not use the token up).
+const setupGrace = 5 * time.Second
+
 // openListener performs the listener's upgrade with token and returns the
-// connection and a reader holding any bytes read past the answer.
+// connection and a reader holding any bytes read past the answer. A node
+// that does not know the session yet is asked again, every 50 ms, until
+// setupGrace after issuance.
 func (s *Service) openListener(ctx context.Context, r sessionRow, token string) (net.Conn, *bufio.Reader, error) {
+	for {
+		c, br, code, err := s.upgrade(ctx, r, token)
+		if code != "session_unknown" || s.cfg.Now().After(store.Time(r.IssuedAt).Add(setupGrace)) {
+			return c, br, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, nil, err
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// upgrade is one attempt of openListener; code is the node's refusal code.
+func (s *Service) upgrade(ctx context.Context, r sessionRow, token string) (net.Conn, *bufio.Reader, string, error) {
 	c, err := s.dialNode(ctx, r)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, "", err
 	}
 	c.SetDeadline(time.Now().Add(dialTimeout))
 	req := "GET /v1/access HTTP/1.1\r\nHost: plexd\r\nAuthorization: Bearer " + token +
 		"\r\nConnection: Upgrade\r\nUpgrade: " + upgradeProto + "\r\n\r\n"
 	if _, err := io.WriteString(c, req); err != nil {
 		c.Close()
-		return nil, nil, problem.New(http.StatusBadGateway, CodeNodeUnreachable, "The node's access listener closed the connection.")
+		return nil, nil, "", problem.New(http.StatusBadGateway, CodeNodeUnreachable, "The node's access listener closed the connection.")
 	}
 	br := bufio.NewReader(c)
 	resp, err := http.ReadResponse(br, nil)
 	if err != nil {
 		c.Close()
-		return nil, nil, problem.New(http.StatusBadGateway, CodeNodeUnreachable, "The node's access listener did not answer.")
+		return nil, nil, "", problem.New(http.StatusBadGateway, CodeNodeUnreachable, "The node's access listener did not answer.")
 	}
 	if resp.StatusCode != http.StatusSwitchingProtocols {
 		defer c.Close()
-		return nil, nil, nodeRefusal(resp)
+		code, err := nodeRefusal(resp)
+		return nil, nil, code, err
 	}
 	c.SetDeadline(time.Time{})
-	return c, br, nil
+	return c, br, "", nil
 }
 
 // nodeRefusal turns a listener's refusal {code, detail} into a problem.
-func nodeRefusal(resp *http.Response) error {
+func nodeRefusal(resp *http.Response) (string, error) {
 	var body struct {
 		Code   string `json:"code"`
 		Detail string `json:"detail"`
 	}
 	json.NewDecoder(io.LimitReader(resp.Body, 4<<10)).Decode(&body)
 	resp.Body.Close()
-	return problem.New(http.StatusBadGateway, CodeNodeRefused,
+	return body.Code, problem.New(http.StatusBadGateway, CodeNodeRefused,
 		fmt.Sprintf("The node refused the session (%s): %s", sanitize(body.Code), sanitize(body.Detail)))
 }
 
@@ -272,12 +297,12 @@ func (s *Service) serveKube(w http.ResponseWriter, req *http.Request) {
 			pr.Out.URL.Path, pr.Out.URL.RawPath = KubePrefix+rest, ""
 			pr.Out.Header.Set("Authorization", "Bearer "+token)
 		},
-		Transport: &http.Transport{
+		Transport: setupRetry{until: store.Time(r.IssuedAt).Add(setupGrace), now: s.cfg.Now, next: &http.Transport{
 			DialContext: func(ctx context.Context, _, a string) (net.Conn, error) {
 				return s.cfg.Gateway.Dial(ctx, r.ProjectID, a)
 			},
 			ResponseHeaderTimeout: 60 * time.Second, MaxIdleConnsPerHost: 4, IdleConnTimeout: 30 * time.Second,
-		},
+		}},
 		FlushInterval: -1,
 		ErrorHandler: func(w http.ResponseWriter, req *http.Request, err error) {
 			s.cfg.Logger.Warn("kube proxy failed", "session_id", r.ID, "error", err.Error())
@@ -337,4 +362,37 @@ func writeProblem(w http.ResponseWriter, req *http.Request, err error) {
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(p.Status)
 	json.NewEncoder(w).Encode(p)
+}
+
+// setupRetry re-sends a bodiless kube call that the node refused with
+// session_unknown (its session_setup and the first call raced) every 50 ms
+// until the grace period after issuance ends.
+type setupRetry struct {
+	until time.Time
+	now   func() time.Time
+	next  http.RoundTripper
+}
+
+func (t setupRetry) RoundTrip(req *http.Request) (*http.Response, error) {
+	for {
+		resp, err := t.next.RoundTrip(req)
+		if err != nil || resp.StatusCode != http.StatusUnauthorized || (req.Body != nil && req.Body != http.NoBody) ||
+			t.now().After(t.until) {
+			return resp, err
+		}
+		raw, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
+		resp.Body.Close()
+		var body struct {
+			Code string `json:"code"`
+		}
+		if json.Unmarshal(raw, &body); body.Code != "session_unknown" {
+			resp.Body = io.NopCloser(bytes.NewReader(raw))
+			return resp, nil
+		}
+		select {
+		case <-req.Context().Done():
+			return nil, req.Context().Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }
