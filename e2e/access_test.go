@@ -36,14 +36,15 @@ type accessLab struct {
 }
 
 const (
+	blobSize    = 64 << 20
 	labOperator = "198.18.0.50"
 	labOutsider = "198.18.0.51"
 	kubeToken   = "node-kube-credential"
 )
 
-func newAccessLab(t *testing.T) *accessLab {
+func newAccessLab(t testing.TB, extra ...hostSpec) *accessLab {
 	t.Helper()
-	m := newTLSMeshLab(t, []hostSpec{{name: "web", addr: "198.18.0.11"}})
+	m := newTLSMeshLab(t, append([]hostSpec{{name: "web", addr: "198.18.0.11"}}, extra...))
 	a := &accessLab{meshLab: m, web: m.nodes["web"]}
 	a.opNS, a.outNS = m.lab.Host("op"), m.lab.Host("out")
 	m.seg.Attach(a.opNS, "eth0", labOperator+"/24")
@@ -62,24 +63,33 @@ func newAccessLab(t *testing.T) *accessLab {
 	caFile, tokFile := filepath.Join(dir, "kube-ca.pem"), filepath.Join(dir, "kube-token")
 	os.WriteFile(caFile, ca, 0o600)
 	os.WriteFile(tokFile, []byte(kubeToken+"\n"), 0o600)
-	svc, err := netnstest.Listen(a.web.ns, "tcp", "127.0.0.1:8088")
-	if err != nil {
-		t.Fatal(err)
-	}
+	// The service on web's loopback (what the tcp forward reaches) and,
+	// for the benchmark's direct path, on every address of web.
 	hs := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/blob" {
-			io.CopyN(w, zeroes{}, 64<<20)
+			io.CopyN(w, zeroes{}, blobSize)
 			return
 		}
 		io.WriteString(w, "hello from the web node\n")
 	})}
-	go hs.Serve(svc)
+	for _, addr := range []string{"127.0.0.1:8088", "0.0.0.0:8089"} {
+		svc, err := netnstest.Listen(a.web.ns, "tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		go hs.Serve(svc)
+	}
 	t.Cleanup(func() { hs.Close() })
 
 	a.web.spec.args = []string{"--access-ssh-users", "root", "--access-kube-api", "https://127.0.0.1:6443",
 		"--access-kube-token-file", tokFile, "--access-kube-ca-file", caFile}
-	m.start(t, a.web, m.issueToken(t, "node", 1))
-	m.waitJoined(t, a.web, 30*time.Second)
+	tok := m.issueToken(t, "node", 1+len(extra))
+	for _, name := range m.order {
+		m.start(t, m.nodes[name], tok)
+	}
+	for _, name := range m.order {
+		m.waitJoined(t, m.nodes[name], 30*time.Second)
+	}
 
 	a.opHome = m.lab.TempDir()
 	a.env = []string{"HOME=" + a.opHome, "PATH=" + binDir + ":" + os.Getenv("PATH"), "PLEXSPHERE_URL=" + m.url,

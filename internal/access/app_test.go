@@ -30,7 +30,7 @@ type world struct {
 	rid  string
 }
 
-func newWorld(t *testing.T, b apptest.Backend, tune func(*config.Config)) *world {
+func newWorld(t testing.TB, b apptest.Backend, tune func(*config.Config)) *world {
 	t.Helper()
 	e := apptest.StartConfig(t, b, tune)
 	w := &world{e: e, enr: e.NewEnrolment(t, "acc", "100.81.0.0/24", 2)}
@@ -47,7 +47,7 @@ func (w *world) path(s ...string) string {
 	return "/v1/projects/" + w.enr.Project.ID + "/sessions" + strings.Join(s, "")
 }
 
-func sshPublicKey(t *testing.T) string {
+func sshPublicKey(t testing.TB) string {
 	t.Helper()
 	pub, _, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
@@ -60,7 +60,7 @@ func sshPublicKey(t *testing.T) string {
 	return strings.TrimSpace(string(ssh.MarshalAuthorizedKey(p)))
 }
 
-func (w *world) sshRequest(t *testing.T, key string) apiv1.IssueSessionRequest {
+func (w *world) sshRequest(t testing.TB, key string) apiv1.IssueSessionRequest {
 	return apiv1.IssueSessionRequest{ResourceID: w.rid, Kind: "ssh",
 		Target: apiv1.SessionTarget{SSH: &nodeproto.SSHTarget{User: "root"}}, PublicKey: sshPublicKey(t), IdempotencyKey: key}
 }

@@ -290,8 +290,8 @@ func (s *Service) source(ctx context.Context, pid string) (string, error) {
 	return src, nil
 }
 
-// create signs the token, writes the session, tells the node and audits,
-// in one transaction.
+// create signs the token, then writes the session, tells the node and
+// audits in one transaction.
 func (s *Service) create(ctx context.Context, spec issueSpec, source string) (*issueOutput, error) {
 	now := s.cfg.Now().UTC().Truncate(time.Second)
 	id := uuid.Must(uuid.NewV7()).String()
@@ -307,16 +307,18 @@ func (s *Service) create(ctx context.Context, spec issueSpec, source string) (*i
 		return nil, problem.Internal(err)
 	}
 	target, _ := json.Marshal(spec.req.Target)
+	// Signed before the transaction: the signing key is read through its
+	// own connection, which a transaction holding one must not wait for.
+	key, err := s.cfg.Keys.ActiveKey(ctx, s.cfg.DB, spec.domainID)
+	if err != nil {
+		return nil, problem.From(err)
+	}
+	token, err := s.sign(ctx, key.KID, key.Public, claims)
+	if err != nil {
+		return nil, problem.Internal(err)
+	}
 	var out *issueOutput
 	err = s.cfg.DB.Tx(ctx, func(tx *sql.Tx) error {
-		key, err := s.cfg.Keys.ActiveKey(ctx, tx, spec.domainID)
-		if err != nil {
-			return err
-		}
-		token, err := s.sign(ctx, key.KID, key.Public, claims)
-		if err != nil {
-			return err
-		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO access_sessions (id, domain_id, project_id, resource_id, node_id,
 			identity_id, kind, target, claims, kid, status, idempotency_key, issued_at, expires_at, last_active_at)
 			VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,'active',$11,$12,$13,$12)`,

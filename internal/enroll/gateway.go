@@ -3,6 +3,7 @@ package enroll
 import (
 	"context"
 	"database/sql"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -18,17 +19,24 @@ const KindGateway = "gateway"
 // gatewayTokenTTL bounds the life of a gateway's bootstrap token.
 const gatewayTokenTTL = 5 * 60 * 1e6 // 5 minutes in microseconds
 
+// gatewayStale is how long a gateway may go without a heartbeat (they
+// send one every 10 s) before another start takes it for dead.
+const gatewayStale = 2 * time.Minute
+
 // IssueGatewayToken mints a single-use bootstrap token of kind gateway for
-// the Project and decommissions the Project's earlier gateways (a control
-// plane enrols a fresh gateway on every start; their keys died with it).
+// the Project and decommissions the Project's dead gateways: those of an
+// earlier start of a control plane (their keys died with it), recognised
+// by no heartbeat for gatewayStale. Other replicas' live gateways stay.
 // The issuance is audited in the Domain's chain.
 func (s *Service) IssueGatewayToken(ctx context.Context, projectID string) (string, error) {
 	domainID, _, err := projectDomain(ctx, s.db, projectID)
 	if err != nil {
 		return "", err
 	}
-	old, err := store.Strings(ctx, s.db, `SELECT id FROM nodes WHERE project_id = $1 AND kind = $2 AND revoked_at IS NULL`,
-		projectID, KindGateway)
+	stale := store.Micros(s.stamp().Add(-gatewayStale))
+	old, err := store.Strings(ctx, s.db, `SELECT n.id FROM nodes n LEFT JOIN node_agents a ON a.node_id = n.id
+		WHERE n.project_id = $1 AND n.kind = $2 AND n.revoked_at IS NULL AND n.created_at < $3
+		AND COALESCE(a.last_heartbeat_at, 0) < $3`, projectID, KindGateway, stale)
 	if err != nil {
 		return "", err
 	}

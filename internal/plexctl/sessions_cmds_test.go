@@ -120,6 +120,7 @@ func TestSSHExecRunsSystemSSH(t *testing.T) {
 	want := []string{"ssh",
 		"-o", "ProxyCommand=/opt/plexctl ssh --proxy --project " + accessProject + " deploy@" + accessNode,
 		"-i", key, "-o", "IdentitiesOnly=yes", "-o", "HostKeyAlias=plexsphere-" + accessNode,
+		"-o", "StrictHostKeyChecking=accept-new", "-o", "UserKnownHostsFile=" + filepath.Join(filepath.Dir(key), "known_hosts"),
 		"--", "deploy@" + accessNode, "ls", "-la", "/tmp"}
 	if !slices.Equal(argv, want) {
 		t.Errorf("argv:\n%q\nwant:\n%q", argv, want)
@@ -156,7 +157,8 @@ func TestSSHConfig(t *testing.T) {
 	key := filepath.Join(filepath.Dir(h.cfg), "ssh", "id_ed25519")
 	r := h.ok("ssh", "config")
 	want := "# plexsphere: written by 'plexctl ssh config'\nHost *.plexsphere\n" +
-		"    ProxyCommand /opt/plexctl ssh --proxy %r@%h\n    IdentityFile " + key + "\n    IdentitiesOnly yes\n\n"
+		"    ProxyCommand /opt/plexctl ssh --proxy %r@%h\n    IdentityFile " + key + "\n    IdentitiesOnly yes\n" +
+		"    StrictHostKeyChecking accept-new\n    UserKnownHostsFile " + filepath.Join(filepath.Dir(key), "known_hosts") + "\n\n"
 	if r.stdout != want {
 		t.Errorf("wildcard block:\n%s\nwant:\n%s", r.stdout, want)
 	}

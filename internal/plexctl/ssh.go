@@ -3,6 +3,7 @@ package plexctl
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -147,6 +148,11 @@ func (a *app) sshExec(ctx context.Context, o sshOptions, user, ref string, comma
 		"-i", key,
 		"-o", "IdentitiesOnly=yes",
 		"-o", "HostKeyAlias=" + hostKeyAlias(node),
+		// A node's SSH host key is its own (plexd's, in its data
+		// directory): trusted on first use and pinned per node id in
+		// plexctl's own known_hosts, so a changed key is refused.
+		"-o", "StrictHostKeyChecking=accept-new",
+		"-o", "UserKnownHostsFile=" + knownHosts(key),
 	}
 	argv = append(argv, o.sshArgs...)
 	argv = append(argv, "--", user+"@"+node.ID)
@@ -282,6 +288,9 @@ into the ProxyCommand; a --token is not: keep it in a saved context.`,
 	return calls(cmd, "listNodes", "getNode")
 }
 
+// knownHosts is plexctl's known_hosts file, next to its managed key.
+func knownHosts(key string) string { return filepath.Join(filepath.Dir(key), "known_hosts") }
+
 // sshConfigBlock renders one Host block.
 func sshConfigBlock(hosts, alias, proxy, key, user string) string {
 	var b strings.Builder
@@ -292,6 +301,8 @@ func sshConfigBlock(hosts, alias, proxy, key, user string) string {
 	fmt.Fprintf(&b, "    ProxyCommand %s\n", proxy)
 	fmt.Fprintf(&b, "    IdentityFile %s\n", sshConfigQuote(key))
 	b.WriteString("    IdentitiesOnly yes\n")
+	b.WriteString("    StrictHostKeyChecking accept-new\n")
+	fmt.Fprintf(&b, "    UserKnownHostsFile %s\n", sshConfigQuote(knownHosts(key)))
 	if user != "" {
 		fmt.Fprintf(&b, "    User %s\n", sshConfigQuote(user))
 	}
