@@ -253,7 +253,8 @@ func TestUpStatusDeregister(t *testing.T) {
 func TestInstallUninstall(t *testing.T) {
 	e := newEnv(t)
 	unit := filepath.Join(t.TempDir(), "systemd", "plexd.service")
-	r := e.run("install", "--unit-path", unit, "--server", "https://cp.example", "--token", "psb_secret", "--mode", "bridge")
+	r := e.run("install", "--unit-path", unit, "--server", "https://cp.example", "--token", "psb_secret", "--mode", "bridge",
+		"--access-ssh-users", "ops=deploy,root", "--access-kube-api", "https://127.0.0.1:6443")
 	if r.code != ExitOK {
 		t.Fatalf("install: %d %s", r.code, r.stderr)
 	}
@@ -266,6 +267,7 @@ func TestInstallUninstall(t *testing.T) {
 		"ExecStart=/usr/local/bin/plexd up --config " + e.vars["PLEXD_CONFIG"], "--server https://cp.example",
 		"--data-dir " + e.vars["PLEXD_DATA_DIR"],
 		"--mode bridge", "WantedBy=multi-user.target", "Restart=on-failure",
+		"--access-ssh-users ops=deploy,root", "--access-kube-api https://127.0.0.1:6443",
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("unit lacks %q:\n%s", want, body)

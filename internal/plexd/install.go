@@ -6,6 +6,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -106,6 +108,9 @@ func UnitFile(exe string, cfg *config.Config) (string, error) {
 		config.KeyHostname: cfg.Hostname, config.KeyMode: cfg.Mode, config.KeySocket: cfg.Socket,
 		config.KeyLogLevel: cfg.LogLevel, config.KeyAPITCP: cfg.APITCP, config.KeyAPITokenFile: cfg.APITokenFile,
 		config.KeyWireGuardBackend: cfg.WireGuardBackend, config.KeySecretsGroup: cfg.SecretsGroup,
+		config.KeyAccessPort: strconv.Itoa(cfg.Access.Port), config.KeyAccessSSHUsers: sshUsersArg(cfg.Access.SSHUsers),
+		config.KeyAccessKubeAPI: cfg.Access.KubeAPI, config.KeyAccessKubeTokenFile: cfg.Access.KubeTokenFile,
+		config.KeyAccessKubeCAFile: cfg.Access.KubeCAFile, config.KeyAccessRecordingMax: strconv.FormatInt(cfg.Access.RecordingMax, 10),
 	}
 	for _, k := range config.Keys() {
 		v, ok := values[k]
@@ -140,6 +145,20 @@ UMask=0077
 [Install]
 WantedBy=multi-user.target
 `, strings.Join(args, " ")), nil
+}
+
+// sshUsersArg renders access_ssh_users back to its flag form, sorted.
+func sshUsersArg(m map[string]string) string {
+	items := make([]string, 0, len(m))
+	for target, local := range m {
+		if target == local {
+			items = append(items, target)
+		} else {
+			items = append(items, target+"="+local)
+		}
+	}
+	slices.Sort(items)
+	return strings.Join(items, ",")
 }
 
 // quoteArg quotes a systemd ExecStart argument when it needs it.
