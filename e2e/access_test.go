@@ -161,6 +161,33 @@ func TestAccessInNamespaces(t *testing.T) {
 		if err != nil || !bytes.Equal(got, payload) {
 			t.Fatalf("the copied file differs (%d of %d bytes): %v", len(got), len(payload), err)
 		}
+		// The first ssh session was recorded; plexctl replays it.
+		var list struct {
+			Items []struct {
+				ID           string `json:"id"`
+				HasRecording bool   `json:"has_recording"`
+			} `json:"items"`
+		}
+		var rec string
+		for deadline := time.Now().Add(10 * time.Second); rec == "" && time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+			if st, raw := a.do(t, "GET", "/v1/projects/"+a.projectID+"/sessions?kind=ssh", nil, &list); st != 200 {
+				t.Fatalf("list: %d %s", st, raw)
+			}
+			if len(list.Items) > 0 && list.Items[0].HasRecording {
+				rec = list.Items[0].ID
+			}
+		}
+		if rec == "" {
+			t.Fatal("the ssh session has no recording")
+		}
+		out, errOut, err = a.op(t, 30*time.Second, "plexctl", "sessions", "play", "--project", a.projectID, "--raw", rec)
+		if err != nil || !strings.HasPrefix(out, `{"version":2`) || !strings.Contains(out, "hello-from-") {
+			t.Fatalf("sessions play: %v\n%s%s", err, out, errOut)
+		}
+		if out, errOut, err = a.op(t, 30*time.Second, "plexctl", "sessions", "play", "--project", a.projectID, "--speed", "100", rec); err != nil ||
+			!strings.Contains(out, "hello-from-") {
+			t.Fatalf("sessions play (replayed): %v\n%s%s", err, out, errOut)
+		}
 	})
 
 	t.Run("kubectl through plexctl's kubeconfig, impersonating the operator", func(t *testing.T) {
