@@ -31,7 +31,9 @@ func BenchmarkIssueSession(b *testing.B) {
 			}
 			b.StopTimer()
 			sort.Slice(took, func(i, j int) bool { return took[i] < took[j] })
-			q := func(p float64) float64 { return float64(took[min(len(took)-1, int(p*float64(len(took))))].Microseconds()) / 1000 }
+			q := func(p float64) float64 {
+				return float64(took[min(len(took)-1, int(p*float64(len(took))))].Microseconds()) / 1000
+			}
 			b.ReportMetric(q(0.5), "p50-ms")
 			b.ReportMetric(q(0.99), "p99-ms")
 		})
@@ -57,7 +59,7 @@ func BenchmarkIssueSession(b *testing.B) {
 // benchWorld is a world without the Domain caps in the way, its gateway
 // already up.
 func benchWorld(b *testing.B, backend apptest.Backend) *world {
-	w := newWorld(b, backend, func(c *config.Config) { c.SessionMaxLive, c.SessionIssueRate = 1 << 30, 1 << 30 })
+	w := newWorld(b, backend, func(c *config.Config) { c.SessionMaxLive, c.SessionIssueRate = 1<<30, 1<<30 })
 	if st, raw := w.e.Do(b, "POST", w.path(), w.sshRequest(b, ""), &apiv1.IssuedSession{}); st != 201 {
 		b.Fatalf("warm-up: %d %s", st, raw)
 	}

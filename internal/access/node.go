@@ -1,7 +1,6 @@
 package access
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"database/sql"
@@ -98,13 +97,9 @@ func (s *Service) activity(ctx context.Context, in *activityInput) (*struct{}, e
 	if err != nil {
 		return nil, err
 	}
-	var a nodeproto.SessionActivity
-	dec := json.NewDecoder(bytes.NewReader(in.RawBody))
-	if err := dec.Decode(&a); err != nil {
-		return nil, problem.BadRequest(CodeInvalidBody, "The body must be {\"ssh\"|\"k8s\"|\"tcp\": {…}}.")
-	}
-	if err := a.Validate(); err != nil {
-		return nil, problem.BadRequest(CodeInvalidBody, err.Error())
+	a, err := decodeActivity(in.RawBody)
+	if err != nil {
+		return nil, err
 	}
 	kind, action, reason := describe(a)
 	if kind != r.Kind {
@@ -145,6 +140,19 @@ func (s *Service) activity(ctx context.Context, in *activityInput) (*struct{}, e
 	return nil, nil
 }
 
+// decodeActivity reads and checks a callback body: one JSON object with
+// exactly one bounded member.
+func decodeActivity(raw []byte) (nodeproto.SessionActivity, error) {
+	var a nodeproto.SessionActivity
+	if err := json.Unmarshal(raw, &a); err != nil {
+		return a, problem.BadRequest(CodeInvalidBody, "The body must be {\"ssh\"|\"k8s\"|\"tcp\": {…}}.")
+	}
+	if err := a.Validate(); err != nil {
+		return a, problem.BadRequest(CodeInvalidBody, err.Error())
+	}
+	return a, nil
+}
+
 // describe names an activity's kind, its audit action and the detail kept
 // in the entry's reason.
 func describe(a nodeproto.SessionActivity) (kind, action, reason string) {
@@ -162,7 +170,7 @@ func describe(a nodeproto.SessionActivity) (kind, action, reason string) {
 		}
 		return nodeproto.SessionSSH, "session.command", reason
 	case a.K8s != nil:
-		return nodeproto.SessionK8s, "session.k8s_call", fmt.Sprintf("verb=%s resource=%s namespace=%s name=%s status=%d",
+		return nodeproto.SessionK8s, "session.k8s_call", fmt.Sprintf("verb=%q resource=%q namespace=%q name=%q status=%d",
 			a.K8s.Verb, a.K8s.ResourceKind, a.K8s.Namespace, a.K8s.Name, a.K8s.StatusCode)
 	default:
 		if a.TCP.Phase == nodeproto.PhaseStarted {
@@ -286,17 +294,11 @@ type recordingOutput struct {
 // recording serves an ssh session's recording to readers of the Project
 // (project#observe); every read is audited.
 func (s *Service) recording(ctx context.Context, in *SessionParams) (*recordingOutput, error) {
-	pid, sid, err := in.ids()
+	r, err := s.readableSession(ctx, in)
 	if err != nil {
 		return nil, err
 	}
-	if err := s.readable(ctx, pid); err != nil {
-		return nil, err
-	}
-	r, err := s.session(ctx, pid, sid)
-	if err != nil {
-		return nil, err
-	}
+	sid := r.ID
 	audit.RequestFrom(ctx).Target(r.DomainID, "session", r.ID)
 	var size int64
 	var truncated bool

@@ -205,15 +205,21 @@ func (in *SessionParams) ids() (string, string, error) {
 	return pid, sid, err
 }
 
-func (s *Service) get(ctx context.Context, in *SessionParams) (*sessionOutput, error) {
+// readableSession checks project#observe and reads the session of the
+// path.
+func (s *Service) readableSession(ctx context.Context, in *SessionParams) (sessionRow, error) {
 	pid, sid, err := in.ids()
 	if err != nil {
-		return nil, err
+		return sessionRow{}, err
 	}
 	if err := s.readable(ctx, pid); err != nil {
-		return nil, err
+		return sessionRow{}, err
 	}
-	r, err := s.session(ctx, pid, sid)
+	return s.session(ctx, pid, sid)
+}
+
+func (s *Service) get(ctx context.Context, in *SessionParams) (*sessionOutput, error) {
+	r, err := s.readableSession(ctx, in)
 	if err != nil {
 		return nil, err
 	}

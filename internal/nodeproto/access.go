@@ -222,22 +222,35 @@ type TCPActivity struct {
 // MaxActivityCommand bounds SSHActivity.Command.
 const MaxActivityCommand = 1 << 10
 
-// Validate checks that exactly one member is set and bounded.
+// terminations are the values of terminated_by.
+var terminations = map[string]bool{"": true, TerminatedTTL: true, TerminatedIdle: true, TerminatedPlexd: true,
+	TerminatedRevoke: true, TerminatedClient: true}
+
+// Validate checks that exactly one member is set and bounded: an ssh
+// report is a command or a phase, terminated_by one of its values, a k8s
+// report a verb with an HTTP status and a duration that make sense.
 func (a *SessionActivity) Validate() error {
 	n := 0
 	if a.SSH != nil {
 		n++
-		if len(a.SSH.Command) > MaxActivityCommand {
+		switch {
+		case len(a.SSH.Command) > MaxActivityCommand:
 			return invalid("ssh.command", "longer than 1 KiB")
-		}
-		if a.SSH.Phase != "" && a.SSH.Phase != PhaseStarted && a.SSH.Phase != PhaseEnded {
+		case a.SSH.Phase != "" && a.SSH.Phase != PhaseStarted && a.SSH.Phase != PhaseEnded:
 			return invalid("ssh.phase", "not session_started or session_ended")
+		case a.SSH.Phase == "" && a.SSH.Command == "":
+			return invalid("ssh", "neither a command nor a phase")
+		case !terminations[a.SSH.TerminatedBy]:
+			return invalid("ssh.terminated_by", "not a termination")
 		}
 	}
 	if a.K8s != nil {
 		n++
 		if a.K8s.Verb == "" || len(a.K8s.Verb) > 32 || len(a.K8s.ResourceKind) > 253 || len(a.K8s.Namespace) > 253 || len(a.K8s.Name) > 253 {
 			return invalid("k8s", "verb missing, or a member too long")
+		}
+		if a.K8s.StatusCode < 0 || a.K8s.StatusCode > 999 || a.K8s.DurationMS < 0 {
+			return invalid("k8s", "status_code outside 0–999 or a negative duration_ms")
 		}
 	}
 	if a.TCP != nil {
@@ -247,6 +260,9 @@ func (a *SessionActivity) Validate() error {
 		}
 		if a.TCP.BytesIn < 0 || a.TCP.BytesOut < 0 {
 			return invalid("tcp", "negative byte count")
+		}
+		if !terminations[a.TCP.TerminatedBy] {
+			return invalid("tcp.terminated_by", "not a termination")
 		}
 	}
 	if n != 1 {
