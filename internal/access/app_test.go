@@ -185,7 +185,8 @@ func TestSessionLifecycle(t *testing.T) {
 				t.Errorf("activity of another kind: %d %s", resp.StatusCode, raw)
 			}
 			stranger := w.e.RegisterNode(t, w.enr.Token.Token, "web2", nodeproto.Level2)
-			if resp, raw := w.e.NodeSend(t, stranger, "POST", cb, nodeproto.SessionActivity{SSH: &nodeproto.SSHActivity{Command: "x"}}, nil); resp.StatusCode != 403 {
+			if resp, raw := w.e.NodeSend(t, stranger, "POST", cb, nodeproto.SessionActivity{SSH: &nodeproto.SSHActivity{Command: "x"}}, nil); resp.StatusCode != 403 ||
+				code(raw) != "nsk_node_mismatch" {
 				t.Errorf("another node's callback: %d %s", resp.StatusCode, raw)
 			}
 			// A recording in two chunks, a retried chunk, then the final mark.

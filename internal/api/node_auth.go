@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/danielgtaylor/huma/v2"
 
@@ -68,7 +69,13 @@ func (s *Server) authenticateNode(ctx huma.Context, next func(huma.Context)) {
 	}
 	for _, name := range nodePathParams {
 		if v := ctx.Param(name); v != "" && v != id {
-			s.writeProblem(ctx, problem.New(http.StatusForbidden, "node_id_mismatch",
+			// api.md §2.2: the execution and session callbacks spell it
+			// nsk_node_mismatch.
+			code := "node_id_mismatch"
+			if p := ctx.Operation().Path; strings.Contains(p, "/sessions/") || strings.Contains(p, "/executions/") {
+				code = "nsk_node_mismatch"
+			}
+			s.writeProblem(ctx, problem.New(http.StatusForbidden, code,
 				"The node secret key belongs to another node than the path names."))
 			return
 		}
