@@ -125,6 +125,14 @@ func (s *Service) activity(ctx context.Context, in *activityInput) (*struct{}, e
 			set += `, connected_at = COALESCE(connected_at, $1)`
 		case "session.disconnect":
 			set += `, disconnected_at = $1`
+			// The connection's duration, from the node's own start report.
+			var at sql.NullInt64
+			if err := tx.QueryRowContext(ctx, `SELECT connected_at FROM access_sessions WHERE id = $1`, r.ID).Scan(&at); err != nil {
+				return err
+			}
+			if at.Valid {
+				reason += fmt.Sprintf(" duration_ms=%d", (store.Micros(now)-at.Int64)/1000)
+			}
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE access_sessions SET `+set+` WHERE id = $2`, store.Micros(now), r.ID); err != nil {
 			return err
