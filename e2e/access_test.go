@@ -223,7 +223,7 @@ func TestAccessInNamespaces(t *testing.T) {
 		defer cancel()
 		fwd := a.command(ctx, a.opNS, "plexctl", "tcp", "web:8088", "--local", "127.0.0.1:18088")
 		stdout, _ := fwd.StdoutPipe()
-		var errOut bytes.Buffer
+		var errOut syncBuffer
 		fwd.Stderr = &errOut
 		if err := fwd.Start(); err != nil {
 			t.Fatal(err)
@@ -257,13 +257,13 @@ func TestAccessInNamespaces(t *testing.T) {
 		defer cancel()
 		ssh := a.command(ctx, a.opNS, "ssh", "-F", a.sshCfg, "web.plexsphere", "echo started; sleep 50; echo not-revoked")
 		stdout, _ := ssh.StdoutPipe()
-		var errOut bytes.Buffer
+		var errOut syncBuffer
 		ssh.Stderr = &errOut
 		if err := ssh.Start(); err != nil {
 			t.Fatal(err)
 		}
 		exited := make(chan time.Time, 1)
-		var out bytes.Buffer
+		var out syncBuffer
 		go func() {
 			io.Copy(&out, stdout)
 			ssh.Wait()

@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"io"
 	"sort"
@@ -29,7 +28,7 @@ func BenchmarkAccessSSHSetup(b *testing.B) {
 		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 		cmd := a.command(ctx, a.opNS, "plexctl", "ssh", "--project", a.projectID, "root@web", "--", "echo", "first-byte")
 		stdout, _ := cmd.StdoutPipe()
-		var errOut bytes.Buffer
+		var errOut syncBuffer
 		cmd.Stderr = &errOut
 		t0 := time.Now()
 		if err := cmd.Start(); err != nil {

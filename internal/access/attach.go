@@ -186,34 +186,38 @@ func (s *Service) dialNode(ctx context.Context, r sessionRow) (net.Conn, error) 
 	return c, nil
 }
 
-// setupGrace is how long after issuance a node that has not yet applied
-// the session's session_setup is asked again: the event and the operator's
-// attach race (a refused attempt does not use the token up).
-const setupGrace = 5 * time.Second
+// setupGrace is how long after issuance a node that cannot be reached yet
+// or has not yet applied the session's session_setup is asked again: the
+// event, the gateway's first WireGuard handshake with the node and the
+// operator's attach race (a refused attempt does not use the token up).
+const setupGrace = 10 * time.Second
 
 // openListener performs the listener's upgrade with token and returns the
 // connection and a reader holding any bytes read past the answer. A node
-// that does not know the session yet is asked again, every 50 ms, until
-// setupGrace after issuance.
+// that does not answer or does not know the session yet is asked again,
+// every 50 ms, until setupGrace after issuance.
 func (s *Service) openListener(ctx context.Context, r sessionRow, token string) (net.Conn, *bufio.Reader, error) {
 	for {
 		c, br, code, err := s.upgrade(ctx, r, token)
-		if code != "session_unknown" || s.cfg.Now().After(store.Time(r.IssuedAt).Add(setupGrace)) {
+		retry := code == "session_unknown" || code == codeDialFailed
+		if !retry || s.cfg.Now().After(store.Time(r.IssuedAt).Add(setupGrace)) {
 			return c, br, err
 		}
-		select {
-		case <-ctx.Done():
+		if !wait(ctx) {
 			return nil, nil, err
-		case <-time.After(50 * time.Millisecond):
 		}
 	}
 }
 
-// upgrade is one attempt of openListener; code is the node's refusal code.
+// codeDialFailed marks an attempt that did not reach the listener.
+const codeDialFailed = "-dial"
+
+// upgrade is one attempt of openListener; code is the node's refusal code
+// (codeDialFailed when the listener was not reached).
 func (s *Service) upgrade(ctx context.Context, r sessionRow, token string) (net.Conn, *bufio.Reader, string, error) {
 	c, err := s.dialNode(ctx, r)
 	if err != nil {
-		return nil, nil, "", err
+		return nil, nil, codeDialFailed, err
 	}
 	c.SetDeadline(time.Now().Add(dialTimeout))
 	req := "GET /v1/access HTTP/1.1\r\nHost: plexd\r\nAuthorization: Bearer " + token +
@@ -376,9 +380,18 @@ type setupRetry struct {
 func (t setupRetry) RoundTrip(req *http.Request) (*http.Response, error) {
 	for {
 		resp, err := t.next.RoundTrip(req)
-		if err != nil || resp.StatusCode != http.StatusUnauthorized || (req.Body != nil && req.Body != http.NoBody) ||
-			t.now().After(t.until) {
+		bodiless := req.Body == nil || req.Body == http.NoBody
+		if !bodiless || t.now().After(t.until) {
 			return resp, err
+		}
+		if err != nil { // the node is not reachable yet: try again
+			if !wait(req.Context()) {
+				return nil, err
+			}
+			continue
+		}
+		if resp.StatusCode != http.StatusUnauthorized {
+			return resp, nil
 		}
 		raw, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
 		resp.Body.Close()
@@ -389,10 +402,18 @@ func (t setupRetry) RoundTrip(req *http.Request) (*http.Response, error) {
 			resp.Body = io.NopCloser(bytes.NewReader(raw))
 			return resp, nil
 		}
-		select {
-		case <-req.Context().Done():
+		if !wait(req.Context()) {
 			return nil, req.Context().Err()
-		case <-time.After(50 * time.Millisecond):
 		}
+	}
+}
+
+// wait sleeps 50 ms unless ctx ends first (false).
+func wait(ctx context.Context) bool {
+	select {
+	case <-ctx.Done():
+		return false
+	case <-time.After(50 * time.Millisecond):
+		return true
 	}
 }
