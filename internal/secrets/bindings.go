@@ -10,6 +10,7 @@ import (
 
 	"github.com/plexsphere/plexsphere/internal/apiv1"
 	"github.com/plexsphere/plexsphere/internal/audit"
+	"github.com/plexsphere/plexsphere/internal/labels"
 	"github.com/plexsphere/plexsphere/internal/principal"
 	"github.com/plexsphere/plexsphere/internal/problem"
 	"github.com/plexsphere/plexsphere/internal/route"
@@ -83,7 +84,7 @@ func (s *Service) listBindings(ctx context.Context, in *SecretPathParams) (*bind
 	if err := rows.Err(); err != nil {
 		return nil, problem.Internal(err)
 	}
-	nodes, err := projectNodes(ctx, s.cfg.DB, pid)
+	nodes, err := labels.ProjectNodes(ctx, s.cfg.DB, pid)
 	if err != nil {
 		return nil, problem.Internal(err)
 	}

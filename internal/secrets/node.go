@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/plexsphere/plexsphere/internal/audit"
+	"github.com/plexsphere/plexsphere/internal/labels"
 	"github.com/plexsphere/plexsphere/internal/nodeproto"
 	"github.com/plexsphere/plexsphere/internal/problem"
 	"github.com/plexsphere/plexsphere/internal/secrets/backend"
@@ -133,7 +134,7 @@ func (s *Service) boundSecret(ctx context.Context, n fetchNode, name string) (ro
 	if len(bs) == 0 {
 		return r, false, nil
 	}
-	labels, err := nodeLabels(ctx, s.cfg.DB, n.ID)
+	labels, err := labels.NodeLabels(ctx, s.cfg.DB, n.ID)
 	if err != nil {
 		return row{}, false, problem.Internal(err)
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/plexsphere/plexsphere/internal/labels"
 	"github.com/plexsphere/plexsphere/internal/nodeproto"
 	"github.com/plexsphere/plexsphere/internal/nodestate"
 	"github.com/plexsphere/plexsphere/internal/selector"
@@ -69,68 +70,6 @@ func refsFor(bs []binding, nodeID string, labels map[string]string) []nodeproto.
 	return refs
 }
 
-// projectNodes reads the live nodes of a Project with their labels.
-func projectNodes(ctx context.Context, q store.Querier, projectID string) (map[string]map[string]string, error) {
-	ids, err := store.Strings(ctx, q, `SELECT id FROM nodes WHERE project_id = $1 AND revoked_at IS NULL`, projectID)
-	if err != nil {
-		return nil, fmt.Errorf("secrets: nodes: %w", err)
-	}
-	labels, err := labelsWhere(ctx, q, `n.project_id = $1`, projectID)
-	if err != nil {
-		return nil, err
-	}
-	out := make(map[string]map[string]string, len(ids))
-	for _, id := range ids {
-		out[id] = labels[id]
-		if out[id] == nil {
-			out[id] = map[string]string{}
-		}
-	}
-	return out, nil
-}
-
-// nodeLabels reads one node's labels.
-func nodeLabels(ctx context.Context, q store.Querier, nodeID string) (map[string]string, error) {
-	labels, err := labelsWhere(ctx, q, `n.id = $1`, nodeID)
-	if err != nil || labels[nodeID] == nil {
-		return map[string]string{}, err
-	}
-	return labels[nodeID], nil
-}
-
-// labelsWhere reads the labels of the live nodes n that where (with arg)
-// selects, as selectors see them: qualified key → value, the values of a
-// multi-valued key sorted and joined with ",".
-func labelsWhere(ctx context.Context, q store.Querier, where, arg string) (map[string]map[string]string, error) {
-	rows, err := q.QueryContext(ctx, `SELECT a.object_id, d.qualified_key, a.value
-		FROM label_assignments a JOIN label_definitions d ON d.id = a.definition_id
-		JOIN nodes n ON n.id = a.object_id
-		WHERE a.object_kind = 'node' AND `+where+` AND n.revoked_at IS NULL
-		ORDER BY a.object_id, d.qualified_key, a.value`, arg)
-	if err != nil {
-		return nil, fmt.Errorf("secrets: labels: %w", err)
-	}
-	defer rows.Close()
-	out := map[string]map[string]string{}
-	for rows.Next() {
-		var id, key, value string
-		if err := rows.Scan(&id, &key, &value); err != nil {
-			return nil, fmt.Errorf("secrets: labels: %w", err)
-		}
-		labels := out[id]
-		if labels == nil {
-			labels = map[string]string{}
-			out[id] = labels
-		}
-		if prev, ok := labels[key]; ok {
-			labels[key] = prev + "," + value
-		} else {
-			labels[key] = value
-		}
-	}
-	return out, rows.Err()
-}
-
 // view is a Project's bindings and live nodes, read once per change.
 type view struct {
 	bs    []binding
@@ -143,7 +82,7 @@ func loadView(ctx context.Context, q store.Querier, projectID string) (view, err
 	if err != nil {
 		return view{}, err
 	}
-	nodes, err := projectNodes(ctx, q, projectID)
+	nodes, err := labels.ProjectNodes(ctx, q, projectID)
 	return view{bs: bs, nodes: nodes}, err
 }
 
@@ -235,7 +174,7 @@ func nodeRefs(ctx context.Context, q store.Querier, nodeID string) ([]nodeproto.
 	if err != nil || len(bs) == 0 {
 		return []nodeproto.SecretRef{}, err
 	}
-	labels, err := nodeLabels(ctx, q, nodeID)
+	labels, err := labels.NodeLabels(ctx, q, nodeID)
 	if err != nil {
 		return nil, err
 	}
