@@ -17,6 +17,7 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/plexsphere/plexsphere/internal/access"
+	"github.com/plexsphere/plexsphere/internal/actions"
 	"github.com/plexsphere/plexsphere/internal/api"
 	"github.com/plexsphere/plexsphere/internal/apiv1"
 	"github.com/plexsphere/plexsphere/internal/audit"
@@ -92,6 +93,8 @@ type Server struct {
 	// plane's mesh peers, one per Project with sessions (issue 12).
 	Access   *access.Service
 	Gateways *gateway.Pool
+	// Actions runs executions on nodes (issue 14).
+	Actions *actions.Service
 	// internal serves the gateways' control-plane calls on loopback.
 	internal *http.Server
 	// handler is the root handler, built once.
@@ -220,6 +223,9 @@ func assemble(ctx context.Context, cfg config.Config, log *slog.Logger, db *stor
 	if err := s.assembleAccess(ctx, cfg, log, pages); err != nil {
 		return nil, err
 	}
+	if err := s.assembleActions(log, pages); err != nil {
+		return nil, err
+	}
 	s.Events.RegisterAgent(s.API.API, events.AgentOptions{Keys: s.domainKeys, State: s.NodeState, Deregister: s.Enroll, Caller: enroll.NodeFrom,
 		Rotations: s.MeshKeys, Paths: s.NAT, Secrets: s.Secrets})
 	if err := s.PolicyDelivery.Register(s.API.API); err != nil {
@@ -237,6 +243,7 @@ func assemble(ctx context.Context, cfg config.Config, log *slog.Logger, db *stor
 	s.Checkpoints.Start()
 	s.Secrets.Start()
 	s.Access.Start()
+	s.Actions.Start()
 	return s, nil
 }
 
@@ -283,6 +290,9 @@ func (b bearers) AuthenticateBearer(ctx context.Context, token string) (*princip
 // Close stops following the tuple change log and releases the database.
 func (s *Server) Close() error {
 	s.closeAccess()
+	if s.Actions != nil {
+		s.Actions.Close()
+	}
 	if s.Secrets != nil {
 		s.Secrets.Close()
 	}

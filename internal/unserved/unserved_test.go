@@ -142,7 +142,6 @@ func TestIssue8UnservedAnswers501(t *testing.T) {
 		{e.Token, "POST", "/v1/clouds", 501, "cloud_not_provisioned", "Cloud inventory"},
 		{e.Token, "DELETE", "/v1/admin/groups/" + id + "/members/" + id + "?kind=user", 501, "groups_not_provisioned", "Groups"},
 		{e.Token, "GET", "/v1/projects/" + id + "/resources/" + id + "/bridge/site-to-site/dc-east", 501, "bridge_not_provisioned", "Bridge orchestration"},
-		{e.Token, "POST", "/v1/projects/" + id + "/executions:dispatch", 501, "actions_dispatch_not_provisioned", "Action dispatch"},
 		{e.Token, "POST", "/v1/domains/" + id + "/incidents/" + id + ":resolve", 501, "incidents_not_provisioned", "Incidents"},
 		{e.Token, "POST", "/v1/domains/" + id + "/incidents/" + id, 404, "route_not_found", ""},
 		// Served with the contract's verb (issue 12); without it, no route.
