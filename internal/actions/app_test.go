@@ -3,6 +3,7 @@ package actions_test
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"slices"
 	"strings"
@@ -331,5 +332,38 @@ func TestTargetsFilteredAndDriftGated(t *testing.T) {
 	var list apiv1.List[apiv1.Execution]
 	if st, raw := f.e.Do(t, "GET", f.path("?action_name=backup"), nil, &list); st != 200 || len(list.Items) != 1 || len(list.Items[0].Targets) != 0 {
 		t.Errorf("list: %d %s", st, raw)
+	}
+}
+
+// TestProgressStream: the operator's event stream shows each target's
+// change and ends with the execution's final status.
+func TestProgressStream(t *testing.T) {
+	f := newFleet(t, apptest.SQLite, 2)
+	var ex apiv1.Execution
+	if st, raw := f.e.Do(t, "POST", f.path(":dispatch"), apiv1.DispatchExecutionRequest{Action: "gather_info",
+		Selector: f.roleQ + "=web"}, &ex); st != 201 {
+		t.Fatalf("dispatch: %d %s", st, raw)
+	}
+	req, _ := http.NewRequest("GET", f.e.URL+f.path("/", ex.ID, "/events"), nil)
+	req.Header.Set("Authorization", "Bearer "+f.e.Token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("stream: %v %v", err, resp)
+	}
+	defer resp.Body.Close()
+	go func() {
+		time.Sleep(300 * time.Millisecond)
+		for _, n := range f.nodes {
+			f.result(t, n, ex.ID, nodeproto.ResultSuccess, 0)
+		}
+	}()
+	body, err := io.ReadAll(resp.Body) // the stream ends with the execution
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(body)
+	if strings.Count(text, "event: target") < 4 || !strings.Contains(text, `"status":"succeeded"`) ||
+		!strings.HasSuffix(strings.TrimSpace(text), `"targets":[]}`) || !strings.Contains(text, "event: execution") {
+		t.Fatalf("stream:\n%s", text)
 	}
 }

@@ -104,6 +104,7 @@ func (s *Service) Register(api huma.API) {
 	s.registerExecutions(api)
 	s.registerNode(api)
 	s.registerInventory(api)
+	s.registerStream(api)
 }
 
 // Start runs the sweeper: timeouts on the control plane's clock and the
