@@ -96,6 +96,9 @@ func (s *Service) ack(ctx context.Context, in *rawInput) (*struct{}, error) {
 	if err := json.Unmarshal(in.RawBody, &a); err != nil || (a.Status != nodeproto.AckAccepted && a.Status != nodeproto.AckRejected) {
 		return nil, problem.BadRequest(CodeInvalidBody, "The body must be an ExecutionAck {execution_id, status accepted|rejected, reason}.")
 	}
+	if a.Status == nodeproto.AckRejected && a.Reason == nodeproto.AckReasonDuplicateExecutionID {
+		return nil, nil // a redelivered request the node already has: nothing changes
+	}
 	r := result{execID: in.ExecutionID, nodeID: in.ID, status: StatusAck, by: "node:" + in.ID}
 	if a.Status == nodeproto.AckRejected {
 		r.status, r.detail = StatusFailed, "rejected: "+clean(a.Reason)

@@ -6,8 +6,11 @@ import (
 	"errors"
 	"strconv"
 
+	"github.com/google/uuid"
+
 	"github.com/plexsphere/plexsphere/internal/apiv1"
 	"github.com/plexsphere/plexsphere/internal/audit"
+	"github.com/plexsphere/plexsphere/internal/nodeproto"
 	"github.com/plexsphere/plexsphere/internal/page"
 	"github.com/plexsphere/plexsphere/internal/problem"
 	"github.com/plexsphere/plexsphere/internal/store"
@@ -177,7 +180,7 @@ func (s *Service) get(ctx context.Context, in *ExecutionParams) (*executionOutpu
 }
 
 // cancel stops an execution: targets not sent are cancelled, targets out
-// are cancelled here and their nodes told to stop (execution_cancelled).
+// are cancelled here and their nodes told to stop (the cancel built-in).
 // A finished execution is answered as it is.
 func (s *Service) cancel(ctx context.Context, in *ExecutionParams) (*executionOutput, error) {
 	pid, id, err := in.ids()
@@ -212,7 +215,9 @@ func (s *Service) cancel(ctx context.Context, in *ExecutionParams) (*executionOu
 			return err
 		}
 		if len(running) > 0 {
-			if err := s.cfg.Events.Emit(ctx, tx, running, EventExecutionCancelled, map[string]string{"execution_id": id}); err != nil {
+			stop := nodeproto.ActionRequest{ExecutionID: uuid.Must(uuid.NewV7()).String(), Action: ActionCancel,
+				Parameters: map[string]string{"execution_id": id}, Timeout: "30s"}
+			if err := s.cfg.Events.Emit(ctx, tx, running, nodeproto.EventActionRequest, stop); err != nil {
 				return err
 			}
 		}
@@ -230,6 +235,5 @@ func (s *Service) cancel(ctx context.Context, in *ExecutionParams) (*executionOu
 	}
 	return &executionOutput{Body: ex}, nil
 }
-
 
 func itoa(n int) string { return strconv.Itoa(n) }

@@ -24,10 +24,11 @@ const (
 	StatusTimeout   = "timeout"
 )
 
-// EventExecutionCancelled (ours, level 2) tells a node to stop running
-// an execution; level-1 agents ignore it (X7) and the control plane has
-// already settled the target.
-const EventExecutionCancelled = "execution_cancelled"
+// ActionCancel is our plexd's built-in that stops a running execution
+// (parameter execution_id): a cancel reaches a node as an action_request
+// of its own. A level-1 agent answers it unknown_action; the control plane
+// has settled the target as cancelled either way.
+const ActionCancel = "cancel"
 
 // terminal reports whether a status is final.
 func terminal(s string) bool {
@@ -51,8 +52,8 @@ func rank(s string) int {
 // execRow is what the rollout needs of an execution.
 type execRow struct {
 	id, domainID, action, typ, params, status string
-	timeout, maxInFlight, stopAfter          int
-	cancelled                                bool
+	timeout, maxInFlight, stopAfter           int
+	cancelled                                 bool
 }
 
 func loadExec(ctx context.Context, q store.Querier, id string) (execRow, error) {

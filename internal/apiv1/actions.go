@@ -8,7 +8,8 @@ import (
 // DispatchExecutionRequest is the body of POST
 // /v1/projects/{project_id}/executions:dispatch: the contract's members
 // (action, type, parameters, timeout_seconds, exactly one of node_id and
-// selector) plus ours: a node list, rollout controls, a dry run.
+// selector) plus ours: a node list and rollout controls. A dry run is the
+// same body sent to …/executions:preview.
 type DispatchExecutionRequest struct {
 	Action         string          `json:"action" minLength:"1" maxLength:"128"`
 	Type           string          `json:"type,omitempty" enum:"builtin,hook"`
@@ -21,7 +22,6 @@ type DispatchExecutionRequest struct {
 	MaxInFlight       int      `json:"max_in_flight,omitempty" minimum:"0" maximum:"10000" doc:"Ours: at most this many targets run at once (0: all)."`
 	StopAfterFailures int      `json:"stop_after_failures,omitempty" minimum:"0" doc:"Ours: targets not yet started are cancelled once this many failed (0: never)."`
 	IncludeDrifted    bool     `json:"include_drifted,omitempty" doc:"Ours: also run on nodes with an open integrity violation."`
-	DryRun            bool     `json:"dry_run,omitempty" doc:"Ours: resolve and check the targets, run nothing (answer 200 DispatchPreview)."`
 	IdempotencyKey    string   `json:"idempotency_key,omitempty" maxLength:"255" doc:"Ours: a repeat with the same key answers the original execution."`
 }
 
@@ -67,7 +67,7 @@ type Execution struct {
 // SkippedTarget is a node a dispatch resolved and did not run on.
 type SkippedTarget struct {
 	NodeID string `json:"node_id" format:"uuid"`
-	Reason string `json:"reason" enum:"insufficient_relation,action_not_declared,drifted,not_connected"`
+	Reason string `json:"reason" enum:"insufficient_relation,action_not_declared,drifted"`
 }
 
 // DispatchPreview answers a dry run: what would run, and what would not.

@@ -91,6 +91,9 @@ type ExecutionResult struct {
 	Duration    string       `json:"duration"`
 	FinishedAt  time.Time    `json:"finished_at"`
 	TriggeredBy *TriggeredBy `json:"triggered_by,omitempty"`
+	// Error says why an execution ended in status "error" (level 2, ours:
+	// the level-1 agent sends no error text).
+	Error string `json:"error,omitempty"`
 }
 
 // Built-in actions of the existing agent (§12.5).

@@ -54,6 +54,7 @@ token is only ever sent to that context's server.`,
 		a.tuplesCommand(), a.authzCommand(), a.idpCommand(), a.serviceIdentitiesCommand(),
 		a.meshCommand(), a.bridgesCommand(), a.policyCommand(), a.secretCommand(),
 		a.sessionsCommand(), a.sshCommand(), a.tcpCommand(), a.kubeCommand(),
+		a.execCommand(), a.capabilitiesCommand(), a.hooksCommand(), a.integrityCommand(),
 		a.versionCommand(), a.completionCommand(),
 	)
 	root.SetHelpCommand(a.helpCommand())

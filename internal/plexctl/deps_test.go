@@ -44,7 +44,8 @@ func TestDependenciesStayClientSide(t *testing.T) {
 		"gopkg.in/yaml.v3", "github.com/inconshreveable/mousetrap",
 		"golang.org/x/crypto/ssh", "golang.org/x/crypto/internal", "golang.org/x/crypto/curve25519",
 		"golang.org/x/crypto/chacha20", "golang.org/x/crypto/blowfish", "golang.org/x/crypto/cryptobyte",
-		"golang.org/x/sys/cpu"))
+		"golang.org/x/sys/cpu", "golang.org/x/term", "golang.org/x/sys/unix", "golang.org/x/sys/windows",
+		"golang.org/x/sys/plan9"))
 }
 
 func hasAnyPrefix(s string, prefixes []string) bool {

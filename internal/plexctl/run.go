@@ -37,6 +37,9 @@ type app struct {
 	now            func() time.Time
 	httpClient     *http.Client // nil: the apiclient default
 	hooks          accessHooks  // process and timing seams of the access commands
+	// tty reports whether a writer is a terminal (nil: ask the OS); it
+	// decides whether 'exec run --wait' draws a progress line.
+	tty func(io.Writer) bool
 
 	flags globalFlags
 	// running is set when a command's own action starts; an error before

@@ -155,6 +155,11 @@ var flagHelp = map[config.Key]string{
 	config.KeyAccessKubeTokenFile: "file holding plexd's bearer token for the Kubernetes API",
 	config.KeyAccessKubeCAFile:    "PEM CA bundle of the Kubernetes API",
 	config.KeyAccessRecordingMax:  "bound of one ssh session recording (default 16MiB)",
+	config.KeyActionsDisabled:     "reject every action request (actions_disabled)",
+	config.KeyActionsServiceAllow: "systemd units service.restart may restart, comma separated (default none)",
+	config.KeyActionsFileAllow:    "absolute path prefixes file.read may read, comma separated (default none)",
+	config.KeyHooksDir:            "directory of hook manifests (default hooks.d beside the config file)",
+	config.KeyHooksUser:           "unprivileged user hooks run as when plexd is root (default " + config.DefaultHooksUser + ")",
 }
 
 func (a *app) rootCommand() *cobra.Command {
@@ -176,6 +181,7 @@ func (a *app) rootCommand() *cobra.Command {
 		a.flagValues[k] = v
 		pf.StringVar(v, k.Flag(), "", flagHelp[k]+" [$"+k.Env()+"]")
 	}
+	pf.Lookup(config.KeyActionsDisabled.Flag()).NoOptDefVal = "true" // --actions-disabled alone
 	a.root = root
 	root.AddCommand(a.joinCommand(), a.upCommand(), a.statusCommand(), a.secretsCommand(), a.deregisterCommand(),
 		a.installCommand(), a.uninstallCommand(), a.accessSFTPCommand())

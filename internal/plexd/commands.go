@@ -19,6 +19,7 @@ import (
 
 	"github.com/plexsphere/plexsphere/internal/nodeproto"
 	"github.com/plexsphere/plexsphere/internal/plexd/access"
+	"github.com/plexsphere/plexsphere/internal/plexd/actions"
 	"github.com/plexsphere/plexsphere/internal/plexd/agent"
 	"github.com/plexsphere/plexsphere/internal/plexd/clock"
 	"github.com/plexsphere/plexsphere/internal/plexd/config"
@@ -102,7 +103,8 @@ func (a *app) upCommand() *cobra.Command {
 }
 
 func (a *app) up(ctx context.Context, cfg *config.Config) error {
-	log := a.logger(cfg)
+	ring := actions.NewLogRing(actionsLogLines) // recent lines for diagnostics.bundle
+	log := slog.New(ring.Handler(a.logger(cfg).Handler()))
 	store, err := identity.NewStore(cfg.DataDir)
 	if err != nil {
 		return err
@@ -148,10 +150,18 @@ func (a *app) up(ctx context.Context, cfg *config.Config) error {
 		defer acc.Close()
 		accNode = accessNode{Server: acc, port: cfg.Access.Port}
 	}
+	// One hash of the running binary serves the heartbeat and the
+	// executor's integrity baseline (whoever asks first computes it).
+	binarySum := sync.OnceValues(agent.ExecutableChecksum)
+	ex, err := a.actionsExecutor(cfg, id, cl, ring, log, binarySum, func() agent.Status { return ag.Status() })
+	if err != nil {
+		return err
+	}
 	ag, err = agent.New(agent.Options{
 		Identity: id, Store: store, ControlPlane: cl, Rotator: cl, Mesh: rt.engine, Mode: cfg.Mode,
 		Clock: a.env.Clock, Logger: log, HeartbeatInterval: cfg.HeartbeatInterval, ReconcileInterval: cfg.ReconcileInterval,
-		Bridge: a.bridge(ctx, cfg, log), Firewall: rt.firewall, Access: accNode,
+		Bridge: a.bridge(ctx, cfg, log), Firewall: rt.firewall, Access: accNode, Actions: ex,
+		BinaryChecksum: binarySum,
 	})
 	if err != nil {
 		return err
@@ -194,6 +204,7 @@ func (a *app) up(ctx context.Context, cfg *config.Config) error {
 			}
 		})
 	}
+	wg.Go(func() { ex.Run(ctx) }) // acks, results, capabilities, integrity
 	log.LogAttrs(ctx, slog.LevelInfo, "plexd up", slog.Any(logkey.Identity, id), slog.String(logkey.Socket, cfg.Socket), slog.String(logkey.Mode, cfg.Mode))
 	err = ag.Run(ctx)
 	cancel()
@@ -246,6 +257,26 @@ func (a *app) configAndStore() (*config.Config, *identity.Store, error) {
 	}
 	store, err := identity.NewStore(cfg.DataDir)
 	return cfg, store, err
+}
+
+// actionsLogLines is how many recent log lines diagnostics.bundle can
+// ship.
+const actionsLogLines = 1000
+
+// actionsExecutor builds the executor of action requests; binarySum is
+// the running binary's checksum at start and status reads the running
+// agent (set before any request arrives).
+func (a *app) actionsExecutor(cfg *config.Config, id *identity.Identity, cl *cpclient.Client, ring *actions.LogRing,
+	log *slog.Logger, binarySum func() (string, error), status func() agent.Status) (*actions.Executor, error) {
+	return actions.New(actions.Options{
+		NodeID: id.NodeID, ControlPlane: cl, DataDir: cfg.DataDir, Disabled: cfg.Actions.Disabled, StartChecksum: binarySum,
+		ServiceAllow: cfg.Actions.ServiceAllow, FileAllow: cfg.Actions.FileAllow,
+		HooksDir: cfg.Actions.HooksDir, HookUser: cfg.Actions.HooksUser, Logs: ring, Clock: a.env.Clock, Logger: log,
+		Status: func() actions.NodeStatus {
+			st := status()
+			return actions.NodeStatus{MeshIP: st.MeshIP, PeerCount: len(st.Peers), Detail: st}
+		},
+	})
 }
 
 // accessHostKeyFile is the access listener's SSH host key in the data

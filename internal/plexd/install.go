@@ -111,6 +111,9 @@ func UnitFile(exe string, cfg *config.Config) (string, error) {
 		config.KeyAccessPort: strconv.Itoa(cfg.Access.Port), config.KeyAccessSSHUsers: sshUsersArg(cfg.Access.SSHUsers),
 		config.KeyAccessKubeAPI: cfg.Access.KubeAPI, config.KeyAccessKubeTokenFile: cfg.Access.KubeTokenFile,
 		config.KeyAccessKubeCAFile: cfg.Access.KubeCAFile, config.KeyAccessRecordingMax: strconv.FormatInt(cfg.Access.RecordingMax, 10),
+		config.KeyActionsDisabled: strconv.FormatBool(cfg.Actions.Disabled), config.KeyHooksDir: cfg.Actions.HooksDir,
+		config.KeyActionsServiceAllow: strings.Join(cfg.Actions.ServiceAllow, ","), config.KeyHooksUser: cfg.Actions.HooksUser,
+		config.KeyActionsFileAllow: strings.Join(cfg.Actions.FileAllow, ","),
 	}
 	for _, k := range config.Keys() {
 		v, ok := values[k]

@@ -80,6 +80,9 @@ type Options struct {
 	// Access receives session_setup and session_revoked (level 2); nil
 	// ignores them.
 	Access Access
+
+	// Actions receives action_request (§12.5); nil ignores them.
+	Actions Actions
 }
 
 // Agent runs one joined node.

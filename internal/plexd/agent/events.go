@@ -87,6 +87,8 @@ func (a *Agent) applyEvent(ctx context.Context, typ string, payload any) (bool, 
 		return a.relayEvent(payload)
 	case *nodeproto.SessionSetup, *nodeproto.SessionRevoked:
 		return false, a.accessEvent(ctx, payload)
+	case *nodeproto.ActionRequest:
+		return a.actionEvent(ctx, p)
 	case *nodeproto.PolicyUpdated:
 		return a.applyPolicyEvent(p), nil
 	case *nodeproto.NodeSecretsUpdated:

@@ -83,7 +83,7 @@ func Keys() []Key {
 	return []Key{KeyServer, KeyDataDir, KeyToken, KeyTokenFile, KeyHostname, KeyMode, KeySocket,
 		KeyHeartbeatInterval, KeyReconcileInterval, KeyUnitPath, KeyLogLevel, KeyAPITCP, KeyAPITokenFile, KeyWireGuardBackend,
 		KeySecretsGroup, KeyAccessPort, KeyAccessSSHUsers, KeyAccessKubeAPI, KeyAccessKubeTokenFile, KeyAccessKubeCAFile,
-		KeyAccessRecordingMax}
+		KeyAccessRecordingMax, KeyActionsDisabled, KeyActionsServiceAllow, KeyActionsFileAllow, KeyHooksDir, KeyHooksUser}
 }
 
 // Flag is the command-line flag of k, without dashes.
@@ -139,6 +139,8 @@ type Config struct {
 	SecretsGroup string
 	// Access configures the access listener on the mesh IP.
 	Access Access
+	// Actions configures action requests and hooks.
+	Actions Actions
 	// Metadata are operator labels sent at registration (§4.1); file only.
 	Metadata map[string]string
 	// File is the config file that was read, "" when none.
@@ -223,6 +225,11 @@ type fileConfig struct {
 	AccessKubeToken   string            `yaml:"access_kube_token_file"`
 	AccessKubeCA      string            `yaml:"access_kube_ca_file"`
 	AccessRecording   string            `yaml:"access_recording_max"`
+	ActionsDisabled   string            `yaml:"actions_disabled"`
+	ActionsService    listValue         `yaml:"actions_service_allow"`
+	ActionsFile       listValue         `yaml:"actions_file_allow"`
+	HooksDir          string            `yaml:"hooks_dir"`
+	HooksUser         string            `yaml:"hooks_user"`
 	Metadata          map[string]string `yaml:"metadata"`
 }
 
@@ -256,6 +263,8 @@ func (f *fileConfig) values() map[Key]string {
 		KeyWireGuardBackend: f.WireGuardBackend, KeySecretsGroup: f.SecretsGroup,
 		KeyAccessPort: f.AccessPort, KeyAccessSSHUsers: string(f.AccessSSHUsers), KeyAccessKubeAPI: f.AccessKubeAPI,
 		KeyAccessKubeTokenFile: f.AccessKubeToken, KeyAccessKubeCAFile: f.AccessKubeCA, KeyAccessRecordingMax: f.AccessRecording,
+		KeyActionsDisabled: f.ActionsDisabled, KeyActionsServiceAllow: string(f.ActionsService),
+		KeyActionsFileAllow: string(f.ActionsFile), KeyHooksDir: f.HooksDir, KeyHooksUser: f.HooksUser,
 	}
 }
 
@@ -368,6 +377,9 @@ func (c *Config) apply(v map[Key]string, hostname func() (string, error)) error 
 		return err
 	}
 	if c.Access, err = parseAccess(v); err != nil {
+		return err
+	}
+	if c.Actions, err = parseActions(v, c.File); err != nil {
 		return err
 	}
 	return c.validate()

@@ -84,6 +84,11 @@ type Server struct {
 	SealingKeys chan SealingKeyPut
 	// SecretFetches sees every secret fetch and its answer.
 	SecretFetches chan SecretFetch
+	// Capabilities, Executions and Violations receive the executor's
+	// calls (actions.go).
+	Capabilities chan nodeproto.Capabilities
+	Executions   chan ExecutionCall
+	Violations   chan nodeproto.IntegrityViolation
 
 	// mu guards everything below.
 	mu       sync.Mutex
@@ -134,6 +139,7 @@ func New(t testing.TB, opts Options) *Server {
 	mux.HandleFunc("POST /v1/nodes/{id}/deregister", s.auth(s.deregister))
 	mux.HandleFunc("GET /v1/nodes/{id}/secrets/{key}", s.auth(s.secret))
 	mux.HandleFunc("PUT "+nodeproto.PathSealingKey, s.auth(s.putSealingKey))
+	s.routeActions(mux)
 	s.srv = httptest.NewServer(mux)
 	s.URL = s.srv.URL
 	t.Cleanup(s.Close)
