@@ -14,6 +14,7 @@ import (
 
 	"github.com/plexsphere/plexsphere/internal/apiv1"
 	"github.com/plexsphere/plexsphere/internal/audit"
+	"github.com/plexsphere/plexsphere/internal/every"
 	"github.com/plexsphere/plexsphere/internal/page"
 	"github.com/plexsphere/plexsphere/internal/principal"
 	"github.com/plexsphere/plexsphere/internal/ratelimit"
@@ -103,8 +104,7 @@ type Service struct {
 
 	mu      sync.Mutex
 	live    map[string]map[*attachment]struct{} // session id → attached connections
-	stop    context.CancelFunc
-	stopped chan struct{}
+	sweeper *every.Loop
 }
 
 // NewService checks cfg and fills its defaults.
@@ -158,39 +158,23 @@ func (s *Service) Register(api huma.API) {
 // Start runs the sweeper that expires sessions past their TTL or idle
 // timeout.
 func (s *Service) Start() {
-	ctx, cancel := context.WithCancel(context.Background())
 	s.mu.Lock()
-	s.stop, s.stopped = cancel, make(chan struct{})
-	s.mu.Unlock()
-	go func() {
-		defer close(s.stopped)
-		t := time.NewTicker(s.cfg.SweepInterval)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				if _, err := s.Sweep(ctx); err != nil && ctx.Err() == nil {
-					s.cfg.Logger.Warn("session sweep failed", slog.String("error", err.Error()))
-				}
-			}
-		}
-	}()
+	defer s.mu.Unlock()
+	s.sweeper = every.Start(s.cfg.SweepInterval, func(ctx context.Context) error {
+		_, err := s.Sweep(ctx)
+		return err
+	}, func(err error) { s.cfg.Logger.Warn("session sweep failed", slog.String("error", err.Error())) })
 }
 
 // Close stops the sweeper and closes every attached connection.
 func (s *Service) Close() {
 	s.mu.Lock()
-	stop, stopped := s.stop, s.stopped
-	s.stop = nil
+	sweeper := s.sweeper
+	s.sweeper = nil
 	live := s.live
 	s.live = map[string]map[*attachment]struct{}{}
 	s.mu.Unlock()
-	if stop != nil {
-		stop()
-		<-stopped
-	}
+	sweeper.Stop()
 	for _, as := range live {
 		for a := range as {
 			a.end("server_shutdown")

@@ -12,6 +12,7 @@ import (
 
 	"github.com/plexsphere/plexsphere/internal/apiv1"
 	"github.com/plexsphere/plexsphere/internal/audit"
+	"github.com/plexsphere/plexsphere/internal/every"
 	"github.com/plexsphere/plexsphere/internal/page"
 	"github.com/plexsphere/plexsphere/internal/store"
 )
@@ -69,8 +70,7 @@ type Service struct {
 	cfg Config
 
 	mu      sync.Mutex
-	stop    context.CancelFunc
-	stopped chan struct{}
+	sweeper *every.Loop
 }
 
 // NewService checks cfg and fills its defaults.
@@ -110,35 +110,19 @@ func (s *Service) Register(api huma.API) {
 // Start runs the sweeper: timeouts on the control plane's clock and the
 // top-up of rollouts whose events were lost.
 func (s *Service) Start() {
-	ctx, cancel := context.WithCancel(context.Background())
 	s.mu.Lock()
-	s.stop, s.stopped = cancel, make(chan struct{})
-	s.mu.Unlock()
-	go func() {
-		defer close(s.stopped)
-		t := time.NewTicker(s.cfg.SweepInterval)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				if _, err := s.Sweep(ctx); err != nil && ctx.Err() == nil {
-					s.cfg.Logger.Warn("execution sweep failed", "error", err.Error())
-				}
-			}
-		}
-	}()
+	defer s.mu.Unlock()
+	s.sweeper = every.Start(s.cfg.SweepInterval, func(ctx context.Context) error {
+		_, err := s.Sweep(ctx)
+		return err
+	}, func(err error) { s.cfg.Logger.Warn("execution sweep failed", "error", err.Error()) })
 }
 
 // Close stops the sweeper.
 func (s *Service) Close() {
 	s.mu.Lock()
-	stop, stopped := s.stop, s.stopped
-	s.stop = nil
+	l := s.sweeper
+	s.sweeper = nil
 	s.mu.Unlock()
-	if stop != nil {
-		stop()
-		<-stopped
-	}
+	l.Stop()
 }
