@@ -228,5 +228,3 @@ func writeHookBody(t *testing.T, dir, body string) string {
 	}
 	return script
 }
-
-
