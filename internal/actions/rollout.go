@@ -286,8 +286,11 @@ func (s *Service) Sweep(ctx context.Context) (int, error) {
 			return n, err
 		}
 	}
-	live, err := store.Strings(ctx, s.cfg.DB, `SELECT id FROM executions WHERE status IN ('pending', 'ack', 'started')
-		AND cancelled_at IS NULL ORDER BY created_at LIMIT 1000`)
+	// Only rollouts with targets still to send can need a top-up (a lost
+	// transaction after a result); the others wait for their nodes.
+	live, err := store.Strings(ctx, s.cfg.DB, `SELECT e.id FROM executions e WHERE e.status IN ('pending', 'ack', 'started')
+		AND e.cancelled_at IS NULL AND EXISTS (SELECT 1 FROM execution_targets t WHERE t.execution_id = e.id
+		AND t.sent_at IS NULL AND t.status = 'pending') ORDER BY e.created_at LIMIT 1000`)
 	if err != nil {
 		return n, err
 	}
