@@ -28,16 +28,12 @@ import (
 	"github.com/plexsphere/plexsphere/internal/store"
 )
 
-// Access listener protocol (docs/design/0008-access.md).
+// Attach (docs/design/0008-access.md).
 const (
-	upgradeProto = "plexsphere-access/1"
 	// HeaderSessionToken optionally carries the operator's token on
 	// attach; when present it must be the session's.
 	HeaderSessionToken = "X-Plexsphere-Session-Token"
-	// KubePrefix is where a node's access listener serves the Kubernetes
-	// API.
-	KubePrefix  = "/v1/kube"
-	dialTimeout = 10 * time.Second
+	dialTimeout        = 10 * time.Second
 )
 
 // Problem codes of attach.
@@ -220,8 +216,8 @@ func (s *Service) upgrade(ctx context.Context, r sessionRow, token string) (net.
 		return nil, nil, codeDialFailed, err
 	}
 	c.SetDeadline(time.Now().Add(dialTimeout))
-	req := "GET /v1/access HTTP/1.1\r\nHost: plexd\r\nAuthorization: Bearer " + token +
-		"\r\nConnection: Upgrade\r\nUpgrade: " + upgradeProto + "\r\n\r\n"
+	req := "GET " + nodeproto.AccessPath + " HTTP/1.1\r\nHost: plexd\r\nAuthorization: Bearer " + token +
+		"\r\nConnection: Upgrade\r\nUpgrade: " + nodeproto.AccessUpgrade + "\r\n\r\n"
 	if _, err := io.WriteString(c, req); err != nil {
 		c.Close()
 		return nil, nil, "", problem.New(http.StatusBadGateway, CodeNodeUnreachable, "The node's access listener closed the connection.")
@@ -298,7 +294,7 @@ func (s *Service) serveKube(w http.ResponseWriter, req *http.Request) {
 	proxy := &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.Out.URL.Scheme, pr.Out.URL.Host, pr.Out.Host = "http", addr, "plexd"
-			pr.Out.URL.Path, pr.Out.URL.RawPath = KubePrefix+rest, ""
+			pr.Out.URL.Path, pr.Out.URL.RawPath = nodeproto.AccessKubePrefix+rest, ""
 			pr.Out.Header.Set("Authorization", "Bearer "+token)
 		},
 		Transport: setupRetry{until: store.Time(r.IssuedAt).Add(setupGrace), now: s.cfg.Now, next: &http.Transport{

@@ -19,6 +19,15 @@ const (
 // mesh IP (level 2).
 const DefaultAccessPort = 7480
 
+// The access listener's HTTP surface (docs/design/0008-access.md): the
+// upgrade endpoint of ssh and tcp sessions with its Upgrade token, and the
+// prefix under which k8s sessions reach the node's Kubernetes API.
+const (
+	AccessPath       = "/v1/access"
+	AccessUpgrade    = "plexsphere-access/1"
+	AccessKubePrefix = "/v1/kube"
+)
+
 // MaxSessionLifetime caps a session's expires_at past now, as for
 // ssh_session_setup (A1).
 const MaxSessionLifetime = 30 * time.Minute

@@ -19,11 +19,11 @@ import (
 // The listener's protocol (0008-access.md).
 const (
 	// AccessPath is the upgrade endpoint of ssh and tcp sessions.
-	AccessPath = "/v1/access"
+	AccessPath = nodeproto.AccessPath
 	// KubePrefix prefixes the Kubernetes API path of k8s sessions.
-	KubePrefix = "/v1/kube"
+	KubePrefix = nodeproto.AccessKubePrefix
 	// UpgradeProtocol is the Upgrade token of AccessPath.
-	UpgradeProtocol = "plexsphere-access/1"
+	UpgradeProtocol = nodeproto.AccessUpgrade
 )
 
 // Log attribute keys of this package (plexd's logkey has none for them).
