@@ -216,7 +216,7 @@ func (s *Service) filter(ctx context.Context, p *plan, candidates []string, req 
 	if err != nil {
 		return problem.Internal(err)
 	}
-	drifted, err := driftedNodes(ctx, s.cfg.DB, candidates)
+	drifted, err := s.driftedNodes(ctx, candidates)
 	if err != nil {
 		return problem.Internal(err)
 	}
@@ -230,8 +230,8 @@ func (s *Service) filter(ctx context.Context, p *plan, candidates []string, req 
 			p.skipped = append(p.skipped, apiv1.SkippedTarget{NodeID: id, Reason: SkipPermission})
 		case !declared:
 			p.skipped = append(p.skipped, apiv1.SkippedTarget{NodeID: id, Reason: SkipNotDeclared})
-		case drifted[id] && !req.IncludeDrifted:
-			p.skipped = append(p.skipped, apiv1.SkippedTarget{NodeID: id, Reason: SkipDrifted})
+		case drifted[id] != "" && !req.IncludeDrifted:
+			p.skipped = append(p.skipped, apiv1.SkippedTarget{NodeID: id, Reason: SkipDrifted, Detail: drifted[id]})
 		default:
 			p.run = append(p.run, id)
 			if sum != "" {
@@ -368,10 +368,10 @@ func (s *Service) dispatch(ctx context.Context, in *dispatchInput) (*executionOu
 				"The Domain has "+strconv.Itoa(live)+" live executions, its cap (live_executions).").WithHeader("Retry-After", "30")
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO executions (id, domain_id, project_id, action, type, parameters, selector,
-			timeout_seconds, max_in_flight, stop_after_failures, status, idempotency_key, created_by, created_at, updated_at)
-			VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,'pending',$11,$12,$13,$13)`,
+			timeout_seconds, max_in_flight, stop_after_failures, batch_size, status, idempotency_key, created_by, created_at, updated_at)
+			VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,'pending',$12,$13,$14,$14)`,
 			id, p.domainID, pid, req.Action, req.Type, string(rawParams), req.Selector, int(timeout/time.Second),
-			req.MaxInFlight, req.StopAfterFailures, req.IdempotencyKey, caller.Ref(), now); err != nil {
+			req.MaxInFlight, req.StopAfterFailures, req.BatchSize, req.IdempotencyKey, caller.Ref(), now); err != nil {
 			return err
 		}
 		for i, n := range p.run {

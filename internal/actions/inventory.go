@@ -10,10 +10,8 @@ import (
 	"net/http"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/danielgtaylor/huma/v2"
-	"github.com/google/uuid"
 
 	"github.com/plexsphere/plexsphere/internal/apiv1"
 	"github.com/plexsphere/plexsphere/internal/audit"
@@ -90,24 +88,6 @@ func hookChecksum(ctx context.Context, q store.Querier, nodeID, hook string) (st
 	return sum, nil
 }
 
-// driftedNodes are the nodes among ids with an open integrity violation:
-// dispatch skips them unless asked not to.
-func driftedNodes(ctx context.Context, q store.Querier, ids []string) (map[string]bool, error) {
-	out := map[string]bool{}
-	for chunk := range slices.Chunk(ids, 500) {
-		ph, args := placeholders(chunk)
-		got, err := store.Strings(ctx, q, `SELECT DISTINCT node_id FROM integrity_violations WHERE status = 'open'
-			AND node_id IN (`+ph+`)`, args...)
-		if err != nil {
-			return nil, err
-		}
-		for _, id := range got {
-			out[id] = true
-		}
-	}
-	return out, nil
-}
-
 func placeholders(ids []string) (string, []any) {
 	ph := make([]string, len(ids))
 	args := make([]any, len(ids))
@@ -115,58 +95,6 @@ func placeholders(ids []string) (string, []any) {
 		ph[i], args[i] = "$"+itoa(i+1), id
 	}
 	return strings.Join(ph, ","), args
-}
-
-// violation records a node's integrity violation (open), audited in the
-// node's Domain chain; the node counts as drifted until acknowledged.
-func (s *Service) violation(ctx context.Context, in *struct {
-	ID      string `path:"id" doc:"The node id."`
-	RawBody []byte
-}) (*struct{}, error) {
-	if !nodeproto.ValidID(in.ID) {
-		return nil, problem.BadRequest("invalid_node_id", "The node id is not valid.")
-	}
-	if s.cfg.Caller != nil {
-		if caller, ok := s.cfg.Caller(ctx); !ok || caller != in.ID {
-			return nil, problem.New(http.StatusForbidden, "node_id_mismatch", "The credential belongs to another node.")
-		}
-	}
-	var v nodeproto.IntegrityViolation
-	if err := json.Unmarshal(in.RawBody, &v); err != nil || (v.Type != nodeproto.IntegrityBinary && v.Type != nodeproto.IntegrityHook) {
-		return nil, problem.BadRequest(CodeInvalidBody, "The body must be an IntegrityViolation of type binary or hook.")
-	}
-	var domainID, projectID string
-	if err := s.cfg.DB.QueryRowContext(ctx, `SELECT domain_id, project_id FROM nodes WHERE id = $1`, in.ID).Scan(&domainID, &projectID); err != nil {
-		return nil, problem.NotFound("node_not_found", "No such node.")
-	}
-	artifact := clean(v.Path)
-	if artifact == "" {
-		artifact = v.Type
-	}
-	at := v.Timestamp
-	if at.IsZero() || at.After(s.cfg.Now().Add(time.Minute)) {
-		at = s.cfg.Now()
-	}
-	id := uuid.Must(uuid.NewV7()).String()
-	err := s.cfg.DB.Tx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO integrity_violations (id, node_id, domain_id, project_id, kind, status, artifact_id,
-			expected_checksum, actual_checksum, detail, detected_at) VALUES ($1,$2,$3,$4,$5,'open',$6,$7,$8,$9,$10)`,
-			id, in.ID, domainID, projectID, v.Type, artifact, checksumText(v.ExpectedChecksum), checksumText(v.ActualChecksum),
-			clean(v.Detail), store.Micros(at)); err != nil {
-			return err
-		}
-		audit.RequestFrom(ctx).Target(domainID, "integrity_violation", id)
-		return s.cfg.Audit.Commit(ctx, tx)
-	})
-	return nil, problem.From(err)
-}
-
-// checksumText keeps a reported checksum only in its hex form.
-func checksumText(s string) string {
-	if nodeproto.ValidChecksum(s) {
-		return s
-	}
-	return ""
 }
 
 func (s *Service) registerInventory(api huma.API) {
@@ -239,7 +167,7 @@ func (s *Service) capabilities(ctx context.Context, in *capabilitiesInput) (*cap
 	if err != nil {
 		return nil, problem.Internal(err)
 	}
-	drifted, err := driftedNodes(ctx, s.cfg.DB, ids)
+	drifted, err := s.driftedNodes(ctx, ids)
 	if err != nil {
 		return nil, problem.Internal(err)
 	}
@@ -250,7 +178,7 @@ func (s *Service) capabilities(ctx context.Context, in *capabilitiesInput) (*cap
 		version, sum := binaryOf(m.caps)
 		row.BinaryVersion, row.BinaryChecksum = version, sum
 		switch {
-		case drifted[id]:
+		case drifted[id] != "":
 			row.Status = "drift"
 		case len(sum) > 0:
 			row.Status = "match"
@@ -305,16 +233,83 @@ type hooksOutput struct {
 	Body apiv1.List[apiv1.DiscoveredHook]
 }
 
-// hooks lists the hooks nodes declared, on the nodes the caller may read.
-// A hook's digest matches when the node's manifest declares a checksum
-// and no open hook violation of that hook exists on the node.
+// hooks lists the hooks nodes declared, on the nodes the caller may read,
+// ordered by node and hook name, a page at a time. A hook's digest
+// matches when the node's manifest declares a checksum and no open hook
+// violation of that hook exists on the node.
 func (s *Service) hooks(ctx context.Context, in *hooksInput) (*hooksOutput, error) {
 	if principal.From(ctx) == nil {
 		return nil, problem.Unauthenticated()
 	}
+	scope := "hooks.list?domain_id=" + in.DomainID + "&project_id=" + in.ProjectID + "&match=" + in.ImageDigestMatch
+	var pos struct {
+		Node string `json:"n"`
+		Hook string `json:"h"`
+	}
+	limit, err := s.cfg.Pages.Start(ctx, in.Params, scope, &pos)
+	if err != nil {
+		return nil, err
+	}
+	out := apiv1.List[apiv1.DiscoveredHook]{Items: []apiv1.DiscoveredHook{}}
+	after, inclusive := pos.Node, true
+	for {
+		ids, domains, err := s.hookNodes(ctx, in, after, inclusive)
+		if err != nil {
+			return nil, err
+		}
+		if len(ids) == 0 {
+			return &hooksOutput{Body: out}, nil
+		}
+		after, inclusive = ids[len(ids)-1], false
+		visible, err := s.visible(ctx, ids)
+		if err != nil {
+			return nil, err
+		}
+		ms, err := loadManifests(ctx, s.cfg.DB, ids)
+		if err != nil {
+			return nil, problem.Internal(err)
+		}
+		broken, err := openHookViolations(ctx, s.cfg.DB, ids)
+		if err != nil {
+			return nil, problem.Internal(err)
+		}
+		for i, id := range ids {
+			if !visible[i] {
+				continue
+			}
+			hooks := slices.SortedFunc(slices.Values(ms[id].caps.Hooks), func(a, b nodeproto.Hook) int {
+				return strings.Compare(a.Name, b.Name)
+			})
+			for _, h := range hooks {
+				if id == pos.Node && h.Name <= pos.Hook {
+					continue
+				}
+				match := nodeproto.ValidChecksum(h.Checksum) && !broken[id+"\x00"+h.Name]
+				if in.ImageDigestMatch != "" && (in.ImageDigestMatch == "true") != match {
+					continue
+				}
+				if len(out.Items) == limit {
+					last := out.Items[limit-1]
+					pos.Node, pos.Hook = last.NodeID, last.Name
+					if out.NextCursor, err = s.cfg.Pages.Next(ctx, scope, pos); err != nil {
+						return nil, err
+					}
+					return &hooksOutput{Body: out}, nil
+				}
+				out.Items = append(out.Items, apiv1.DiscoveredHook{NodeID: id, DomainID: domains[i], Name: h.Name,
+					ImageDigest: "sha256:" + h.Checksum, ImageDigestMatch: match})
+			}
+		}
+	}
+}
+
+// hookNodes reads the next 500 live nodes with a manifest after the node
+// id from, or from it on when inclusive (a page may end inside a node's
+// hooks).
+func (s *Service) hookNodes(ctx context.Context, in *hooksInput, from string, inclusive bool) (ids, domains []string, err error) {
 	q := `SELECT n.id, n.domain_id FROM nodes n JOIN node_agents a ON a.node_id = n.id
-		WHERE n.revoked_at IS NULL AND a.capabilities IS NOT NULL`
-	var args []any
+		WHERE n.revoked_at IS NULL AND a.capabilities IS NOT NULL AND n.id >= $1`
+	args := []any{from}
 	if in.DomainID != "" {
 		args = append(args, in.DomainID)
 		q += ` AND n.domain_id = $` + itoa(len(args))
@@ -323,47 +318,22 @@ func (s *Service) hooks(ctx context.Context, in *hooksInput) (*hooksOutput, erro
 		args = append(args, in.ProjectID)
 		q += ` AND n.project_id = $` + itoa(len(args))
 	}
-	rows, err := s.cfg.DB.QueryContext(ctx, q+` ORDER BY n.id LIMIT 5000`, args...)
-	if err != nil {
-		return nil, problem.Internal(err)
+	if !inclusive {
+		q += ` AND n.id <> $1`
 	}
-	var ids, domains []string
+	rows, err := s.cfg.DB.QueryContext(ctx, q+` ORDER BY n.id LIMIT 500`, args...)
+	if err != nil {
+		return nil, nil, problem.Internal(err)
+	}
+	defer rows.Close()
 	for rows.Next() {
 		var id, d string
 		if err := rows.Scan(&id, &d); err != nil {
-			rows.Close()
-			return nil, problem.Internal(err)
+			return nil, nil, problem.Internal(err)
 		}
 		ids, domains = append(ids, id), append(domains, d)
 	}
-	rows.Close()
-	visible, err := s.visible(ctx, ids)
-	if err != nil {
-		return nil, err
-	}
-	ms, err := loadManifests(ctx, s.cfg.DB, ids)
-	if err != nil {
-		return nil, problem.Internal(err)
-	}
-	broken, err := openHookViolations(ctx, s.cfg.DB)
-	if err != nil {
-		return nil, problem.Internal(err)
-	}
-	out := apiv1.List[apiv1.DiscoveredHook]{Items: []apiv1.DiscoveredHook{}}
-	for i, id := range ids {
-		if !visible[i] {
-			continue
-		}
-		for _, h := range ms[id].caps.Hooks {
-			match := nodeproto.ValidChecksum(h.Checksum) && !broken[id+"\x00"+h.Name]
-			if in.ImageDigestMatch != "" && (in.ImageDigestMatch == "true") != match {
-				continue
-			}
-			out.Items = append(out.Items, apiv1.DiscoveredHook{NodeID: id, DomainID: domains[i], Name: h.Name,
-				ImageDigest: "sha256:" + h.Checksum, ImageDigestMatch: match})
-		}
-	}
-	return &hooksOutput{Body: out}, nil
+	return ids, domains, problem.From(rows.Err())
 }
 
 // visible reports which nodes the caller may read.
@@ -386,9 +356,12 @@ func (s *Service) visible(ctx context.Context, ids []string) ([]bool, error) {
 	return out, nil
 }
 
-// openHookViolations are the (node, hook) pairs with an open violation.
-func openHookViolations(ctx context.Context, q store.Querier) (map[string]bool, error) {
-	rows, err := q.QueryContext(ctx, `SELECT node_id, artifact_id FROM integrity_violations WHERE kind = 'hook' AND status = 'open'`)
+// openHookViolations are the (node, hook) pairs of ids with an open
+// violation.
+func openHookViolations(ctx context.Context, q store.Querier, ids []string) (map[string]bool, error) {
+	ph, args := placeholders(ids)
+	rows, err := q.QueryContext(ctx, `SELECT node_id, artifact_id FROM integrity_violations WHERE kind = 'hook' AND status = 'open'
+		AND node_id IN (`+ph+`)`, args...)
 	if err != nil {
 		return nil, err
 	}

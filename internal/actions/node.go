@@ -56,11 +56,6 @@ func (s *Service) registerNode(api huma.API) {
 		route.Node, "The contract's callback: advance the node's target along pending → ack → started → final", "Nodes")
 	op.MaxBodyBytes = 64 << 10
 	huma.Register(api, op, s.callback)
-	op = route.Op(http.MethodPost, "/v1/nodes/{id}/integrity/violations", "postNodeIntegrityViolation",
-		"node.integrity.report", route.Node, "Level 1: the node reports an integrity violation (§12.5)", "Nodes")
-	op.DefaultStatus = http.StatusNoContent
-	op.MaxBodyBytes = 8 << 10
-	huma.Register(api, op, s.violation)
 }
 
 // nodeTarget checks the caller and that the node is a target of the

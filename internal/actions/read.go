@@ -37,8 +37,9 @@ func (s *Service) load(ctx context.Context, pid, id string, full bool) (apiv1.Ex
 	var ex apiv1.Execution
 	var created, updated int64
 	err := s.cfg.DB.QueryRowContext(ctx, `SELECT id, project_id, domain_id, action, type, status, selector, max_in_flight,
-		created_at, updated_at FROM executions WHERE id = $1 AND project_id = $2`, id, pid).
-		Scan(&ex.ID, &ex.ProjectID, &ex.DomainID, &ex.Action, &ex.Type, &ex.Status, &ex.Selector, &ex.MaxInFlight, &created, &updated)
+		batch_size, created_at, updated_at FROM executions WHERE id = $1 AND project_id = $2`, id, pid).
+		Scan(&ex.ID, &ex.ProjectID, &ex.DomainID, &ex.Action, &ex.Type, &ex.Status, &ex.Selector, &ex.MaxInFlight, &ex.BatchSize,
+			&created, &updated)
 	if errors.Is(err, sql.ErrNoRows) {
 		return ex, problem.NotFound(CodeExecutionNotFound, "No such execution in this Project.")
 	} else if err != nil {

@@ -52,7 +52,7 @@ func rank(s string) int {
 // execRow is what the rollout needs of an execution.
 type execRow struct {
 	id, domainID, action, typ, params, status string
-	timeout, maxInFlight, stopAfter           int
+	timeout, maxInFlight, stopAfter, batch    int
 	cancelled                                 bool
 }
 
@@ -60,8 +60,9 @@ func loadExec(ctx context.Context, q store.Querier, id string) (execRow, error) 
 	var e execRow
 	var cancelled sql.NullInt64
 	err := q.QueryRowContext(ctx, `SELECT id, domain_id, action, type, parameters, status, timeout_seconds, max_in_flight,
-		stop_after_failures, cancelled_at FROM executions WHERE id = $1`, id).
-		Scan(&e.id, &e.domainID, &e.action, &e.typ, &e.params, &e.status, &e.timeout, &e.maxInFlight, &e.stopAfter, &cancelled)
+		stop_after_failures, batch_size, cancelled_at FROM executions WHERE id = $1`, id).
+		Scan(&e.id, &e.domainID, &e.action, &e.typ, &e.params, &e.status, &e.timeout, &e.maxInFlight, &e.stopAfter, &e.batch,
+			&cancelled)
 	e.cancelled = cancelled.Valid
 	return e, err
 }
@@ -97,7 +98,9 @@ func (s *Service) schedule(ctx context.Context, tx *sql.Tx, id string) error {
 	return s.aggregate(ctx, tx, id, now)
 }
 
-// send delivers action_request to the next targets in order.
+// send delivers action_request to the next targets in order: up to
+// max_in_flight at once and, with a batch size, only within the earliest
+// batch that has a target still running or waiting.
 func (s *Service) send(ctx context.Context, tx *sql.Tx, e execRow, inflight int, now time.Time) error {
 	free := 1 << 30
 	if e.maxInFlight > 0 {
@@ -106,8 +109,17 @@ func (s *Service) send(ctx context.Context, tx *sql.Tx, e execRow, inflight int,
 	if free <= 0 {
 		return nil
 	}
+	end := int64(1) << 30 // fits the INTEGER column
+	if e.batch > 0 {
+		var first sql.NullInt64
+		if err := tx.QueryRowContext(ctx, `SELECT MIN(seq) FROM execution_targets WHERE execution_id = $1
+			AND status IN ('pending', 'ack', 'started')`, e.id).Scan(&first); err != nil || !first.Valid {
+			return err
+		}
+		end = (first.Int64/int64(e.batch) + 1) * int64(e.batch)
+	}
 	next, err := store.Strings(ctx, tx, `SELECT node_id FROM execution_targets WHERE execution_id = $1 AND sent_at IS NULL
-		AND status = 'pending' ORDER BY seq LIMIT $2`, e.id, free)
+		AND status = 'pending' AND seq < $3 ORDER BY seq LIMIT $2`, e.id, free, end)
 	if err != nil || len(next) == 0 {
 		return err
 	}

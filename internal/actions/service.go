@@ -62,7 +62,11 @@ type Config struct {
 	// MaxLive bounds a Domain's live executions (1,000; 429
 	// capacity_exceeded beyond).
 	MaxLive int
-	Now     func() time.Time
+	// DriftAfter is how long a level-2 node may report enforcing another
+	// policy ruleset than the one it was last sent before it counts as
+	// drifted (5 min).
+	DriftAfter time.Duration
+	Now        func() time.Time
 }
 
 // Service serves executions, capabilities, hooks and integrity.
@@ -96,6 +100,9 @@ func NewService(cfg Config) (*Service, error) {
 	if cfg.MaxLive <= 0 {
 		cfg.MaxLive = 1000
 	}
+	if cfg.DriftAfter <= 0 {
+		cfg.DriftAfter = 5 * time.Minute
+	}
 	return &Service{cfg: cfg}, nil
 }
 
@@ -103,6 +110,7 @@ func NewService(cfg Config) (*Service, error) {
 func (s *Service) Register(api huma.API) {
 	s.registerExecutions(api)
 	s.registerNode(api)
+	s.registerIntegrity(api)
 	s.registerInventory(api)
 	s.registerStream(api)
 }

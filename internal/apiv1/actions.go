@@ -21,6 +21,7 @@ type DispatchExecutionRequest struct {
 	NodeIDs           []string `json:"node_ids,omitempty" maxItems:"1000" doc:"Ours: an explicit node list (instead of node_id or selector)."`
 	MaxInFlight       int      `json:"max_in_flight,omitempty" minimum:"0" maximum:"10000" doc:"Ours: at most this many targets run at once (0: all)."`
 	StopAfterFailures int      `json:"stop_after_failures,omitempty" minimum:"0" doc:"Ours: targets not yet started are cancelled once this many failed (0: never)."`
+	BatchSize         int      `json:"batch_size,omitempty" minimum:"0" maximum:"10000" doc:"Ours: targets run in batches of this many, in order; a batch starts once every target of the one before has ended (0: one batch). max_in_flight still bounds each batch."`
 	IncludeDrifted    bool     `json:"include_drifted,omitempty" doc:"Ours: also run on nodes with an open integrity violation."`
 	IdempotencyKey    string   `json:"idempotency_key,omitempty" maxLength:"255" doc:"Ours: a repeat with the same key answers the original execution."`
 }
@@ -61,6 +62,7 @@ type Execution struct {
 	// Ours.
 	Selector    string          `json:"selector,omitempty"`
 	MaxInFlight int             `json:"max_in_flight,omitempty"`
+	BatchSize   int             `json:"batch_size,omitempty"`
 	Skipped     []SkippedTarget `json:"skipped,omitempty"`
 }
 
@@ -68,6 +70,7 @@ type Execution struct {
 type SkippedTarget struct {
 	NodeID string `json:"node_id" format:"uuid"`
 	Reason string `json:"reason" enum:"insufficient_relation,action_not_declared,drifted"`
+	Detail string `json:"detail,omitempty" doc:"Why, in words (e.g. which drift)."`
 }
 
 // DispatchPreview answers a dry run: what would run, and what would not.
@@ -128,6 +131,12 @@ type IntegrityViolationRow struct {
 	// Ours.
 	ExpectedChecksum string `json:"expected_checksum,omitempty"`
 	ActualChecksum   string `json:"actual_checksum,omitempty"`
+}
+
+// IntegrityViolationsResponse answers a node's batch of violations.
+type IntegrityViolationsResponse struct {
+	AcceptedAt     time.Time `json:"accepted_at"`
+	ViolationCount int       `json:"violation_count"`
 }
 
 // IntegrityViolationAcknowledgeRequest is the acknowledge body.

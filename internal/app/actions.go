@@ -14,7 +14,7 @@ import (
 func (s *Server) assembleActions(log *slog.Logger, pages *page.Codec) error {
 	var err error
 	s.Actions, err = actions.NewService(actions.Config{DB: s.DB, Audit: s.Audit, Authz: s.Guard, Projects: s.Tenancy,
-		Pages: pages, Events: s.Events, Caller: enroll.NodeFrom, Logger: log})
+		Pages: pages, Events: s.Events, Caller: enroll.NodeFrom, Logger: log, DriftAfter: s.Config.StateDriftAfter})
 	if err != nil {
 		return err
 	}

@@ -102,6 +102,10 @@ type Config struct {
 	// SecretsWatchInterval is how often KV metadata is read for versions
 	// written outside plexsphere (at least 1s).
 	SecretsWatchInterval time.Duration `yaml:"secrets_watch_interval"`
+	// StateDriftAfter is how long a node may keep enforcing another policy
+	// ruleset than the one it was last sent before it counts as drifted
+	// (dispatch skips drifted nodes; at least 10s).
+	StateDriftAfter time.Duration `yaml:"state_drift_after"`
 	// SecretFetchRate and SecretFetchDomainRate bound node secret fetches
 	// per second per node and per Domain (bursts of 4×).
 	SecretFetchRate       int `yaml:"secret_fetch_rate"`
@@ -169,6 +173,7 @@ func Defaults() Config {
 		OpenBaoKVPrefix:       "plexsphere",
 		OpenBaoTransitMount:   "transit",
 		SecretsWatchInterval:  30 * time.Second,
+		StateDriftAfter:       5 * time.Minute,
 		SecretFetchRate:       20,
 		SecretFetchDomainRate: 2000,
 
@@ -227,6 +232,7 @@ func (c *Config) fields() []field {
 		{"openbao_transit_mount", "OpenBao Transit mount for openbao_transit_key", &c.OpenBaoTransitMount},
 		{"openbao_transit_key", "wrap the master key with this OpenBao Transit key (an existing plain master key file is wrapped in place at start); empty = a plain key file", &c.OpenBaoTransitKey},
 		{"secrets_watch_interval", "how often OpenBao KV metadata is read to find versions written outside plexsphere (at least 1s)", &c.SecretsWatchInterval},
+		{"state_drift_after", "how long a node may enforce another policy ruleset than the one it was sent before it counts as drifted and executions skip it (at least 10s)", &c.StateDriftAfter},
 		{"kek_file", "key-encryption key file of the embedded secrets backend (default <data-dir>/secrets-kek); replicas must share it", &c.KEKFile},
 		{"session_max_ttl", "longest mediated-access session (requests above it are clamped; at most 30m)", &c.SessionMaxTTL},
 		{"session_default_ttl", "lifetime of a session whose request names none", &c.SessionDefaultTTL},
@@ -425,6 +431,9 @@ func (c *Config) validateSecrets() error {
 	if c.SecretFetchRate < 1 || c.SecretFetchDomainRate < 1 {
 		return fmt.Errorf("config: secret_fetch_rate and secret_fetch_domain_rate: want at least 1, got %d and %d",
 			c.SecretFetchRate, c.SecretFetchDomainRate)
+	}
+	if c.StateDriftAfter < 10*time.Second {
+		return fmt.Errorf("config: state_drift_after: want at least 10s, got %v", c.StateDriftAfter)
 	}
 	if c.SecretsWatchInterval < time.Second {
 		return fmt.Errorf("config: secrets_watch_interval: want at least 1s, got %v", c.SecretsWatchInterval)

@@ -138,7 +138,7 @@ func (s *Service) tell(ctx context.Context, tx *sql.Tx, domainID string, views m
 		if known && old == now {
 			continue
 		}
-		if err := saveTold(ctx, tx, domainID, id, now); err != nil {
+		if err := saveTold(ctx, tx, domainID, id, now, s.cfg.Now()); err != nil {
 			return err
 		}
 		if id == subject {

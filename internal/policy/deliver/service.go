@@ -6,6 +6,7 @@ import (
 	"errors"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/plexsphere/plexsphere/internal/audit"
 	"github.com/plexsphere/plexsphere/internal/nodeproto"
@@ -45,6 +46,9 @@ type Config struct {
 	Audit *audit.Log
 	// Logger logs what goes wrong outside a request; nil discards.
 	Logger *slog.Logger
+	// Now is the clock that stamps when a node was sent a new ruleset
+	// (time.Now when nil).
+	Now func() time.Time
 }
 
 // Service delivers compiled policy.
@@ -70,6 +74,9 @@ func New(cfg Config) (*Service, error) {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
 	}
 	return &Service{cfg: cfg, domains: map[string]*cached{}}, nil
 }

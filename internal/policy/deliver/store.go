@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/netip"
 	"strings"
+	"time"
 
 	"github.com/plexsphere/plexsphere/internal/policy"
 	"github.com/plexsphere/plexsphere/internal/policy/compile"
@@ -200,10 +201,12 @@ func loadTold(ctx context.Context, q store.Querier, ids []string) (map[string]to
 }
 
 // saveTold records what a node is told now.
-func saveTold(ctx context.Context, tx *sql.Tx, domainID, nodeID string, t told) error {
-	_, err := tx.ExecContext(ctx, `INSERT INTO policy_node_state (node_id, domain_id, fingerprint, level1_id, peers_digest)
-		VALUES ($1, $2, $3, $4, $5) ON CONFLICT (node_id) DO UPDATE SET domain_id = $2, fingerprint = $3,
-		level1_id = $4, peers_digest = $5`, nodeID, domainID, t.fingerprint, t.level1ID, t.peers)
+func saveTold(ctx context.Context, tx *sql.Tx, domainID, nodeID string, t told, now time.Time) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO policy_node_state (node_id, domain_id, fingerprint, level1_id, peers_digest, fingerprint_at)
+		VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (node_id) DO UPDATE SET domain_id = $2, fingerprint = $3,
+		level1_id = $4, peers_digest = $5,
+		fingerprint_at = CASE WHEN policy_node_state.fingerprint = $3 THEN policy_node_state.fingerprint_at ELSE $6 END`,
+		nodeID, domainID, t.fingerprint, t.level1ID, t.peers, store.Micros(now))
 	if err != nil {
 		return fmt.Errorf("deliver: record %s: %w", nodeID, err)
 	}
