@@ -8,7 +8,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"net/http"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -58,9 +57,6 @@ var ingestKinds = map[string]string{
 
 var detectors = map[string]bool{"startup_scan": true, "inotify": true, "pre_dispatch": true}
 
-// hostKeyFingerprint is OpenSSH's SHA256:<unpadded base64 of 32 bytes>.
-var hostKeyFingerprint = regexp.MustCompile(`^SHA256:[A-Za-z0-9+/]{43}$`)
-
 // violationRow is one violation to record.
 type violationRow struct {
 	kind, artifact, expected, actual, detail string
@@ -89,6 +85,7 @@ func (s *Service) registerIntegrity(api huma.API) {
 	huma.Register(api, op, s.violation)
 	op = route.Op(http.MethodPost, "/v1/nodes/{id}/integrity-violations", "PostNodeIntegrityViolations",
 		"node.integrity.report", route.Node, "Record a batch of integrity violations the node found (1–128)", "Nodes")
+	op.DefaultStatus = http.StatusAccepted
 	op.MaxBodyBytes = maxViolationsBody + 1
 	huma.Register(api, op, s.violationsBatch)
 }
@@ -218,8 +215,8 @@ func checkViolation(v wireViolation) (violationRow, string, string) {
 		if v.ObservedChecksum != "" || v.ExpectedChecksum != "" {
 			return violationRow{}, CodeViolationKindMismatch, "ssh_host_key carries fingerprints, not checksums."
 		}
-		if !hostKeyFingerprint.MatchString(v.ObservedFingerprint) ||
-			v.ExpectedFingerprint != "" && !hostKeyFingerprint.MatchString(v.ExpectedFingerprint) {
+		if !nodeproto.ValidHostKeyFingerprint(v.ObservedFingerprint) ||
+			v.ExpectedFingerprint != "" && !nodeproto.ValidHostKeyFingerprint(v.ExpectedFingerprint) {
 			return violationRow{}, CodeViolationFingerprintBad, "fingerprints must be SHA256:<base64>, observed_fingerprint is required."
 		}
 		row.actual, row.expected = v.ObservedFingerprint, v.ExpectedFingerprint

@@ -7,7 +7,9 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"maps"
 	"net/http"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -135,6 +137,9 @@ func (s *Service) capabilities(ctx context.Context, in *capabilitiesInput) (*cap
 	if _, err := s.cfg.Projects.GetProject(ctx, s.cfg.DB, pid); err != nil {
 		return nil, err
 	}
+	if err := filterIDs(map[string]string{"invalid_node_id": in.NodeID}); err != nil {
+		return nil, err
+	}
 	scope := "capabilities.list?project_id=" + pid + "&node_id=" + in.NodeID + "&status=" + in.Status
 	var pos struct {
 		ID string `json:"i"`
@@ -143,13 +148,14 @@ func (s *Service) capabilities(ctx context.Context, in *capabilitiesInput) (*cap
 	if err != nil {
 		return nil, err
 	}
-	q := `SELECT id, domain_id FROM nodes WHERE project_id = $1 AND revoked_at IS NULL AND kind <> 'gateway' AND id > $2`
+	q := `SELECT n.id, n.domain_id FROM nodes n JOIN node_agents a ON a.node_id = n.id WHERE n.project_id = $1
+		AND n.revoked_at IS NULL AND n.kind <> 'gateway' AND a.capabilities IS NOT NULL AND n.id > $2`
 	args := []any{pid, pos.ID}
 	if in.NodeID != "" {
-		q += ` AND id = $3`
+		q += ` AND n.id = $3`
 		args = append(args, in.NodeID)
 	}
-	rows, err := s.cfg.DB.QueryContext(ctx, q+` ORDER BY id`, args...)
+	rows, err := s.cfg.DB.QueryContext(ctx, q+` ORDER BY n.id`, args...)
 	if err != nil {
 		return nil, problem.Internal(err)
 	}
@@ -241,6 +247,9 @@ func (s *Service) hooks(ctx context.Context, in *hooksInput) (*hooksOutput, erro
 	if principal.From(ctx) == nil {
 		return nil, problem.Unauthenticated()
 	}
+	if err := filterIDs(map[string]string{"invalid_domain_id": in.DomainID, CodeInvalidProjectID: in.ProjectID}); err != nil {
+		return nil, err
+	}
 	scope := "hooks.list?domain_id=" + in.DomainID + "&project_id=" + in.ProjectID + "&match=" + in.ImageDigestMatch
 	var pos struct {
 		Node string `json:"n"`
@@ -277,14 +286,11 @@ func (s *Service) hooks(ctx context.Context, in *hooksInput) (*hooksOutput, erro
 			if !visible[i] {
 				continue
 			}
-			hooks := slices.SortedFunc(slices.Values(ms[id].caps.Hooks), func(a, b nodeproto.Hook) int {
-				return strings.Compare(a.Name, b.Name)
-			})
-			for _, h := range hooks {
+			for _, h := range discovered(ms[id].caps) {
 				if id == pos.Node && h.Name <= pos.Hook {
 					continue
 				}
-				match := nodeproto.ValidChecksum(h.Checksum) && !broken[id+"\x00"+h.Name]
+				match := h.valid && !broken[id+"\x00"+h.Name]
 				if in.ImageDigestMatch != "" && (in.ImageDigestMatch == "true") != match {
 					continue
 				}
@@ -297,10 +303,50 @@ func (s *Service) hooks(ctx context.Context, in *hooksInput) (*hooksOutput, erro
 					return &hooksOutput{Body: out}, nil
 				}
 				out.Items = append(out.Items, apiv1.DiscoveredHook{NodeID: id, DomainID: domains[i], Name: h.Name,
-					ImageDigest: "sha256:" + h.Checksum, ImageDigestMatch: match})
+					ImageDigest: h.digest, ImageDigestMatch: match})
 			}
 		}
 	}
+}
+
+// hookRow is a hook a node declared: a PlexdHook resource it discovered
+// (the contract's plexd_hooks, an OCI image digest) or an executable hook
+// of its own (hooks, a SHA-256 of the file, shown as sha256:<hex>).
+type hookRow struct {
+	Name   string
+	digest string
+	valid  bool
+}
+
+// imageDigest is an OCI digest in canonical form.
+var imageDigest = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
+
+// discovered lists a manifest's hooks by name, each name once (a
+// PlexdHook first).
+func discovered(c nodeproto.Capabilities) []hookRow {
+	var plexd []struct {
+		Name        string `json:"name"`
+		ImageDigest string `json:"image_digest"`
+	}
+	if len(c.PlexdHooks) > 0 {
+		json.Unmarshal(c.PlexdHooks, &plexd)
+	}
+	seen := map[string]bool{}
+	var out []hookRow
+	for _, h := range plexd {
+		if name := strings.TrimSpace(h.Name); name != "" && !seen[name] && len(out) < 256 {
+			seen[name] = true
+			out = append(out, hookRow{Name: name, digest: h.ImageDigest, valid: imageDigest.MatchString(h.ImageDigest)})
+		}
+	}
+	for _, h := range c.Hooks {
+		if h.Name != "" && !seen[h.Name] && len(out) < 256 {
+			seen[h.Name] = true
+			out = append(out, hookRow{Name: h.Name, digest: "sha256:" + h.Checksum, valid: nodeproto.ValidChecksum(h.Checksum)})
+		}
+	}
+	slices.SortFunc(out, func(a, b hookRow) int { return strings.Compare(a.Name, b.Name) })
+	return out
 }
 
 // hookNodes reads the next 500 live nodes with a manifest after the node
@@ -334,6 +380,18 @@ func (s *Service) hookNodes(ctx context.Context, in *hooksInput, from string, in
 		ids, domains = append(ids, id), append(domains, d)
 	}
 	return ids, domains, problem.From(rows.Err())
+}
+
+// filterIDs refuses a filter that is set and not a UUID, with its code.
+func filterIDs(ids map[string]string) error {
+	for _, code := range slices.Sorted(maps.Keys(ids)) {
+		if v := ids[code]; v != "" {
+			if _, err := parseUUID(code, v); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // visible reports which nodes the caller may read.
@@ -412,6 +470,10 @@ func scanViolation(row interface{ Scan(...any) error }) (apiv1.IntegrityViolatio
 func (s *Service) violations(ctx context.Context, in *violationsInput) (*violationsOutput, error) {
 	if principal.From(ctx) == nil {
 		return nil, problem.Unauthenticated()
+	}
+	if err := filterIDs(map[string]string{"invalid_domain_id": in.DomainID, CodeInvalidProjectID: in.ProjectID,
+		"invalid_node_id": in.NodeID}); err != nil {
+		return nil, err
 	}
 	scope := "integrity.list?d=" + in.DomainID + "&p=" + in.ProjectID + "&n=" + in.NodeID + "&k=" + in.Kind + "&s=" + in.Status
 	var pos struct {

@@ -87,18 +87,29 @@ func (s *Service) ack(ctx context.Context, in *rawInput) (*struct{}, error) {
 	if err := s.nodeTarget(ctx, in.NodeExecParams); err != nil {
 		return nil, err
 	}
+	r, ignore, err := parseAck(in.RawBody)
+	if err != nil || ignore {
+		return nil, err
+	}
+	r.execID, r.nodeID, r.by = in.ExecutionID, in.ID, "node:"+in.ID
+	return nil, s.settleTx(ctx, r)
+}
+
+// parseAck decodes a level-1 ExecutionAck into the target's new status;
+// ignore is true for a redelivery the node already had.
+func parseAck(raw []byte) (r result, ignore bool, err error) {
 	var a nodeproto.ExecutionAck
-	if err := json.Unmarshal(in.RawBody, &a); err != nil || (a.Status != nodeproto.AckAccepted && a.Status != nodeproto.AckRejected) {
-		return nil, problem.BadRequest(CodeInvalidBody, "The body must be an ExecutionAck {execution_id, status accepted|rejected, reason}.")
+	if err := json.Unmarshal(raw, &a); err != nil || (a.Status != nodeproto.AckAccepted && a.Status != nodeproto.AckRejected) {
+		return r, false, problem.BadRequest(CodeInvalidBody, "The body must be an ExecutionAck {execution_id, status accepted|rejected, reason}.")
 	}
 	if a.Status == nodeproto.AckRejected && a.Reason == nodeproto.AckReasonDuplicateExecutionID {
-		return nil, nil // a redelivered request the node already has: nothing changes
+		return r, true, nil
 	}
-	r := result{execID: in.ExecutionID, nodeID: in.ID, status: StatusAck, by: "node:" + in.ID}
+	r.status = StatusAck
 	if a.Status == nodeproto.AckRejected {
 		r.status, r.detail = StatusFailed, "rejected: "+clean(a.Reason)
 	}
-	return nil, s.settleTx(ctx, r)
+	return r, false, nil
 }
 
 // resultCallback maps the level-1 result: success → succeeded, failed and
@@ -108,14 +119,24 @@ func (s *Service) resultCallback(ctx context.Context, in *rawInput) (*struct{}, 
 	if err := s.nodeTarget(ctx, in.NodeExecParams); err != nil {
 		return nil, err
 	}
+	r, err := parseResult(in.RawBody)
+	if err != nil {
+		return nil, err
+	}
+	r.execID, r.nodeID, r.by = in.ExecutionID, in.ID, "node:"+in.ID
+	return nil, s.settleTx(ctx, r)
+}
+
+// parseResult decodes a level-1 ExecutionResult (or ours, with error).
+func parseResult(raw []byte) (result, error) {
 	var res struct {
 		nodeproto.ExecutionResult
 		Error string `json:"error"` // level 2
 	}
-	if err := json.Unmarshal(in.RawBody, &res); err != nil {
-		return nil, problem.BadRequest(CodeInvalidBody, "The body must be an ExecutionResult.")
+	if err := json.Unmarshal(raw, &res); err != nil {
+		return result{}, problem.BadRequest(CodeInvalidBody, "The body must be an ExecutionResult.")
 	}
-	r := result{execID: in.ExecutionID, nodeID: in.ID, by: "node:" + in.ID, stdout: res.Stdout, stderr: res.Stderr}
+	r := result{stdout: res.Stdout, stderr: res.Stderr}
 	switch res.Status {
 	case nodeproto.ResultSuccess:
 		r.status = StatusSucceeded
@@ -131,7 +152,7 @@ func (s *Service) resultCallback(ctx context.Context, in *rawInput) (*struct{}, 
 			r.detail = "error: " + clean(res.Error)
 		}
 	default:
-		return nil, problem.BadRequest(CodeInvalidBody, "status must be success, failed, timeout, cancelled or error.")
+		return result{}, problem.BadRequest(CodeInvalidBody, "status must be success, failed, timeout, cancelled or error.")
 	}
 	exit := res.ExitCode
 	r.exitCode = &exit
@@ -139,7 +160,7 @@ func (s *Service) resultCallback(ctx context.Context, in *rawInput) (*struct{}, 
 		ms := d.Milliseconds()
 		r.durationMS = &ms
 	}
-	return nil, s.settleTx(ctx, r)
+	return r, nil
 }
 
 // callback serves the contract's callback: a CAS along the state machine
@@ -148,15 +169,12 @@ func (s *Service) callback(ctx context.Context, in *rawInput) (*callbackOutput, 
 	if err := s.nodeTarget(ctx, in.NodeExecParams); err != nil {
 		return nil, err
 	}
-	var req apiv1.ExecutionCallbackRequest
-	if err := json.Unmarshal(in.RawBody, &req); err != nil || rank(req.Status) == 3 && !terminal(req.Status) || req.Status == StatusPending {
-		return nil, problem.BadRequest(CodeInvalidBody, "status must be ack, started, succeeded, failed, cancelled or timeout.")
-	}
-	if req.Output != nil && len(req.Output.Inline) > 16<<10 {
-		return nil, problem.New(http.StatusRequestEntityTooLarge, "inline_output_too_large", "Inline output is at most 16 KiB.")
+	req, err := parseCallback(in.RawBody)
+	if err != nil {
+		return nil, err
 	}
 	var out callbackOutput
-	err := s.cfg.DB.Tx(ctx, func(tx *sql.Tx) error {
+	err = s.cfg.DB.Tx(ctx, func(tx *sql.Tx) error {
 		var cur string
 		if err := tx.QueryRowContext(ctx, `SELECT status FROM execution_targets WHERE execution_id = $1 AND node_id = $2`,
 			in.ExecutionID, in.ID).Scan(&cur); err != nil {
@@ -183,6 +201,18 @@ func (s *Service) callback(ctx context.Context, in *rawInput) (*callbackOutput, 
 		return nil, problem.From(err)
 	}
 	return &out, nil
+}
+
+// parseCallback decodes the contract's callback body.
+func parseCallback(raw []byte) (apiv1.ExecutionCallbackRequest, error) {
+	var req apiv1.ExecutionCallbackRequest
+	if err := json.Unmarshal(raw, &req); err != nil || rank(req.Status) == 3 && !terminal(req.Status) || req.Status == StatusPending {
+		return req, problem.BadRequest(CodeInvalidBody, "status must be ack, started, succeeded, failed, cancelled or timeout.")
+	}
+	if req.Output != nil && len(req.Output.Inline) > 16<<10 {
+		return req, problem.New(http.StatusRequestEntityTooLarge, "inline_output_too_large", "Inline output is at most 16 KiB.")
+	}
+	return req, nil
 }
 
 func (s *Service) settleTx(ctx context.Context, r result) error {

@@ -122,7 +122,7 @@ func TestIntegrityViolationBatches(t *testing.T) {
 		strings.TrimRight(b64sum("new key"), "=") + `"}`
 	st, raw := post(n, `{"violations":[`+hook+`,`+hostKey+`]}`)
 	var receipt apiv1.IntegrityViolationsResponse
-	if json.Unmarshal(raw, &receipt); st != 200 || receipt.ViolationCount != 2 || receipt.AcceptedAt.IsZero() {
+	if json.Unmarshal(raw, &receipt); st != 202 || receipt.ViolationCount != 2 || receipt.AcceptedAt.IsZero() {
 		t.Fatalf("batch: %d %s", st, raw)
 	}
 	var vs apiv1.List[apiv1.IntegrityViolationRow]
@@ -153,6 +153,10 @@ func TestStateDivergenceDrifts(t *testing.T) {
 	var desired string
 	if err := f.e.Server.DB.QueryRow(`SELECT fingerprint FROM policy_node_state WHERE node_id = $1`, n.ID).Scan(&desired); err != nil {
 		t.Fatalf("the node was never told a ruleset: %v", err)
+	}
+	caps := nodeproto.Capabilities{BuiltinActions: []nodeproto.BuiltinAction{{Name: "gather_info"}}}
+	if resp, raw := f.e.NodeSend(t, n, "PUT", "/v1/nodes/"+n.ID+"/capabilities", caps, nil); resp.StatusCode/100 != 2 {
+		t.Fatalf("capabilities: %d %s", resp.StatusCode, raw)
 	}
 	beat := func(fingerprint string) {
 		t.Helper()
@@ -191,9 +195,9 @@ func TestStateDivergenceDrifts(t *testing.T) {
 	if d := skipped(); !strings.Contains(d, "another policy ruleset") || !strings.Contains(d, "table busy") {
 		t.Fatalf("diverged past the bound, skip detail %q", d)
 	}
-	var caps apiv1.List[apiv1.CapabilityRow]
-	if st, raw := f.e.Do(t, "GET", "/v1/projects/"+f.enr.Project.ID+"/capabilities?status=drift", nil, &caps); st != 200 ||
-		len(caps.Items) != 1 || caps.Items[0].NodeID != n.ID {
+	var rows apiv1.List[apiv1.CapabilityRow]
+	if st, raw := f.e.Do(t, "GET", "/v1/projects/"+f.enr.Project.ID+"/capabilities?status=drift", nil, &rows); st != 200 ||
+		len(rows.Items) != 1 || rows.Items[0].NodeID != n.ID {
 		t.Errorf("capabilities: %d %s", st, raw)
 	}
 	beat(desired)
@@ -213,6 +217,10 @@ func TestHooksPaged(t *testing.T) {
 			name := fmt.Sprintf("hook-%d", 3-j)
 			caps.Hooks = append(caps.Hooks, nodeproto.Hook{Name: name, Checksum: strings.Repeat("ab", 32)})
 			want[n.ID+"/"+name] = true
+		}
+		if i == 0 { // a PlexdHook resource the node discovered (the contract's plexd_hooks)
+			caps.PlexdHooks = json.RawMessage(`[{"name":"hook-0","image_digest":"sha256:` + strings.Repeat("e3", 32) + `"}]`)
+			want[n.ID+"/hook-0"] = true
 		}
 		if resp, raw := f.e.NodeSend(t, n, "PUT", "/v1/nodes/"+n.ID+"/capabilities", caps, nil); resp.StatusCode/100 != 2 {
 			t.Fatalf("capabilities: %d %s", resp.StatusCode, raw)
@@ -247,6 +255,9 @@ func TestHooksPaged(t *testing.T) {
 		if !want[g] {
 			t.Errorf("unexpected %s", g)
 		}
+	}
+	if st, raw := f.e.Do(t, "GET", "/v1/hooks?project_id=not-a-uuid", nil, nil); st != 400 || code(raw) != "invalid_project_id" {
+		t.Errorf("bad filter: %d %s", st, raw)
 	}
 	if st, raw := f.e.Do(t, "GET", "/v1/hooks?limit=2&project_id="+f.enr.Project.ID+"&cursor=garbage", nil, nil); st != 400 ||
 		code(raw) != "invalid_cursor" {

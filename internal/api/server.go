@@ -272,6 +272,12 @@ func (s *Server) fill(ctx huma.Context, p *problem.Problem) {
 	ar := audit.RequestFrom(ctx.Context())
 	p.Instance = ctx.URL().Path
 	p.CorrelationID = ar.CorrelationID
+	if p.Status == http.StatusForbidden && p.Reason == "" {
+		// The contract's PermissionDenied requires a reason; a refusal
+		// that is not a ReBAC decision (another node's credential, a
+		// Domain the caller is not in) is out of the caller's scope.
+		p.Reason = "out_of_scope"
+	}
 	ar.SetCode(p.Code)
 	switch {
 	case p.Status == StatusClientClosedRequest || p.Status >= 500 && clientGone(ctx):

@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"errors"
 	"mime"
-	"regexp"
 	"sort"
 	"time"
 
@@ -25,9 +24,6 @@ const (
 	CodeSentAtInvalid         = "ingest_sent_at_invalid"           // 400
 )
 
-// hostKeyFingerprint is the OpenSSH SHA-256 fingerprint form.
-var hostKeyFingerprint = regexp.MustCompile(`^SHA256:[A-Za-z0-9+/]{43}=?$`)
-
 // checkManifest refuses the contract's manifest members when present and
 // malformed, with the contract's codes; a level-1 manifest has none.
 func checkManifest(c nodeproto.Capabilities) error {
@@ -36,7 +32,7 @@ func checkManifest(c nodeproto.Capabilities) error {
 			return problem.BadRequest(CodeBinaryChecksumInvalid, "binary_checksum is not a base64 SHA-256 digest.")
 		}
 	}
-	if c.SSHHostKeyFingerprint != "" && !hostKeyFingerprint.MatchString(c.SSHHostKeyFingerprint) {
+	if c.SSHHostKeyFingerprint != "" && !nodeproto.ValidHostKeyFingerprint(c.SSHHostKeyFingerprint) {
 		return problem.BadRequest(CodeHostKeyInvalid, "ssh_host_key_fingerprint is not SHA256:<base64>.")
 	}
 	return nil

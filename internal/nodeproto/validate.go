@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"net/netip"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -262,6 +263,13 @@ func ValidInterfaceName(s string) bool {
 	}
 	return true
 }
+
+// hostKeyFingerprint is OpenSSH's SHA-256 host-key fingerprint form.
+var hostKeyFingerprint = regexp.MustCompile(`^SHA256:[A-Za-z0-9+/]{43}=?$`)
+
+// ValidHostKeyFingerprint reports whether s is SHA256:<base64 of 32 bytes>,
+// padded or not (the contract's capability manifest and integrity reports).
+func ValidHostKeyFingerprint(s string) bool { return hostKeyFingerprint.MatchString(s) }
 
 // ValidChecksum reports whether s is a lowercase hex SHA-256 without prefix
 // (§5.2, AC2).

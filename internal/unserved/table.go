@@ -61,7 +61,6 @@ var Table = []Op{
 	{http.MethodPatch, "/v1/label-definitions/{id}", "UpdateLabelDefinition", "labels", "Label definition changes", route.Operator},
 	{http.MethodDelete, "/v1/nodes/{id}/state/reports/{key}", "DeleteNodeStateReport", "reports", "Node state reports", route.Node},
 	{http.MethodPut, "/v1/nodes/{id}/state/reports/{key}", "PutNodeStateReport", "reports", "Node state reports", route.Node},
-	{http.MethodPost, "/v1/nodes/{id}/integrity-violations", "PostNodeIntegrityViolations", "integrity_violations", "Integrity-violation ingest", route.Node},
 	{http.MethodGet, "/v1/clouds", "ListClouds", "cloud", "Cloud inventory", route.Operator},
 	{http.MethodPost, "/v1/clouds", "CreateCloud", "cloud", "Cloud inventory", route.Operator},
 	{http.MethodDelete, "/v1/clouds/{id}", "DeleteCloud", "cloud", "Cloud inventory", route.Operator},
