@@ -54,7 +54,7 @@ type runFlags struct {
 	project, selector, typ, idempotencyKey string
 	nodes, params                          []string
 	timeout                                time.Duration
-	maxInFlight, stopAfterFailures         int
+	maxInFlight, stopAfterFailures, batch  int
 	includeDrifted, dryRun, wait           bool
 }
 
@@ -77,14 +77,22 @@ every target succeeded; skipped nodes are listed but do not fail the run.
 
 --dry-run resolves and checks the targets and prints what would run and
 what would be skipped, without running anything. Rollout controls:
---max-in-flight bounds how many targets run at once, --stop-after-failures
-cancels the targets not yet started once that many failed.`,
+--max-in-flight bounds how many targets run at once, --batch-size runs the
+targets in batches (the next starts once every target of the one before has
+ended), --stop-after-failures cancels the targets not yet started once that
+many failed. Drifted nodes (an open integrity violation, or a policy ruleset
+other than the one sent, for longer than the server's state_drift_after)
+are skipped unless --include-drifted.`,
 		Example: `  # One node, by name, and wait for its result:
   plexctl exec run gather_info --project 0190c0de-… --node web-1 --wait
 
   # A fleet, ten at a time, stopping after three failures:
   plexctl exec run service.restart --project 0190c0de-… --selector 'role=web' \
       --param unit=nginx.service --max-in-flight 10 --stop-after-failures 3 --wait
+
+  # A canary batch of 5, then batches of 5 once each has ended:
+  plexctl exec run service.restart --project 0190c0de-… --selector 'role=web' \
+      --param unit=nginx.service --batch-size 5 --stop-after-failures 1 --wait
 
   # What would run, without running it:
   plexctl exec run diagnostics.bundle --project 0190c0de-… --selector 'env=prod' --dry-run
@@ -106,7 +114,8 @@ cancels the targets not yet started once that many failed.`,
 	f.DurationVar(&rf.timeout, "timeout", 0, "per-target timeout, whole seconds up to 10m (0: the server's default)")
 	f.IntVar(&rf.maxInFlight, "max-in-flight", 0, "run on at most this many nodes at once (0: all)")
 	f.IntVar(&rf.stopAfterFailures, "stop-after-failures", 0, "cancel targets not yet started after this many failed (0: never)")
-	f.BoolVar(&rf.includeDrifted, "include-drifted", false, "also run on drifted nodes (open integrity violation)")
+	f.IntVar(&rf.batch, "batch-size", 0, "run in batches of this many nodes: a batch starts once the one before has ended (0: one batch)")
+	f.BoolVar(&rf.includeDrifted, "include-drifted", false, "also run on drifted nodes (open integrity violation, or diverged policy state)")
 	f.BoolVar(&rf.dryRun, "dry-run", false, "print the targets and skips, run nothing")
 	f.BoolVar(&rf.wait, "wait", false, "follow the results until every target is final; exit 1 unless all succeeded")
 	f.StringVar(&rf.idempotencyKey, "idempotency-key", "", "a repeat with the same key answers the original execution")
@@ -117,7 +126,7 @@ cancels the targets not yet started once that many failed.`,
 // without the targets named by --node (those need resolving).
 func (rf runFlags) request(action string) (apiclient.DispatchExecutionRequest, error) {
 	in := apiclient.DispatchExecutionRequest{Action: action, Type: rf.typ, Selector: rf.selector,
-		MaxInFlight: rf.maxInFlight, StopAfterFailures: rf.stopAfterFailures, IncludeDrifted: rf.includeDrifted,
+		MaxInFlight: rf.maxInFlight, StopAfterFailures: rf.stopAfterFailures, BatchSize: rf.batch, IncludeDrifted: rf.includeDrifted,
 		IdempotencyKey: rf.idempotencyKey}
 	switch {
 	case strings.TrimSpace(action) == "":
@@ -126,8 +135,8 @@ func (rf runFlags) request(action string) (apiclient.DispatchExecutionRequest, e
 		return in, usagef("name the targets with --node or --selector")
 	case len(rf.nodes) > 0 && rf.selector != "":
 		return in, usagef("--node and --selector exclude each other")
-	case rf.maxInFlight < 0 || rf.stopAfterFailures < 0:
-		return in, usagef("--max-in-flight and --stop-after-failures must not be negative")
+	case rf.maxInFlight < 0 || rf.stopAfterFailures < 0 || rf.batch < 0:
+		return in, usagef("--max-in-flight, --stop-after-failures and --batch-size must not be negative")
 	case rf.timeout < 0 || rf.timeout%time.Second != 0 || rf.timeout > maxExecTimeout:
 		return in, usagef("--timeout must be whole seconds between 1s and %s, e.g. 5m", maxExecTimeout)
 	case rf.dryRun && rf.wait:
@@ -252,7 +261,7 @@ func (a *app) printSkipped(ctx context.Context, c *apiclient.Client, skipped []a
 	names = a.withNodeNames(ctx, c, names, skippedIDs(skipped))
 	fmt.Fprintf(a.stderr, "Skipped %d node(s):\n", len(skipped))
 	for _, s := range skipped {
-		fmt.Fprintf(a.stderr, "  %s: %s\n", nodeText(s.NodeID, names), skipReason(s.Reason))
+		fmt.Fprintf(a.stderr, "  %s: %s\n", nodeText(s.NodeID, names), skipReason(s))
 	}
 }
 
@@ -264,19 +273,21 @@ func skippedIDs(skipped []apiclient.SkippedTarget) []string {
 	return ids
 }
 
-// skipReason explains a skip reason.
-func skipReason(r string) string {
-	switch r {
+// skipReason explains why a node was skipped.
+func skipReason(s apiclient.SkippedTarget) string {
+	switch s.Reason {
 	case "insufficient_relation":
 		return "insufficient_relation (you may not operate this node)"
 	case "action_not_declared":
 		return "action_not_declared (the node does not declare this action or hook)"
 	case "drifted":
-		return "drifted (open integrity violation; --include-drifted runs anyway)"
-	case "not_connected":
-		return "not_connected (the node is not connected)"
+		why := "open integrity violation"
+		if s.Detail != "" {
+			why = sanitize(s.Detail, false)
+		}
+		return "drifted (" + why + "; --include-drifted runs anyway)"
 	}
-	return sanitize(r, false)
+	return sanitize(s.Reason, false)
 }
 
 // previewView is the table rendering of a dry run.
@@ -294,7 +305,7 @@ func (a *app) printPreview(ctx context.Context, c *apiclient.Client, pv *apiclie
 		rows = append(rows, previewView{NodeID: id, Name: names[id], Reason: "would run"})
 	}
 	for _, s := range pv.Skipped {
-		rows = append(rows, previewView{NodeID: s.NodeID, Name: names[s.NodeID], Reason: "skip: " + skipReason(s.Reason)})
+		rows = append(rows, previewView{NodeID: s.NodeID, Name: names[s.NodeID], Reason: "skip: " + skipReason(s)})
 	}
 	if err := writeTable(a.stdout, rows, []column[previewView]{
 		{"NODE", func(v previewView) string { return v.NodeID }},
@@ -377,6 +388,13 @@ target's captured stdout and stderr.`,
 	return cmd
 }
 
+func batchText(n int) string {
+	if n > 0 {
+		return fmt.Sprint(n)
+	}
+	return "one batch"
+}
+
 func executionFields(ex *apiclient.Execution) []field {
 	maxInFlight := "all"
 	if ex.MaxInFlight > 0 {
@@ -389,6 +407,7 @@ func executionFields(ex *apiclient.Execution) []field {
 		{"Status", ex.Status},
 		{"Selector", ex.Selector},
 		{"Max in flight", maxInFlight},
+		{"Batch size", batchText(ex.BatchSize)},
 		{"Targets", countText(ex.Targets)},
 		{"Skipped", fmt.Sprint(len(ex.Skipped))},
 		{"Project", ex.ProjectID},

@@ -29,9 +29,9 @@ func TestExecRunRequestBodies(t *testing.T) {
 			`{"action":"gather_info","node_ids":["` + execNode2 + `","` + execNode1 + `"]}`},
 		{"selector with everything", []string{"--selector", "role=web,env in (prod)", "--type", "hook",
 			"--param", "unit=nginx.service", "--param", "args=a=b", "--param", "empty=", "--timeout", "5m",
-			"--max-in-flight", "10", "--stop-after-failures", "2", "--include-drifted", "--idempotency-key", "k-1"},
+			"--max-in-flight", "10", "--stop-after-failures", "2", "--batch-size", "5", "--include-drifted", "--idempotency-key", "k-1"},
 			`{"action":"gather_info","type":"hook","parameters":{"unit":"nginx.service","args":"a=b","empty":""},` +
-				`"timeout_seconds":300,"selector":"role=web,env in (prod)","max_in_flight":10,"stop_after_failures":2,` +
+				`"timeout_seconds":300,"selector":"role=web,env in (prod)","max_in_flight":10,"stop_after_failures":2,"batch_size":5,` +
 				`"include_drifted":true,"idempotency_key":"k-1"}`},
 	}
 	for _, tc := range cases {
