@@ -187,7 +187,7 @@ const identityCommitLabel = "plexsphere audit identity_id_ref v2\x00"
 func CheckIdentity(e *apiv1.AuditEntryWithProof) error {
 	sub, salt := e.Entry.Subject, e.Proof.IdentityIDRefSalt
 	if e.Entry.HashVersion < 2 || salt == "" && sub.IdentityIDRef == "" {
-		return nil
+		return checkObject(e)
 	}
 	h := sha256.New()
 	h.Write([]byte(identityCommitLabel))
@@ -195,6 +195,28 @@ func CheckIdentity(e *apiv1.AuditEntryWithProof) error {
 	h.Write([]byte{0})
 	h.Write([]byte(sub.IdentityIDRef))
 	if got := hex.EncodeToString(h.Sum(nil)); salt == "" || got != sub.IdentityIDRefCommitment {
+		return fmt.Errorf("apiclient: %w", ErrIdentityMismatch)
+	}
+	return checkObject(e)
+}
+
+// objectCommitLabel prefixes the object id commitment (hash_version 3).
+const objectCommitLabel = "plexsphere audit object_id v3\x00"
+
+// checkObject checks that a hash_version 3 entry's object.id opens
+// object.id_commitment with the proof's object_id_salt, when the entry
+// binds its object id that way; an erased id (no id, no salt) passes.
+func checkObject(e *apiv1.AuditEntryWithProof) error {
+	obj, salt := e.Entry.Object, e.Proof.ObjectIDSalt
+	if e.Entry.HashVersion < 3 || obj.IDCommitment == "" || salt == "" && obj.ID == "" {
+		return nil
+	}
+	h := sha256.New()
+	h.Write([]byte(objectCommitLabel))
+	h.Write([]byte(salt))
+	h.Write([]byte{0})
+	h.Write([]byte(obj.ID))
+	if got := hex.EncodeToString(h.Sum(nil)); salt == "" || got != obj.IDCommitment {
 		return fmt.Errorf("apiclient: %w", ErrIdentityMismatch)
 	}
 	return nil

@@ -16,6 +16,11 @@ type AuditSubject struct {
 type AuditObject struct {
 	Type string `json:"type"`
 	ID   string `json:"id"`
+	// IDCommitment is what a hash_version 3 entry hashes in place of an id
+	// that names an identity: SHA-256("plexsphere audit object_id v3\x00" ‖
+	// salt ‖ 0x00 ‖ id), lowercase hex; the salt is in the proof. The id is
+	// empty once the identity is erased.
+	IDCommitment string `json:"id_commitment,omitempty"`
 }
 
 // The contract's AuditReason values: the ReBAC decision reason of an entry,
@@ -49,7 +54,7 @@ type AuditRequestContext struct {
 // AuditEntry is one row of a tamper-evident chain (api.md §3.11).
 type AuditEntry struct {
 	Seq            int64               `json:"seq"`
-	HashVersion    int                 `json:"hash_version" enum:"1,2" doc:"The hash rule: 1 leaves subject.identity_id_ref out; 2 hashes every field shown, the identity reference through its commitment."`
+	HashVersion    int                 `json:"hash_version" enum:"1,2,3" doc:"The hash rule: 1 leaves subject.identity_id_ref out; 2 hashes every field shown, the identity reference through its commitment; 3 also an object id that names an identity."`
 	DomainID       string              `json:"domain_id" doc:"The Domain id, or the zero UUID for the platform chain."`
 	OccurredAt     time.Time           `json:"occurred_at"`
 	Action         string              `json:"action"`
@@ -82,6 +87,25 @@ type AuditProof struct {
 	// IdentityIDRefSalt opens subject.identity_id_ref_commitment (hash_version
 	// 2); empty once the identity is erased.
 	IdentityIDRefSalt string `json:"identity_id_ref_salt,omitempty"`
+	// ObjectIDSalt opens object.id_commitment (hash_version 3); empty once
+	// the identity is erased.
+	ObjectIDSalt string `json:"object_id_salt,omitempty"`
+}
+
+// AuditEraseIdentityRequest names the identity to erase from a chain.
+type AuditEraseIdentityRequest struct {
+	IdentityID string `json:"identity_id" format:"uuid" doc:"The identity (user or service identity) to make unlinkable in the chain's past entries."`
+}
+
+// AuditEraseIdentityResponse reports an erasure.
+type AuditEraseIdentityResponse struct {
+	SubjectPseudonym string    `json:"subject_pseudonym" doc:"The pseudonym the chain knew the identity by (64 lowercase hex); after erasure nobody can derive it from the identity id."`
+	ErasedAt         time.Time `json:"erased_at" doc:"When the audit.erase-identity entry was appended."`
+	// Our additions.
+	EntriesErased int64 `json:"entries_erased" doc:"Entries whose identity reference or identity-naming object id was cleared."`
+	// EntriesNotErasable counts entries written before hash_version 3 whose
+	// hashed object id names the identity: clearing it would break the chain.
+	EntriesNotErasable int64 `json:"entries_not_erasable" doc:"Entries written before hash_version 3 whose hashed object id names the identity; they cannot be cleared without breaking the chain."`
 }
 
 // AuditEntryWithProof is the answer of GET …/audit/entries/{seq}.

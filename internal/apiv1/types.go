@@ -15,18 +15,21 @@ type List[T any] struct {
 
 // Problem is an RFC 9457 problem body with the plexsphere extensions.
 type Problem struct {
-	Type          string          `json:"type"`
-	Title         string          `json:"title"`
-	Status        int             `json:"status"`
-	Detail        string          `json:"detail"`
-	Instance      string          `json:"instance"`
-	Code          string          `json:"code"`
-	CorrelationID string          `json:"correlation_id,omitempty"`
-	Reason        string          `json:"reason,omitempty"`
-	RelationPath  []string        `json:"relation_path,omitzero" doc:"Relations traversed; present (possibly empty) on every permission_denied."`
-	ChildCounts   *ChildCounts    `json:"child_counts,omitempty"`
-	ProjectCounts *ProjectCounts  `json:"project_child_counts,omitempty"`
-	Errors        []ProblemDetail `json:"errors,omitempty"`
+	Type          string       `json:"type"`
+	Title         string       `json:"title"`
+	Status        int          `json:"status"`
+	Detail        string       `json:"detail"`
+	Instance      string       `json:"instance"`
+	Code          string       `json:"code"`
+	CorrelationID string       `json:"correlation_id,omitempty"`
+	Reason        string       `json:"reason,omitempty"`
+	RelationPath  []string     `json:"relation_path,omitzero" doc:"Relations traversed; present (possibly empty) on every permission_denied."`
+	ChildCounts   *ChildCounts `json:"child_counts,omitempty"`
+	// AssignmentCounts is our addition on a label Definition change refused
+	// because of the assignments it would invalidate or leave.
+	AssignmentCounts *LabelAssignmentCounts `json:"assignment_counts,omitempty"`
+	ProjectCounts    *ProjectCounts         `json:"project_child_counts,omitempty"`
+	Errors           []ProblemDetail        `json:"errors,omitempty"`
 }
 
 // ProblemDetail points at one offending input.

@@ -19,14 +19,18 @@ import (
 	"github.com/plexsphere/plexsphere/internal/access"
 	"github.com/plexsphere/plexsphere/internal/actions"
 	"github.com/plexsphere/plexsphere/internal/api"
+	"github.com/plexsphere/plexsphere/internal/apidocs"
 	"github.com/plexsphere/plexsphere/internal/apiv1"
 	"github.com/plexsphere/plexsphere/internal/audit"
 	"github.com/plexsphere/plexsphere/internal/authz"
 	"github.com/plexsphere/plexsphere/internal/config"
+	"github.com/plexsphere/plexsphere/internal/directory"
 	"github.com/plexsphere/plexsphere/internal/enroll"
 	"github.com/plexsphere/plexsphere/internal/events"
+	"github.com/plexsphere/plexsphere/internal/groups"
 	"github.com/plexsphere/plexsphere/internal/guard"
 	"github.com/plexsphere/plexsphere/internal/identity"
+	"github.com/plexsphere/plexsphere/internal/invitation"
 	"github.com/plexsphere/plexsphere/internal/keyring"
 	"github.com/plexsphere/plexsphere/internal/labels"
 	"github.com/plexsphere/plexsphere/internal/mesh"
@@ -108,7 +112,13 @@ type Server struct {
 	// tokens; ServiceIDs the service identities and their token endpoint.
 	OAuth      *oauth.Service
 	ServiceIDs *serviceid.Service
-	API        *api.Server
+	// Groups, Invitations and Directory: manual groups, invitations
+	// redeemed at first sign-in, and the per-Domain identities view
+	// (issue 16).
+	Groups      *groups.Service
+	Invitations *invitation.Service
+	Directory   *directory.Service
+	API         *api.Server
 }
 
 // Open connects, migrates and assembles the control plane.
@@ -164,7 +174,7 @@ func assemble(ctx context.Context, cfg config.Config, log *slog.Logger, db *stor
 	}
 	decider := guard.Engine{Authz: s.Authz, Ready: s.Tuples.Healthy}
 	s.Guard = guard.New(decider)
-	if s.Identity, err = identity.NewService(identity.Config{DB: db, Audit: s.Audit, Tuples: s.Tuples, Pages: pages}); err != nil {
+	if s.Identity, err = identity.NewService(identity.Config{DB: db, Audit: s.Audit, Tuples: s.Tuples, Pages: pages, Authz: s.Guard}); err != nil {
 		return nil, err
 	}
 	if s.Tenancy, err = tenancy.NewService(tenancy.Config{DB: db, Audit: s.Audit, Authz: s.Guard, Tuples: s.Tuples, Pages: pages}); err != nil {
@@ -204,6 +214,12 @@ func assemble(ctx context.Context, cfg config.Config, log *slog.Logger, db *stor
 	s.OIDC.Register(s.API.API)
 	s.OAuth.Register(s.API.API)
 	s.ServiceIDs.Register(s.API.API)
+	s.Invitations.Register(s.API.API)
+	s.Directory.Register(s.API.API)
+	if s.Groups, err = groups.NewService(groups.Config{DB: db, Audit: s.Audit, Authz: s.Guard, Pages: pages, Tuples: s.Tuples}); err != nil {
+		return nil, err
+	}
+	s.Groups.Register(s.API.API)
 	s.Tenancy.Register(s.API.API)
 	s.Labels.Register(s.API.API)
 	s.registerEnrolment()
@@ -237,6 +253,7 @@ func assemble(ctx context.Context, cfg config.Config, log *slog.Logger, db *stor
 	(&audit.API{Log: s.Audit, Authz: s.Guard, Pages: pages}).Register(s.API.API)
 	(&tuples.API{DB: db, Audit: s.Audit, Authz: s.Guard, Engine: s.Authz, Tuples: s.Tuples, Projects: s.Tenancy,
 		Pages: pages}).Register(s.API.API)
+	apidocs.Register(s.API.API)
 	// Last: the contract operations nobody above serves answer 501 (issue 8).
 	unserved.Register(s.API.API, log)
 	s.Tuples.Start()
@@ -257,8 +274,17 @@ func (s *Server) assembleIdentity(ctx context.Context, cfg config.Config, log *s
 		TrustProxyHeaders: cfg.TrustProxyHeaders}); err != nil {
 		return err
 	}
+	if s.Invitations, err = invitation.NewService(invitation.Config{DB: s.DB, Audit: s.Audit, Authz: s.Guard, Pages: pages,
+		Tuples: s.Tuples, Schema: s.Authz.Schema(), PublicURL: cfg.PublicURL}); err != nil {
+		return err
+	}
+	if s.Directory, err = directory.NewService(directory.Config{DB: s.DB, Audit: s.Audit, Authz: s.Guard, Pages: pages,
+		Lookup: s.Authz}); err != nil {
+		return err
+	}
 	s.OIDC, err = oidc.NewService(oidc.Config{DB: s.DB, Audit: s.Audit, Authz: s.Guard, Pages: pages, Keyring: s.Keyring,
-		Sessions: s.Sessions, Tuples: s.Tuples, PublicURL: cfg.PublicURL, TrustProxyHeaders: cfg.TrustProxyHeaders, Logger: log})
+		Sessions: s.Sessions, Tuples: s.Tuples, Invitations: s.Invitations, PublicURL: cfg.PublicURL,
+		TrustProxyHeaders: cfg.TrustProxyHeaders, Logger: log})
 	if err != nil {
 		return err
 	}

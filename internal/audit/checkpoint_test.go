@@ -108,7 +108,7 @@ func TestIdentityRefIsHashed(t *testing.T) {
 			var v1, v2 int
 			db.QueryRow(`SELECT hash_version FROM audit_entries WHERE seq = 2`).Scan(&v1)
 			db.QueryRow(`SELECT hash_version FROM audit_entries WHERE seq = 5`).Scan(&v2)
-			if v1 != audit.HashV1 || v2 != audit.HashV2 {
+			if v1 != audit.HashV1 || v2 != audit.HashV3 {
 				t.Fatalf("hash versions: %d %d", v1, v2)
 			}
 			// Erasure of a version 2 entry's identity keeps the chain whole.

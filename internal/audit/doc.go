@@ -11,8 +11,14 @@
 // entry)), where the canonical entry is the RFC 8785 form of the entry as
 // readers see it minus its hashes. hash_version 2 binds the identity
 // reference through a salted commitment (so erasing it keeps the chain
-// whole); version 1 entries, written before, leave it out. Verify recomputes
-// a chain straight from the database, so it also runs offline.
+// whole); version 1 entries, written before, leave it out. Version 3 binds an
+// object id that names an identity the same way. Verify recomputes a chain
+// straight from the database, so it also runs offline.
+//
+// EraseIdentity (the right to erasure) clears an identity's references and
+// identity-naming object ids with their salts, keeping the hashed
+// commitments, and deletes the per-(chain, identity) key its pseudonym is
+// derived with; every chain still verifies.
 //
 // A hash chain cannot show that its newest entries were deleted and its head
 // rewound. The Checkpointer therefore signs every chain head each N entries

@@ -26,14 +26,41 @@ const (
 // written before issue 7 row 11, leaves identity_id_ref out of the hash.
 // Version 2 hashes every field shown to readers: the identity reference
 // through a salted commitment, so that erasing it keeps the chain whole.
+//
+// Version 3 (issue 16) also binds an object id that names an identity
+// (object types identity, service_identity, user) through a salted
+// commitment, so that erasure can clear it too.
 const (
 	HashV1 = 1
 	HashV2 = 2
+	HashV3 = 3
 )
 
 // hashCurrent is the rule new entries are written with (a variable only so
-// that tests can write version 1 chains).
-var hashCurrent = HashV2
+// that tests can write version 1 and 2 chains).
+var hashCurrent = HashV3
+
+// objectCommitLabel separates the object id commitment from every other
+// SHA-256 input.
+const objectCommitLabel = "plexsphere audit object_id v3\x00"
+
+// NamesIdentity reports whether an object type's ids name an identity: a
+// version 3 entry binds such an id through its commitment.
+func NamesIdentity(objectType string) bool {
+	switch objectType {
+	case "identity", "service_identity", "user":
+		return true
+	}
+	return false
+}
+
+// objectCommit is the lowercase hex SHA-256(label ‖ salt ‖ 0 ‖ id).
+func objectCommit(salt, id string) string {
+	b := make([]byte, 0, len(objectCommitLabel)+len(salt)+1+len(id))
+	b = append(append(append(append(b, objectCommitLabel...), salt...), 0), id...)
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
 
 // identityCommitLabel separates the identity commitment from every other
 // SHA-256 input.
@@ -91,6 +118,12 @@ type Entry struct {
 	// keeps IdentityCommit.
 	IdentitySalt   string
 	IdentityCommit string
+	// ObjectSalt and ObjectCommit bind ObjectID into a version 3 hash when
+	// the object names an identity (NamesIdentity): ObjectCommit =
+	// objectCommit(ObjectSalt, ObjectID) is hashed instead of the id.
+	// Erasure clears ObjectID and ObjectSalt and keeps ObjectCommit.
+	ObjectSalt   string
+	ObjectCommit string
 
 	// caveatJSON is CaveatNames as stored: its canonical JSON array. Rows
 	// read from the database keep it instead of parsing it, so verification
@@ -143,6 +176,15 @@ func (e *Entry) identityBound() bool {
 	return string(hx[:]) == e.IdentityCommit
 }
 
+// objectBound reports whether a version 3 entry's object id still matches
+// its commitment; an erased id (no id, no salt) is bound.
+func (e *Entry) objectBound() bool {
+	if e.HashVersion < HashV3 || e.ObjectCommit == "" || e.ObjectSalt == "" && e.ObjectID == "" {
+		return true
+	}
+	return e.ObjectSalt != "" && objectCommit(e.ObjectSalt, e.ObjectID) == e.ObjectCommit
+}
+
 // Canonical appends the RFC 8785 canonical bytes of e to dst under its hash
 // version: the wire form minus its hashes, with the identity reference left
 // out (version 1) or replaced by its commitment (version 2). Keys are
@@ -167,8 +209,13 @@ func (e *Entry) Canonical(dst []byte) []byte {
 		dst = append(dst, `,"hash_version":`...)
 		dst = canonjson.AppendInt(dst, int64(e.HashVersion))
 	}
-	dst = append(dst, `,"object":{"id":`...)
-	dst = canonjson.AppendString(dst, e.ObjectID)
+	if e.HashVersion >= HashV3 && e.ObjectCommit != "" {
+		dst = append(dst, `,"object":{"id_commitment":`...)
+		dst = canonjson.AppendString(dst, e.ObjectCommit)
+	} else {
+		dst = append(dst, `,"object":{"id":`...)
+		dst = canonjson.AppendString(dst, e.ObjectID)
+	}
 	dst = append(dst, `,"type":`...)
 	dst = canonjson.AppendString(dst, e.ObjectType)
 	dst = append(dst, `},"occurred_at":`...)
@@ -234,7 +281,7 @@ func (e *Entry) API() apiv1.AuditEntry {
 		Subject: apiv1.AuditSubject{Pseudonym: e.Pseudonym, IdentityIDRef: e.IdentityRef,
 			IdentityIDRefCommitment: e.IdentityCommit},
 		Relation: e.Relation,
-		Object:   apiv1.AuditObject{Type: e.ObjectType, ID: e.ObjectID},
+		Object:   apiv1.AuditObject{Type: e.ObjectType, ID: e.ObjectID, IDCommitment: e.ObjectCommit},
 		Decision: apiv1.AuditDecision{Result: reason, ResultDetail: e.DecisionResult,
 			CaveatContext: caveatContext(e.caveats())},
 		CorrelationID:  e.CorrelationID,

@@ -162,6 +162,7 @@ func (a *API) Register(api huma.API) {
 	huma.Register(api, export(pp, "Platform"), func(ctx context.Context, in *ExportQuery) (*huma.StreamResponse, error) {
 		return a.export(ctx, "", in.FromSeq)
 	})
+	(&EraseAPI{Log: a.Log, Authz: a.Authz}).Register(api)
 }
 
 // chain resolves the path to a chain id and checks auditor on it.
@@ -229,7 +230,7 @@ func (a *API) get(ctx context.Context, domainID string, seq int64) (*getOutput, 
 	api := e.API()
 	return &getOutput{Body: apiv1.AuditEntryWithProof{Entry: api, Proof: apiv1.AuditProof{
 		PrevHash: api.PrevHash, EntryHash: api.EntryHash, CanonicalBytes: e.Canonical(nil),
-		IdentityIDRefSalt: e.IdentitySalt}}}, nil
+		IdentityIDRefSalt: e.IdentitySalt, ObjectIDSalt: e.ObjectSalt}}}, nil
 }
 
 func (a *API) verify(ctx context.Context, domainID string, body apiv1.AuditVerifyRequest) (*verifyOutput, error) {

@@ -111,7 +111,7 @@ func TestCheckpointExportAPI(t *testing.T) {
 			// commitment with the proof's salt.
 			var got apiv1.AuditEntryWithProof
 			e.Do(t, "GET", base+"/entries/2", nil, &got)
-			if got.Entry.HashVersion != audit.HashV2 || got.Proof.IdentityIDRefSalt == "" ||
+			if got.Entry.HashVersion != audit.HashV3 || got.Proof.IdentityIDRefSalt == "" ||
 				apiclient.CheckProof(got.Proof) != nil || apiclient.CheckIdentity(&got) != nil {
 				t.Fatalf("entry 2 does not check: %+v", got)
 			}

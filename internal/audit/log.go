@@ -47,7 +47,7 @@ const (
 	sqlAdvance = `UPDATE audit_chains SET last_seq = last_seq + 1 WHERE chain_id = $1 RETURNING last_seq, last_hash`
 	sqlCreate  = sqlCreateChain
 	sqlInsert  = `INSERT INTO audit_entries (` + entryColumns + `)
-		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21)`
+		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,$23)`
 	sqlHead = `UPDATE audit_chains SET last_hash = $2 WHERE chain_id = $1`
 )
 
@@ -69,19 +69,66 @@ func New(cfg Config) (*Log, error) {
 		burst: newBurst(cfg.BurstWindow)}, nil
 }
 
-// Pseudonym is the per-chain pseudonym of an identity: 64 lowercase hex of
-// HMAC-SHA-256(pepper, chain ‖ identity).
+// Pseudonym is the legacy per-chain pseudonym of an identity: 64 lowercase
+// hex of HMAC-SHA-256(pepper, chain ‖ 0 ‖ identity). Entries written before
+// issue 16 carry it, and so do entries without an identity ("anonymous").
 func (l *Log) Pseudonym(chainID, identityID string) string {
+	return l.pseudonym(chainID, identityID, "")
+}
+
+// pseudonym is HMAC-SHA-256(pepper, chain ‖ 0 ‖ identity), or with a nonce
+// HMAC-SHA-256(pepper, chain ‖ 0 ‖ identity ‖ 0 ‖ nonce). The nonce is the
+// per-(chain, identity) key held in audit_pseudonym_keys, outside every
+// entry; erasure deletes it, and with it the only way to derive the
+// pseudonym from the identity.
+func (l *Log) pseudonym(chainID, identityID, nonce string) string {
 	m := hmac.New(sha256.New, l.pepper)
 	m.Write([]byte(chainID))
 	m.Write([]byte{0})
 	m.Write([]byte(identityID))
+	if nonce != "" {
+		m.Write([]byte{0})
+		m.Write([]byte(nonce))
+	}
 	return hex.EncodeToString(m.Sum(nil))
+}
+
+// keyed reports whether an identity reference gets a per-identity
+// pseudonym key: every reference but none and "anonymous".
+func keyed(ref string) bool { return ref != "" && ref != "anonymous" }
+
+// The (chain, identity) pseudonym key is read, and created on first use;
+// the common case is one indexed read, with no write.
+const (
+	sqlNonceGet = `SELECT nonce FROM audit_pseudonym_keys WHERE chain_id = $1 AND identity_ref = $2`
+	sqlNonceAdd = `INSERT INTO audit_pseudonym_keys (chain_id, identity_ref, nonce) VALUES ($1, $2, $3)
+		ON CONFLICT (chain_id, identity_ref) DO NOTHING`
+)
+
+// keyedPseudonym returns the pseudonym of ref on chain under its key,
+// creating the key inside tx when there is none. A concurrent first entry
+// of the same identity waits on the insert and then reads the winner's key
+// (read committed).
+func (l *Log) keyedPseudonym(ctx context.Context, tx *sql.Tx, chain, ref string) (string, error) {
+	if !keyed(ref) {
+		return l.pseudonym(chain, ref, ""), nil
+	}
+	var nonce string
+	err := tx.QueryRowContext(ctx, sqlNonceGet, chain, ref).Scan(&nonce)
+	if errors.Is(err, sql.ErrNoRows) {
+		if _, err = tx.ExecContext(ctx, sqlNonceAdd, chain, ref, newSalt()); err == nil {
+			err = tx.QueryRowContext(ctx, sqlNonceGet, chain, ref).Scan(&nonce)
+		}
+	}
+	if err != nil {
+		return "", fmt.Errorf("audit: pseudonym key: %w", err)
+	}
+	return l.pseudonym(chain, ref, nonce), nil
 }
 
 const entryColumns = `chain_id, seq, occurred_at, action, outcome, reason, subject_pseudonym, identity_id_ref,
 	relation, object_type, object_id, decision_result, caveat_names, correlation_id, ip, user_agent, prev_hash, entry_hash,
-	hash_version, identity_ref_salt, identity_ref_commit`
+	hash_version, identity_ref_salt, identity_ref_commit, object_ref_salt, object_ref_commit`
 
 // Append adds e to the end of its chain inside tx, filling Seq, OccurredAt
 // (when zero), the pseudonym (when empty) and both hashes. Concurrent appends
@@ -95,9 +142,6 @@ func (l *Log) Append(ctx context.Context, tx *sql.Tx, e Entry) (Entry, error) {
 		e.OccurredAt = l.now()
 	}
 	e.OccurredAt = e.OccurredAt.UTC().Truncate(time.Microsecond)
-	if e.Pseudonym == "" {
-		e.Pseudonym = l.Pseudonym(e.ChainID, e.IdentityRef)
-	}
 	if e.DecisionResult == "" {
 		e.DecisionResult = "none"
 	}
@@ -105,16 +149,26 @@ func (l *Log) Append(ctx context.Context, tx *sql.Tx, e Entry) (Entry, error) {
 	if err != nil {
 		return e, err
 	}
+	if e.Pseudonym == "" {
+		if e.Pseudonym, err = l.keyedPseudonym(ctx, tx, e.ChainID, e.IdentityRef); err != nil {
+			return e, err
+		}
+	}
 	e.Seq, e.PrevHash = seq, prev
 	e.HashVersion, e.IdentitySalt = hashCurrent, newSalt()
 	e.IdentityCommit = identityCommit(e.IdentitySalt, e.IdentityRef)
+	e.ObjectSalt, e.ObjectCommit = "", ""
+	if e.HashVersion >= HashV3 && NamesIdentity(e.ObjectType) && e.ObjectID != "" {
+		e.ObjectSalt = newSalt()
+		e.ObjectCommit = objectCommit(e.ObjectSalt, e.ObjectID)
+	}
 	e.caveatJSON = appendCaveats(nil, e.CaveatNames)
 	e.EntryHash = chainHash(prev, e.Canonical(make([]byte, 0, 512)))
 	_, err = tx.ExecContext(ctx, sqlInsert,
 		e.ChainID, e.Seq, store.Micros(e.OccurredAt), e.Action, e.Outcome, e.Reason, e.Pseudonym, e.IdentityRef,
 		e.Relation, e.ObjectType, e.ObjectID, e.DecisionResult, string(e.caveatJSON), e.CorrelationID, e.IP, e.UserAgent,
 		hex.EncodeToString(e.PrevHash[:]), hex.EncodeToString(e.EntryHash[:]),
-		e.HashVersion, e.IdentitySalt, e.IdentityCommit)
+		e.HashVersion, e.IdentitySalt, e.IdentityCommit, e.ObjectSalt, e.ObjectCommit)
 	if err != nil {
 		return e, fmt.Errorf("audit: insert: %w", err)
 	}
@@ -259,7 +313,7 @@ func scanEntries(rows *sql.Rows, fn func(*Entry) error) error {
 // against the hashed commitment (hash_version 2).
 const verifyColumns = `seq, occurred_at, action, outcome, reason, subject_pseudonym,
 	relation, object_type, object_id, decision_result, caveat_names, correlation_id, ip, user_agent, prev_hash, entry_hash,
-	hash_version, identity_ref_salt, identity_ref_commit, identity_id_ref`
+	hash_version, identity_ref_salt, identity_ref_commit, object_ref_salt, object_ref_commit, identity_id_ref`
 
 // scan decodes rows of entryColumns, or of verifyColumns when chain is set,
 // reusing one Entry and its buffers.
@@ -270,7 +324,7 @@ func scan(rows *sql.Rows, chain string, fn func(*Entry) error) error {
 		names, prev, entry sql.RawBytes
 	)
 	tail := []any{&e.Relation, &e.ObjectType, &e.ObjectID, &e.DecisionResult, &names, &e.CorrelationID, &e.IP,
-		&e.UserAgent, &prev, &entry, &e.HashVersion, &e.IdentitySalt, &e.IdentityCommit}
+		&e.UserAgent, &prev, &entry, &e.HashVersion, &e.IdentitySalt, &e.IdentityCommit, &e.ObjectSalt, &e.ObjectCommit}
 	dest := append([]any{&e.ChainID, &e.Seq, &at, &e.Action, &e.Outcome, &e.Reason, &e.Pseudonym, &e.IdentityRef}, tail...)
 	if chain != "" {
 		e.ChainID = chain

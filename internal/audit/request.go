@@ -121,14 +121,21 @@ func (r *Request) entry(ctx context.Context, outcome, reason string) Entry {
 // makes its change. An append that fails fails the transaction: no change
 // commits without its entry.
 func (l *Log) Commit(ctx context.Context, tx *sql.Tx) error {
+	_, err := l.commitEntry(ctx, tx)
+	return err
+}
+
+// commitEntry is Commit, returning the entry appended.
+func (l *Log) commitEntry(ctx context.Context, tx *sql.Tx) (Entry, error) {
 	r := RequestFrom(ctx)
-	if _, err := l.appendOrPlatform(ctx, tx, r.entry(ctx, Succeeded, "granted")); err != nil {
-		return err
+	e, err := l.appendOrPlatform(ctx, tx, r.entry(ctx, Succeeded, "granted"))
+	if err != nil {
+		return e, err
 	}
 	r.mu.Lock()
 	r.committed = true
 	r.mu.Unlock()
-	return nil
+	return e, nil
 }
 
 // appendOrPlatform appends e, to the platform chain when its own chain does

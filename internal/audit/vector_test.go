@@ -3,6 +3,7 @@ package audit
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"strings"
 	"testing"
 	"time"
 )
@@ -68,5 +69,39 @@ func TestEntryHashVector(t *testing.T) {
 	// The predecessor is part of the hash: another prev, another hash.
 	if a, b := chainHash(prev, canonical), chainHash([32]byte{}, canonical); a == b {
 		t.Error("the entry hash does not depend on prev_hash")
+	}
+}
+
+// TestObjectCommitVector pins the version 3 object id commitment and its
+// place in the canonical bytes, and that an erased id (no id, no salt)
+// stays bound while any other id does not.
+func TestObjectCommitVector(t *testing.T) {
+	e := vectorEntry()
+	e.HashVersion, e.ObjectType, e.ObjectID, e.ObjectSalt = HashV3, "identity", "0190aaaa", "ffeeddccbbaa99887766554433221100"
+	e.ObjectCommit = objectCommit(e.ObjectSalt, e.ObjectID)
+	label := []byte("plexsphere audit object_id v3\x00")
+	sum := sha256.Sum256(append(append(append(label, e.ObjectSalt...), 0), e.ObjectID...))
+	if e.ObjectCommit != hex.EncodeToString(sum[:]) {
+		t.Fatalf("object commitment %s is not SHA-256(label ‖ salt ‖ 0 ‖ id)", e.ObjectCommit)
+	}
+	c := string(e.Canonical(nil))
+	if want := `,"object":{"id_commitment":"` + e.ObjectCommit + `","type":"identity"},`; !strings.Contains(c, want) ||
+		strings.Contains(c, "0190aaaa\"") || !strings.Contains(c, `"hash_version":3`) {
+		t.Fatalf("canonical bytes: %s", c)
+	}
+	if !e.objectBound() {
+		t.Fatal("the object id does not open its own commitment")
+	}
+	erased := e
+	erased.ObjectID, erased.ObjectSalt = "", ""
+	if !erased.objectBound() || string(erased.Canonical(nil)) != c {
+		t.Fatal("erasing the object id changed the hashed bytes or unbound the entry")
+	}
+	for _, bad := range []struct{ id, salt string }{{"0190bbbb", e.ObjectSalt}, {"0190aaaa", ""}, {"", e.ObjectSalt}} {
+		x := e
+		x.ObjectID, x.ObjectSalt = bad.id, bad.salt
+		if x.objectBound() {
+			t.Errorf("id %q with salt %q is bound", bad.id, bad.salt)
+		}
 	}
 }

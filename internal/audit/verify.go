@@ -23,6 +23,9 @@ const (
 	// ReasonIdentityRefMismatch: a hash_version 2 entry's identity_id_ref
 	// no longer opens the commitment its hash covers.
 	ReasonIdentityRefMismatch = "identity_ref_mismatch"
+	// ReasonObjectRefMismatch: a hash_version 3 entry's object id no longer
+	// opens the commitment its hash covers.
+	ReasonObjectRefMismatch = "object_ref_mismatch"
 )
 
 // Result reports a verification; a broken chain is data, not an error.
@@ -142,6 +145,8 @@ func (s *segment) run(ctx context.Context, q store.Querier, chain string) error 
 				fail(&r, e.Seq, ReasonHashMismatch, hex.EncodeToString(got[:]), hex.EncodeToString(e.EntryHash[:]))
 			} else if !e.identityBound() {
 				fail(&r, e.Seq, ReasonIdentityRefMismatch, e.IdentityCommit, identityCommit(e.IdentitySalt, e.IdentityRef))
+			} else if !e.objectBound() {
+				fail(&r, e.Seq, ReasonObjectRefMismatch, e.ObjectCommit, objectCommit(e.ObjectSalt, e.ObjectID))
 			}
 		}
 		if r.DivergentSeq != 0 {

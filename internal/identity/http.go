@@ -63,6 +63,9 @@ func (s *Service) Register(api huma.API) {
 		"Replace a token's plaintext; the old one works until rotation_deadline", "Auth"))
 	op.Extensions = map[string]any{"x-plexsphere-once": true}
 	huma.Register(api, op, s.rotateToken)
+	if s.authz != nil {
+		s.registerAdmin(api)
+	}
 }
 
 func (s *Service) whoami(ctx context.Context, _ *struct{}) (*whoamiOutput, error) {

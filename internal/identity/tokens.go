@@ -51,12 +51,24 @@ type TupleWriter interface {
 	Write(ctx context.Context, tx *sql.Tx, add, remove []authz.Tuple) error
 }
 
+// Authorizer is the authorization the admin token operations need.
+type Authorizer interface {
+	Check(ctx context.Context, permission, object string) error
+	Visible(ctx context.Context, permission string, objects []string) ([]bool, error)
+}
+
 // Config configures the Service.
 type Config struct {
 	DB     *store.DB
 	Audit  *audit.Log
 	Tuples TupleWriter
 	Pages  *page.Codec
+	// Authz authorizes the admin token operations (/v1/admin/tokens); nil
+	// leaves them unregistered.
+	Authz Authorizer
+	// AdminTokenMaxTTL is the policy's longest lifetime of a token an
+	// admin issues for another principal; 0 means DefaultAdminTokenMaxTTL.
+	AdminTokenMaxTTL time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -68,6 +80,8 @@ type Service struct {
 	tuples TupleWriter
 	pages  *page.Codec
 	now    func() time.Time
+	authz  Authorizer
+	maxTTL time.Duration
 }
 
 // NewService validates cfg and returns the identity service.
@@ -85,7 +99,11 @@ func NewService(cfg Config) (*Service, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Service{db: cfg.DB, audit: cfg.Audit, tuples: cfg.Tuples, pages: cfg.Pages, now: cfg.Now}, nil
+	if cfg.AdminTokenMaxTTL <= 0 {
+		cfg.AdminTokenMaxTTL = DefaultAdminTokenMaxTTL
+	}
+	return &Service{db: cfg.DB, audit: cfg.Audit, tuples: cfg.Tuples, pages: cfg.Pages, now: cfg.Now,
+		authz: cfg.Authz, maxTTL: cfg.AdminTokenMaxTTL}, nil
 }
 
 // AuthenticateBearer implements api.Authenticator for psk_ tokens. A token

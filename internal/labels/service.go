@@ -80,6 +80,7 @@ func NewService(cfg Config) (*Service, error) {
 // Register adds every label operation to api.
 func (s *Service) Register(api huma.API) {
 	s.registerDefinitions(api)
+	s.registerDefinitionChanges(api)
 	s.registerAssignments(api)
 	s.registerPreview(api)
 }

@@ -58,6 +58,7 @@ func (s *Service) Register(api huma.API) {
 		"Delete an IdP binding; its sessions end", "IdP bindings")
 	op.DefaultStatus = http.StatusNoContent
 	huma.Register(api, op, s.deleteBinding)
+	s.registerManage(api)
 	s.registerSignIn(api)
 }
 

@@ -59,6 +59,7 @@ func (s *Service) consumeFlow(ctx context.Context, state string) (*flow, error) 
 // claims is what plexsphere reads from a verified ID token.
 type claims struct {
 	subject, email, name, acr string
+	emailVerified             bool
 	amr, groups               []string
 }
 
@@ -90,12 +91,17 @@ func (s *Service) completeSignIn(ctx context.Context, in *callbackInput, bp **Bi
 	}
 	var created session.Created
 	err = s.db.Tx(ctx, func(tx *sql.Tx) error {
-		id, domainID, err := s.provision(ctx, tx, b, f, c)
+		id, domainID, isNew, err := s.provision(ctx, tx, b, f, c)
 		if err != nil {
 			return err
 		}
 		if err := s.syncGroups(ctx, tx, b, id, domainID, c.groups); err != nil {
 			return err
+		}
+		if isNew {
+			if err := s.admit(ctx, tx, b, domainID, id, c); err != nil {
+				return err
+			}
 		}
 		created, err = s.sessions.Create(ctx, tx, session.New{IdentityID: id, IdPBindingID: b.ID, ACR: c.acr, AMR: c.amr})
 		if err != nil {
@@ -171,7 +177,8 @@ func (s *Service) exchange(ctx context.Context, b *Binding, f *flow, code string
 		return nil, signInError(http.StatusBadRequest, "id_token_invalid", "The ID token's claims could not be read.").WithCause(err)
 	}
 	c := &claims{subject: idt.Subject, email: str(all[b.claim("email")]), name: str(all[b.claim("display_name")]),
-		acr: str(all["acr"]), amr: strs(all["amr"]), groups: strs(all[b.claim("groups")])}
+		acr: str(all["acr"]), amr: strs(all["amr"]), groups: strs(all[b.claim("groups")]),
+		emailVerified: verified(all["email_verified"])}
 	if c.subject == "" {
 		return nil, signInError(http.StatusBadRequest, "id_token_invalid", "The ID token has no subject.")
 	}
@@ -201,12 +208,13 @@ func strs(v any) []string {
 }
 
 // provision finds the identity (binding scope, issuer, subject), creating
-// it when the binding's jit_policy allows, and stamps the sign-in. The
+// it (created) if new — admit then applies the binding's jit_policy — and
+// stamps the sign-in. The
 // scope is the binding's Domain ("" for a platform binding): a Domain's
 // binding never resolves an identity created through another Domain's or
 // the platform's bindings, even for the same issuer (issue 7 row 8), since
 // whoever administers a binding controls which keys it trusts.
-func (s *Service) provision(ctx context.Context, tx *sql.Tx, b *Binding, f *flow, c *claims) (id, domainID string, err error) {
+func (s *Service) provision(ctx context.Context, tx *sql.Tx, b *Binding, f *flow, c *claims) (id, domainID string, created bool, err error) {
 	now := store.Micros(s.now())
 	err = tx.QueryRowContext(ctx, `SELECT id, COALESCE(domain_id, '') FROM identities
 		WHERE idp_scope = $1 AND idp_issuer = $2 AND idp_subject = $3`+s.db.ForUpdate(),
@@ -214,16 +222,13 @@ func (s *Service) provision(ctx context.Context, tx *sql.Tx, b *Binding, f *flow
 	switch {
 	case err == nil:
 		if domainID != f.domainID {
-			return "", "", signInError(http.StatusBadRequest, "identity_domain_mismatch", "This identity belongs to another Domain.")
+			return "", "", false, signInError(http.StatusBadRequest, "identity_domain_mismatch", "This identity belongs to another Domain.")
 		}
 		_, err = tx.ExecContext(ctx, `UPDATE identities SET email = $2, display_name = $3, last_sign_in_at = $4, updated_at = $4
 			WHERE id = $1`, id, c.email, displayName(c), now)
-		return id, domainID, err
+		return id, domainID, false, err
 	case !errors.Is(err, sql.ErrNoRows):
-		return "", "", err
-	}
-	if b.JITPolicy != "allow" {
-		return "", "", signInError(http.StatusBadRequest, "jit_denied", "This IdP binding does not provision new users; ask an administrator.")
+		return "", "", false, err
 	}
 	id = uuid.Must(uuid.NewV7()).String()
 	var domain any
@@ -234,9 +239,9 @@ func (s *Service) provision(ctx context.Context, tx *sql.Tx, b *Binding, f *flow
 		idp_subject, email, created_at, updated_at, last_sign_in_at) VALUES ($1, 'user', $2, $3, $4, $5, $6, $7, $8, $8, $8)`,
 		id, domain, displayName(c), b.DomainID, b.Issuer, c.subject, c.email, now)
 	if store.IsUniqueViolation(err) {
-		return "", "", problem.Conflict("identity_conflict", "This identity signed in concurrently; try again.")
+		return "", "", false, problem.Conflict("identity_conflict", "This identity signed in concurrently; try again.")
 	}
-	return id, f.domainID, err
+	return id, f.domainID, err == nil, err
 }
 
 func displayName(c *claims) string {

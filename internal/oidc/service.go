@@ -65,6 +65,8 @@ type Config struct {
 	Sessions *session.Service
 	// Tuples writes group membership tuples.
 	Tuples TupleWriter
+	// Invitations, optional, redeems invitations at first sign-in.
+	Invitations Invitations
 	// PublicURL is the server's external base URL (the callback is
 	// <PublicURL>/v1/auth/callback). Empty derives it from each request.
 	PublicURL string
@@ -79,18 +81,20 @@ type Config struct {
 
 // Service serves IdP bindings, sign-in and the callback.
 type Service struct {
-	db        *store.DB
-	audit     *audit.Log
-	authz     Authorizer
-	pages     *page.Codec
-	keys      *keyring.Keyring
-	sessions  *session.Service
-	tuples    TupleWriter
-	publicURL string
-	proxy     bool
-	http      *http.Client
-	log       *slog.Logger
-	now       func() time.Time
+	db       *store.DB
+	audit    *audit.Log
+	authz    Authorizer
+	pages    *page.Codec
+	keys     *keyring.Keyring
+	sessions *session.Service
+	tuples   TupleWriter
+	// invitations is optional (nil: no redemption).
+	invitations Invitations
+	publicURL   string
+	proxy       bool
+	http        *http.Client
+	log         *slog.Logger
+	now         func() time.Time
 
 	// mu guards providers.
 	mu        sync.Mutex
@@ -133,7 +137,7 @@ func NewService(cfg Config) (*Service, error) {
 	}
 	return &Service{
 		db: cfg.DB, audit: cfg.Audit, authz: cfg.Authz, pages: cfg.Pages, keys: cfg.Keyring, sessions: cfg.Sessions,
-		tuples: cfg.Tuples, publicURL: strings.TrimRight(cfg.PublicURL, "/"), proxy: cfg.TrustProxyHeaders,
+		tuples: cfg.Tuples, invitations: cfg.Invitations, publicURL: strings.TrimRight(cfg.PublicURL, "/"), proxy: cfg.TrustProxyHeaders,
 		http: cfg.HTTPClient, log: cfg.Logger, now: cfg.Now, providers: map[string]cachedProvider{},
 	}, nil
 }

@@ -95,7 +95,7 @@ platform's (--platform). Every subcommand needs exactly one of the two.`,
 	pf.BoolVar(&cf.platform, "platform", false, "the platform audit chain")
 	cmd.MarkFlagsMutuallyExclusive("domain", "platform")
 	cmd.AddCommand(a.auditListCommand(&cf), a.auditGetCommand(&cf), a.auditVerifyCommand(&cf),
-		a.auditExportCommand(&cf), a.auditCheckpointsCommand(&cf))
+		a.auditExportCommand(&cf), a.auditCheckpointsCommand(&cf), a.auditEraseCommand(&cf))
 	return cmd
 }
 
@@ -202,7 +202,8 @@ func (a *app) auditGetCommand(cf *chainFlags) *cobra.Command {
 		Long: `Show one chain entry with its proof, and recompute entry_hash =
 SHA-256(prev_hash ‖ SHA-256(canonical_bytes)) locally; for hash_version 2
 entries, also check that the identity reference matches the commitment the
-hash covers. A proof that does not match exits with status 1.`,
+hash covers (version 3: an object id naming an identity too). A proof that
+does not match exits with status 1.`,
 		Example: `  plexctl audit get 42 --domain 0190c0de-…
   plexctl audit get 7 --platform -o json`,
 		Args: exactArgs("SEQ"),
@@ -316,4 +317,41 @@ func verifyFields(r *apiv1.AuditVerifyResult) []field {
 			field{"Reason", r.Reason})
 	}
 	return fs
+}
+
+func (a *app) auditEraseCommand(cf *chainFlags) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "erase-identity IDENTITY_ID",
+		Short: "Make an identity unlinkable in the chain's past entries (right to erasure)",
+		Long: `Erase an identity from an audit chain (--domain ID) or from every chain
+(--platform): its identity reference, any object id naming it and their salts
+are cleared, and the key its pseudonym is derived with is deleted. The hashes
+cover only salted commitments of these values, so the chain still verifies.
+The erasure is itself an audit entry (audit.erase-identity) naming the
+pseudonym, never the identity. Needs admin on the Domain (the platform) and a
+stepped-up sign-in. It cannot be undone; erasing twice is harmless.`,
+		Example: `  plexctl audit erase-identity 0190d1e2-… --domain 0190c0de-…
+  plexctl audit erase-identity 0190d1e2-… --platform -o json`,
+		Args: exactArgs("IDENTITY_ID"),
+	}
+	cmd.RunE = a.action(func(cmd *cobra.Command, args []string) error {
+		if err := cf.require(); err != nil {
+			return err
+		}
+		c, err := a.client()
+		if err != nil {
+			return err
+		}
+		r, err := c.EraseIdentity(cmd.Context(), cf.chain(), args[0])
+		if err != nil {
+			return err
+		}
+		return printFields(a, r, []field{
+			{"Subject pseudonym", r.SubjectPseudonym},
+			{"Erased at", ts(r.ErasedAt)},
+			{"Entries erased", strconv.FormatInt(r.EntriesErased, 10)},
+			{"Entries not erasable", strconv.FormatInt(r.EntriesNotErasable, 10)},
+		})
+	})
+	return calls(cmd, "EraseIdentityFromAudit", "EraseIdentityFromPlatformAudit")
 }

@@ -12,15 +12,16 @@ import (
 func (a *app) authzCommand() *cobra.Command {
 	cmd := a.group(&cobra.Command{
 		Use:   "authz",
-		Short: "Ask the authorization engine: check, lookup-resources, expand",
+		Short: "Ask the authorization engine: check, lookup-resources, lookup-subjects, expand",
 		Long: `Evaluate relationship-based permissions the way the server enforces them.
 Objects are written type:id (or platform), subjects type:id or
 type:id#relation. A denial is an answer, not an error: the exit code is 0.`,
 		Example: `  plexctl authz check --subject user:0190… --relation read --resource project:0190c0de-…
   plexctl authz lookup-resources --subject user:0190… --relation read --type project
+  plexctl authz lookup-subjects --relation read --resource project:0190c0de-…
   plexctl authz expand --relation read --resource project:0190c0de-…`,
 	})
-	cmd.AddCommand(a.authzCheckCommand(), a.authzLookupCommand(), a.authzExpandCommand())
+	cmd.AddCommand(a.authzCheckCommand(), a.authzLookupCommand(), a.authzLookupSubjectsCommand(), a.authzExpandCommand())
 	return cmd
 }
 

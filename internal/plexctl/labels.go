@@ -71,7 +71,8 @@ func (a *app) labelsCommand() *cobra.Command {
 		Example: `  plexctl labels definitions list --scope domain:0190c0de-…
   plexctl labels definitions create --scope platform --key env --type enum --values dev,prod`,
 	})
-	defs.AddCommand(a.labelDefsListCommand(), a.labelDefsGetCommand(), a.labelDefsCreateCommand())
+	defs.AddCommand(a.labelDefsListCommand(), a.labelDefsGetCommand(), a.labelDefsCreateCommand(),
+		a.labelDefsUpdateCommand(), a.labelDefsDeleteCommand())
 	cmd.AddCommand(defs, a.labelsListCommand(), a.labelsAssignCommand(), a.labelsUnassignCommand(),
 		a.labelsPreviewCommand())
 	return cmd

@@ -1,6 +1,7 @@
 package plexctl
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"time"
@@ -30,36 +31,68 @@ func (a *app) tokensCommand() *cobra.Command {
 	cmd := a.group(&cobra.Command{
 		Use:     "tokens",
 		Aliases: []string{"token"},
-		Short:   "Manage your API tokens (psk_…)",
+		Short:   "Manage your API tokens (psk_…), and as an admin those of other principals",
 		Example: `  plexctl tokens list
   plexctl tokens issue --env prod --ttl 720h
   plexctl tokens rotate 0190c0de-…`,
 	})
 	var pf pageFlags
+	var forRef string
 	list := calls(&cobra.Command{
-		Use:     "list",
-		Short:   "List your API tokens (metadata only, never the plaintext)",
-		Example: `  plexctl tokens list -o json`,
-		Args:    exactArgs(),
-	}, "listTokens")
+		Use:   "list",
+		Short: "List your API tokens, or another principal's with --for (metadata only, never the plaintext)",
+		Example: `  plexctl tokens list -o json
+  plexctl tokens list --for service:0190c0de-0000-7000-8000-0000000000aa`,
+		Args: exactArgs(),
+	}, "listTokens", "listAdminTokens")
 	listCommand(a, list, &pf, tokenColumns, func(c *apiclient.Client) apiclient.PageFunc[apiv1.APIToken] {
-		return c.ListTokens
+		if forRef == "" {
+			return c.ListTokens
+		}
+		return func(ctx context.Context, o apiclient.ListOptions) (*apiv1.List[apiv1.APIToken], error) {
+			l, err := c.ListAdminTokens(ctx, forRef, o)
+			if err != nil {
+				return nil, err
+			}
+			out := &apiv1.List[apiv1.APIToken]{Items: make([]apiv1.APIToken, len(l.Items)), NextCursor: l.NextCursor}
+			for i, t := range l.Items {
+				out.Items[i] = t.APIToken
+			}
+			return out, nil
+		}
 	})
-	cmd.AddCommand(list, a.tokensIssueCommand(), a.tokensRotateCommand(),
-		a.deleteCommand(deleteSpec{use: "revoke ID", short: "Revoke one of your API tokens, effective immediately",
-			example: `  plexctl tokens revoke 0190c0de-0000-7000-8000-000000000009`,
-			kind:    "token", done: "revoked", op: "revokeToken", del: (*apiclient.Client).RevokeToken}))
+	list.Flags().StringVar(&forRef, "for", "", "another principal (user:<uuid> or service:<uuid>) whose tokens you administer")
+	var adminRevoke bool
+	revoke := a.deleteCommand(deleteSpec{use: "revoke ID", short: "Revoke an API token (yours, or with --admin any you administer), effective immediately",
+		example: `  plexctl tokens revoke 0190c0de-0000-7000-8000-000000000009
+  plexctl tokens revoke --admin 0190c0de-0000-7000-8000-00000000000a`,
+		kind: "token", done: "revoked", op: "revokeToken",
+		del: func(c *apiclient.Client, ctx context.Context, id string) error {
+			if adminRevoke {
+				return c.RevokeAdminToken(ctx, id)
+			}
+			return c.RevokeToken(ctx, id)
+		}})
+	calls(revoke, "revokeAdminToken")
+	revoke.Flags().BoolVar(&adminRevoke, "admin", false, "revoke another principal's token as its Domain or platform admin")
+	cmd.AddCommand(list, a.tokensIssueCommand(), a.tokensRotateCommand(), revoke)
 	return cmd
 }
 
 func (a *app) tokensIssueCommand() *cobra.Command {
 	var in apiv1.IssueToken
 	var ttl time.Duration
+	var forRef string
 	cmd := &cobra.Command{
 		Use:   "issue",
-		Short: "Issue a new API token for yourself; the plaintext is shown once",
+		Short: "Issue a new API token for yourself, or with --for for another principal; the plaintext is shown once",
+		Long: `Issue a new API token. With --for, a Domain or platform admin issues it for
+another principal (a service identity or user) of a Domain they manage:
+this needs a step-up sign-in, and the lifetime is bounded by the server's
+policy (90 days by default).`,
 		Example: `  plexctl tokens issue --env dev
-  plexctl tokens issue --env prod --ttl 720h -o json > token.json`,
+  plexctl tokens issue --env prod --ttl 720h -o json > token.json
+  plexctl tokens issue --for service:0190c0de-0000-7000-8000-0000000000aa --env prod --ttl 168h`,
 		Args: exactArgs(),
 	}
 	cmd.RunE = a.action(func(cmd *cobra.Command, _ []string) error {
@@ -71,7 +104,16 @@ func (a *app) tokensIssueCommand() *cobra.Command {
 		if err != nil {
 			return err
 		}
-		t, err := c.IssueToken(cmd.Context(), in)
+		var t *apiv1.IssuedToken
+		if forRef != "" {
+			if in.IdentityRef != "" {
+				return usagef("give --for or --identity, not both")
+			}
+			t, err = c.IssueAdminToken(cmd.Context(), apiv1.AdminIssueToken{IdentityRef: forRef, EnvPrefix: in.EnvPrefix,
+				TTLSeconds: in.TTLSeconds})
+		} else {
+			t, err = c.IssueToken(cmd.Context(), in)
+		}
 		if err != nil {
 			return err
 		}
@@ -81,13 +123,15 @@ func (a *app) tokensIssueCommand() *cobra.Command {
 	f.StringVar(&in.EnvPrefix, "env", "", "environment: dev, stage or prod (required)")
 	f.DurationVar(&ttl, "ttl", 0, "lifetime, e.g. 720h (server default when unset)")
 	f.StringVar(&in.IdentityRef, "identity", "", "identity ref; must name yourself (default)")
+	f.StringVar(&forRef, "for", "", "issue for another principal (user:<uuid> or service:<uuid>) as its admin")
 	_ = cmd.MarkFlagRequired("env")
 	_ = cmd.RegisterFlagCompletionFunc("env", cobra.FixedCompletions(
 		[]string{"dev", "stage", "prod"}, cobra.ShellCompDirectiveNoFileComp))
-	return calls(cmd, "issueToken")
+	return calls(cmd, "issueToken", "issueAdminToken")
 }
 
 func (a *app) tokensRotateCommand() *cobra.Command {
+	var admin bool
 	cmd := &cobra.Command{
 		Use:   "rotate ID",
 		Short: "Replace a token's plaintext; the old one works until the rotation deadline",
@@ -100,13 +144,18 @@ func (a *app) tokensRotateCommand() *cobra.Command {
 		if err != nil {
 			return err
 		}
-		t, err := c.RotateToken(cmd.Context(), args[0])
+		rotate := c.RotateToken
+		if admin {
+			rotate = c.RotateAdminToken
+		}
+		t, err := rotate(cmd.Context(), args[0])
 		if err != nil {
 			return err
 		}
 		return a.printIssued(t)
 	})
-	return calls(cmd, "rotateToken")
+	cmd.Flags().BoolVar(&admin, "admin", false, "rotate another principal's token as its Domain or platform admin (step-up required)")
+	return calls(cmd, "rotateToken", "rotateAdminToken")
 }
 
 // printIssued shows a token plaintext, with a reminder on stderr that it

@@ -37,7 +37,7 @@ platform are written without --project.`,
   plexctl tuples write --project 0190c0de-… --resource project:0190c0de-… --relation viewer --subject user:0190…
   plexctl tuples delete 0190c0de-0000-7000-8000-00000000000a`,
 	})
-	cmd.AddCommand(a.tuplesListCommand(), a.tuplesWriteCommand(),
+	cmd.AddCommand(a.tuplesListCommand(), a.tuplesWriteCommand(), a.tuplesPatchCommand(),
 		calls(a.deleteCommand(deleteSpec{use: "delete ID", short: "Delete a relation tuple, effective immediately",
 			example: `  plexctl tuples delete 0190c0de-0000-7000-8000-00000000000a`,
 			kind:    "relation tuple", done: "deleted", del: (*apiclient.Client).DeleteRelationTuple}),

@@ -346,6 +346,7 @@ func (s *Service) delete(ctx context.Context, in *oneInput) (*struct{}, error) {
 		for _, q := range []string{
 			`DELETE FROM oauth_tokens WHERE identity_id = $1`,
 			`DELETE FROM api_tokens WHERE identity_id = $1`,
+			`DELETE FROM principal_group_members WHERE principal_kind = 'service_identity' AND principal_id = $1`,
 			`DELETE FROM service_identities WHERE id = $1`,
 			`DELETE FROM identities WHERE id = $1`,
 		} {

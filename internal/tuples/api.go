@@ -83,6 +83,7 @@ func (a *API) Register(api huma.API) {
 		route.Operator, "Delete a tuple", "Authorization")
 	op.DefaultStatus = http.StatusNoContent
 	huma.Register(api, op, a.deleteTuple)
+	a.registerSubjects(api)
 	huma.Register(api, route.Op(http.MethodPost, "/v1/authz/expand", "expandPermission", "authz.expand", route.Operator,
 		"Expand a permission into its tree", "Authorization"), a.expand)
 }

@@ -75,40 +75,12 @@ func (a *API) writeTuple(ctx context.Context, in *writeTupleInput) (*tupleOutput
 	}
 	row := Row{Tuple: authz.Tuple{Resource: res, Relation: b.Relation, Subject: sub}}
 	ar := audit.RequestFrom(ctx)
-	var chain string
-	if in.ProjectID != "" {
-		if row.ProjectID, err = parseUUID("project", in.ProjectID); err != nil {
-			return nil, err
-		}
-		chain = a.chainOf(ctx, authz.ObjectRef{Type: authz.TypeProject, ID: row.ProjectID})
-		ar.Target(chain, "relation_tuple", "")
-		if err := a.Authz.Check(ctx, "manage", "project:"+row.ProjectID); err != nil {
-			return nil, err
-		}
-		p, err := a.Projects.GetProject(ctx, a.DB, row.ProjectID)
-		if err != nil {
-			return nil, err
-		}
-		row.DomainID = p.DomainID
-		if !a.inProject(ctx, res, row.ProjectID) {
-			return nil, problem.BadRequest("resource_not_in_project", "The resource is not this Project or one of its objects.")
-		}
-	} else {
-		if chain, err = a.checkUnscoped(ctx, res, ""); err != nil {
-			return nil, err
-		}
-		if res.Type == authz.TypeDomain {
-			row.DomainID = res.ID
-		}
+	chain, err := a.authorizeWrite(ctx, in.ProjectID, &row, "")
+	if err != nil {
+		return nil, err
 	}
-	if b.CaveatName != "" || len(b.CaveatContext) > 0 {
-		return nil, problem.NotProvisioned("caveats")
-	}
-	if !grantable(sub) {
-		return nil, problem.BadRequest("subject_not_allowed", "Only users, service identities and group#member can be granted.")
-	}
-	if err := a.Engine.Schema().ValidateTuple(row.Tuple); err != nil {
-		return nil, schemaProblem(err)
+	if err := a.checkGrant(row, b.CaveatName, b.CaveatContext); err != nil {
+		return nil, err
 	}
 	var added []Row
 	err = a.DB.Tx(ctx, func(tx *sql.Tx) error {
@@ -127,6 +99,61 @@ func (a *API) writeTuple(ctx context.Context, in *writeTupleInput) (*tupleOutput
 	}
 	_ = a.Tuples.Sync(ctx) // the poller catches up if this fails
 	return &tupleOutput{Location: "/v1/authz/relation-tuples/" + added[0].ID, Body: wireTuple(added[0])}, nil
+}
+
+// authorizeWrite checks that the caller may write row's tuple: manage on
+// Project projectID (and the resource is that Project or one of its
+// objects), or, without a Project, manage on the Domain or the platform
+// (checkUnscoped). It fills row's scope, targets the request's audit entry
+// at tupleID and returns the chain.
+func (a *API) authorizeWrite(ctx context.Context, projectID string, row *Row, tupleID string) (string, error) {
+	res := row.Tuple.Resource
+	if projectID == "" {
+		chain, err := a.checkUnscoped(ctx, res, tupleID)
+		if err != nil {
+			return "", err
+		}
+		row.DomainID, row.ProjectID = "", ""
+		if res.Type == authz.TypeDomain {
+			row.DomainID = res.ID
+		}
+		return chain, nil
+	}
+	pid, err := parseUUID("project", projectID)
+	if err != nil {
+		return "", err
+	}
+	row.ProjectID = pid
+	chain := a.chainOf(ctx, authz.ObjectRef{Type: authz.TypeProject, ID: pid})
+	audit.RequestFrom(ctx).Target(chain, "relation_tuple", tupleID)
+	if err := a.Authz.Check(ctx, "manage", "project:"+pid); err != nil {
+		return "", err
+	}
+	p, err := a.Projects.GetProject(ctx, a.DB, pid)
+	if err != nil {
+		return "", err
+	}
+	row.DomainID = p.DomainID
+	if !a.inProject(ctx, res, pid) {
+		return "", problem.BadRequest("resource_not_in_project", "The resource is not this Project or one of its objects.")
+	}
+	return chain, nil
+}
+
+// checkGrant refuses what the API does not write: caveats (not provisioned),
+// subjects that are not principals or group members, and tuples the schema
+// does not allow.
+func (a *API) checkGrant(row Row, caveatName string, caveatContext map[string]any) error {
+	if caveatName != "" || len(caveatContext) > 0 {
+		return problem.NotProvisioned("caveats")
+	}
+	if !grantable(row.Tuple.Subject) {
+		return problem.BadRequest("subject_not_allowed", "Only users, service identities and group#member can be granted.")
+	}
+	if err := a.Engine.Schema().ValidateTuple(row.Tuple); err != nil {
+		return schemaProblem(err)
+	}
+	return nil
 }
 
 // inProject reports whether res is project pid or one of its objects.

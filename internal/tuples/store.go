@@ -180,7 +180,10 @@ func (s *Store) WriteRows(ctx context.Context, tx *sql.Tx, add []Row, remove []a
 	now := s.now().UTC().Truncate(time.Microsecond)
 	var out []Row
 	for _, r := range add {
-		r.ID, r.CreatedAt = uuid.Must(uuid.NewV7()).String(), now
+		if r.ID == "" { // a replacement (Replace) keeps its id
+			r.ID = uuid.Must(uuid.NewV7()).String()
+		}
+		r.CreatedAt = now
 		args := append(tupleArgs(r.Tuple), r.ID, nullString(r.DomainID), nullString(r.ProjectID), r.Structural, store.Micros(now))
 		res, err := tx.ExecContext(ctx, `INSERT INTO relation_tuples
 			(resource_type, resource_id, relation, subject_type, subject_id, subject_relation, id, domain_id, project_id, structural, created_at)
@@ -246,6 +249,30 @@ func (s *Store) DeleteByID(ctx context.Context, tx *sql.Tx, id string) (Row, err
 		return r, fmt.Errorf("tuples: tombstone %s: %w", r.ID, err)
 	}
 	return r, nil
+}
+
+// Replace swaps the non-structural tuple id for repl (its tuple and scope)
+// inside tx, keeping the id (delete-then-write, one change-log entry). It returns the old
+// and the new row; ErrNotFound when id is not stored, ErrExists when t is
+// already stored as another tuple. Replacing a tuple by itself changes
+// nothing and returns the stored row twice.
+func (s *Store) Replace(ctx context.Context, tx *sql.Tx, id string, repl Row) (old, added Row, err error) {
+	old, err = scanRow(tx.QueryRowContext(ctx, `SELECT `+rowColumns+` FROM relation_tuples WHERE id = $1 AND structural = FALSE`+s.db.ForUpdate(), id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return old, old, ErrNotFound
+	}
+	if err != nil {
+		return old, old, fmt.Errorf("tuples: read %s: %w", id, err)
+	}
+	if old.Tuple == repl.Tuple && old.DomainID == repl.DomainID && old.ProjectID == repl.ProjectID {
+		return old, old, nil
+	}
+	repl.ID, repl.Structural = old.ID, false
+	rows, err := s.WriteRows(ctx, tx, []Row{repl}, []authz.Tuple{old.Tuple}, true)
+	if err != nil {
+		return old, old, err
+	}
+	return old, rows[0], nil
 }
 
 // Tombstone reads what DeleteByID remembered of a deleted tuple: its id,

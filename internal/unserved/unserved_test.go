@@ -94,9 +94,8 @@ func TestIssue8DocumentMarksUnserved(t *testing.T) {
 	e := apptest.Start(t, apptest.SQLite)
 	doc := document(t, e)
 	for key, want := range map[string]route.Class{
-		"DELETE /v1/admin/groups/{}/members/{}":           route.Operator,
+		"DELETE /v1/clouds/{}":                            route.Operator,
 		"PUT /v1/nodes/{}/state/reports/{}":               route.Node,
-		"GET /v1/docs/assets/{}":                          route.Public,
 		"POST /v1/domains/{}/incidents/{}:resolve":        route.Operator,
 		"GET /v1/projects/{}/resources/{}/bridge/ingress": route.Operator,
 	} {
@@ -138,16 +137,15 @@ func TestIssue8UnservedAnswers501(t *testing.T) {
 		status              int
 		code, capability    string
 	}{
-		{e.Token, "GET", "/v1/admin/groups?domain_id=" + id, 501, "groups_not_provisioned", "Groups"},
+		{e.Token, "GET", "/v1/clouds/" + id, 501, "cloud_not_provisioned", "Cloud inventory"},
 		{e.Token, "POST", "/v1/clouds", 501, "cloud_not_provisioned", "Cloud inventory"},
-		{e.Token, "DELETE", "/v1/admin/groups/" + id + "/members/" + id + "?kind=user", 501, "groups_not_provisioned", "Groups"},
+		{e.Token, "DELETE", "/v1/projects/" + id + "/resources/" + id + "/bridge/ingress/rule-a", 501, "bridge_not_provisioned", "Bridge orchestration"},
 		{e.Token, "GET", "/v1/projects/" + id + "/resources/" + id + "/bridge/site-to-site/dc-east", 501, "bridge_not_provisioned", "Bridge orchestration"},
 		{e.Token, "POST", "/v1/domains/" + id + "/incidents/" + id + ":resolve", 501, "incidents_not_provisioned", "Incidents"},
 		{e.Token, "POST", "/v1/domains/" + id + "/incidents/" + id, 404, "route_not_found", ""},
 		// Served with the contract's verb (issue 12); without it, no route.
 		{e.Token, "POST", "/v1/projects/" + id + "/sessions/" + id, 404, "route_not_found", ""},
-		{"", "GET", "/v1/docs", 501, "docs_not_provisioned", "Embedded API docs"},
-		{"", "GET", "/v1/admin/groups?domain_id=" + id, 401, "", ""},
+		{"", "GET", "/v1/clouds/" + id, 401, "", ""},
 		{"", "PUT", "/v1/nodes/" + id + "/endpoint", 401, "", ""},
 		{"not-an-nsk", "POST", "/v1/keys/rotate", 401, "", ""},
 	} {
