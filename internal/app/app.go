@@ -174,7 +174,8 @@ func assemble(ctx context.Context, cfg config.Config, log *slog.Logger, db *stor
 	}
 	decider := guard.Engine{Authz: s.Authz, Ready: s.Tuples.Healthy}
 	s.Guard = guard.New(decider)
-	if s.Identity, err = identity.NewService(identity.Config{DB: db, Audit: s.Audit, Tuples: s.Tuples, Pages: pages, Authz: s.Guard}); err != nil {
+	if s.Identity, err = identity.NewService(identity.Config{DB: db, Audit: s.Audit, Tuples: s.Tuples, Pages: pages, Authz: s.Guard,
+		AdminTokenMaxTTL: cfg.AdminTokenMaxTTL}); err != nil {
 		return nil, err
 	}
 	if s.Tenancy, err = tenancy.NewService(tenancy.Config{DB: db, Audit: s.Audit, Authz: s.Guard, Tuples: s.Tuples, Pages: pages}); err != nil {

@@ -102,6 +102,9 @@ type Config struct {
 	// SecretsWatchInterval is how often KV metadata is read for versions
 	// written outside plexsphere (at least 1s).
 	SecretsWatchInterval time.Duration `yaml:"secrets_watch_interval"`
+	// AdminTokenMaxTTL bounds the lifetime of an API token an admin
+	// issues for another principal (POST /v1/admin/tokens; at least 1h).
+	AdminTokenMaxTTL time.Duration `yaml:"admin_token_max_ttl"`
 	// StateDriftAfter is how long a node may keep enforcing another policy
 	// ruleset than the one it was last sent before it counts as drifted
 	// (dispatch skips drifted nodes; at least 10s).
@@ -174,6 +177,7 @@ func Defaults() Config {
 		OpenBaoTransitMount:   "transit",
 		SecretsWatchInterval:  30 * time.Second,
 		StateDriftAfter:       5 * time.Minute,
+		AdminTokenMaxTTL:      90 * 24 * time.Hour,
 		SecretFetchRate:       20,
 		SecretFetchDomainRate: 2000,
 
@@ -232,6 +236,7 @@ func (c *Config) fields() []field {
 		{"openbao_transit_mount", "OpenBao Transit mount for openbao_transit_key", &c.OpenBaoTransitMount},
 		{"openbao_transit_key", "wrap the master key with this OpenBao Transit key (an existing plain master key file is wrapped in place at start); empty = a plain key file", &c.OpenBaoTransitKey},
 		{"secrets_watch_interval", "how often OpenBao KV metadata is read to find versions written outside plexsphere (at least 1s)", &c.SecretsWatchInterval},
+		{"admin_token_max_ttl", "longest lifetime of an API token an admin issues for another principal (beyond: 422 ttl_exceeds_policy; at least 1h)", &c.AdminTokenMaxTTL},
 		{"state_drift_after", "how long a node may enforce another policy ruleset than the one it was sent before it counts as drifted and executions skip it (at least 10s)", &c.StateDriftAfter},
 		{"kek_file", "key-encryption key file of the embedded secrets backend (default <data-dir>/secrets-kek); replicas must share it", &c.KEKFile},
 		{"session_max_ttl", "longest mediated-access session (requests above it are clamped; at most 30m)", &c.SessionMaxTTL},
@@ -431,6 +436,9 @@ func (c *Config) validateSecrets() error {
 	if c.SecretFetchRate < 1 || c.SecretFetchDomainRate < 1 {
 		return fmt.Errorf("config: secret_fetch_rate and secret_fetch_domain_rate: want at least 1, got %d and %d",
 			c.SecretFetchRate, c.SecretFetchDomainRate)
+	}
+	if c.AdminTokenMaxTTL < time.Hour {
+		return fmt.Errorf("config: admin_token_max_ttl: want at least 1h, got %v", c.AdminTokenMaxTTL)
 	}
 	if c.StateDriftAfter < 10*time.Second {
 		return fmt.Errorf("config: state_drift_after: want at least 10s, got %v", c.StateDriftAfter)
