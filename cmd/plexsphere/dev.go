@@ -1,13 +1,9 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
@@ -16,30 +12,29 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/plexsphere/plexsphere/internal/apiv1"
 	"github.com/plexsphere/plexsphere/internal/app"
-	"github.com/plexsphere/plexsphere/internal/authz"
 	"github.com/plexsphere/plexsphere/internal/config"
+	"github.com/plexsphere/plexsphere/internal/demonodes"
 	"github.com/plexsphere/plexsphere/internal/devidp"
+	"github.com/plexsphere/plexsphere/internal/devstack"
 )
 
 // Development stack defaults.
 const (
 	devDataDir   = "plexsphere-dev-data"
 	devIdPListen = "127.0.0.1:5556"
-	devClientID  = "plexsphere-dev"
-	devDomain    = "dev"
+	devClientID  = devstack.ClientID
 )
 
 // devUsers are the development issuer's seeded users; "dev-admins" is
 // granted admin on the dev Domain.
-var devUsers = []devidp.User{
-	{ID: "alice", Name: "Alice Admin", Email: "alice@dev.plexsphere.test", Groups: []string{"dev-admins"}},
-	{ID: "bob", Name: "Bob Member", Email: "bob@dev.plexsphere.test", Groups: []string{"dev-members"}},
-}
+var devUsers = devstack.Users
 
 func devCommand() *cobra.Command {
-	var idpListen string
+	var (
+		idpListen string
+		demoNodes int
+	)
 	cmd := &cobra.Command{
 		Use:   "dev",
 		Short: "Run a local development stack: control plane + DEVELOPMENT-ONLY OIDC issuer + a seeded Domain",
@@ -59,11 +54,12 @@ but local development; plexsphere serve never starts the issuer.`,
 			if err != nil {
 				return err
 			}
-			return runDev(cmd, cfg, idpListen)
+			return runDev(cmd, cfg, idpListen, demoNodes)
 		},
 	}
 	config.BindFlags(cmd.Flags())
 	cmd.Flags().StringVar(&idpListen, "idp-listen", devIdPListen, "loopback address of the development OIDC issuer")
+	cmd.Flags().IntVar(&demoNodes, "demo-nodes", 0, fmt.Sprintf("run this many in-process demo plexd nodes (0-%d) in a Project \"demo\" of the dev Domain", demonodes.Max))
 	return cmd
 }
 
@@ -78,7 +74,10 @@ func loopbackAddr(addr string) error {
 	return nil
 }
 
-func runDev(cmd *cobra.Command, cfg config.Config, idpListen string) error {
+func runDev(cmd *cobra.Command, cfg config.Config, idpListen string, demoNodes int) error {
+	if demoNodes < 0 || demoNodes > demonodes.Max {
+		return fmt.Errorf("--demo-nodes must be between 0 and %d", demonodes.Max)
+	}
 	for _, a := range []string{cfg.Listen, idpListen} {
 		if err := loopbackAddr(a); err != nil {
 			return err
@@ -129,6 +128,8 @@ func runDev(cmd *cobra.Command, cfg config.Config, idpListen string) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var seedErr error
+	demo := &devDemo{}
+	defer demo.close()
 	err = srv.Serve(ctx, func(addr string) {
 		go func() {
 			domainID, err := seedDev(ctx, srv, "http://"+addr, tok, idp.Issuer())
@@ -137,7 +138,13 @@ func runDev(cmd *cobra.Command, cfg config.Config, idpListen string) error {
 				cancel()
 				return
 			}
-			fmt.Fprintf(cmd.ErrOrStderr(), devBanner, base, idp.Issuer(), domainID, cfg.AdminTokenPath(), base, domainID)
+			fmt.Fprintf(cmd.ErrOrStderr(), devBanner, base, idp.Issuer(), domainID, cfg.AdminTokenPath(), base, domainID, base, domainID)
+			if demoNodes > 0 {
+				if err := demo.start(ctx, cmd.ErrOrStderr(), log, "http://"+addr, tok, domainID, cfg.DataDir, demoNodes); err != nil {
+					seedErr = err
+					cancel()
+				}
+			}
 		}()
 	})
 	if seedErr != nil {
@@ -154,7 +161,10 @@ plexsphere DEVELOPMENT stack (never expose it)
   users           alice (group dev-admins → dev Domain admin), bob (group dev-members)
   admin token     %s
 
-Sign in from a browser session:
+Open the dashboard (sign in as alice):
+  %s/ui/#/sign-in?domain=%s
+
+Or sign in from a script:
   curl -s -c jar -X POST %s/v1/auth/sign-in -H 'Content-Type: application/json' -d '{"domain_id":"%s"}'
   then open the returned authorization_url, pick a user (choose acr "mfa" for step-up), and
   the callback sets the plexsphere_session cookie.
@@ -164,73 +174,5 @@ Sign in from a browser session:
 // seedDev creates the dev Domain and binds the development issuer to it
 // (both idempotent), and grants the dev-admins group Domain admin.
 func seedDev(ctx context.Context, srv *app.Server, base, token, issuer string) (string, error) {
-	hc := &http.Client{Timeout: 10 * time.Second}
-	call := func(method, path string, body, out any) (int, error) {
-		var rd io.Reader
-		if body != nil {
-			raw, _ := json.Marshal(body)
-			rd = bytes.NewReader(raw)
-		}
-		req, err := http.NewRequestWithContext(ctx, method, base+path, rd)
-		if err != nil {
-			return 0, err
-		}
-		req.Header.Set("Authorization", "Bearer "+token)
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := hc.Do(req)
-		if err != nil {
-			return 0, err
-		}
-		defer resp.Body.Close()
-		if out != nil && resp.StatusCode < 300 {
-			if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
-				return resp.StatusCode, err
-			}
-		}
-		return resp.StatusCode, nil
-	}
-	var d apiv1.Domain
-	st, err := call("POST", "/v1/domains", apiv1.CreateDomain{Name: "Development", Slug: devDomain, MeshCIDR: "100.64.0.0/16"}, &d)
-	if err != nil {
-		return "", err
-	}
-	if st == http.StatusConflict {
-		var list apiv1.List[apiv1.Domain]
-		if _, err := call("GET", "/v1/domains?limit=200", nil, &list); err != nil {
-			return "", err
-		}
-		for _, it := range list.Items {
-			if it.Slug == devDomain {
-				d = it
-			}
-		}
-	} else if st != http.StatusCreated {
-		return "", fmt.Errorf("dev: create the dev Domain: status %d", st)
-	}
-	if d.ID == "" {
-		return "", errors.New("dev: the dev Domain was not found")
-	}
-	var b apiv1.IdPBinding
-	st, err = call("POST", "/v1/admin/idp", apiv1.CreateIdPBinding{DomainID: d.ID, Issuer: issuer, ClientID: devClientID,
-		JITPolicy: "allow", Primary: true, Alias: "dev"}, &b)
-	if err != nil {
-		return "", err
-	}
-	switch st {
-	case http.StatusCreated:
-	case http.StatusConflict:
-		return d.ID, nil // bound on an earlier run
-	default:
-		return "", fmt.Errorf("dev: bind the development issuer: status %d", st)
-	}
-	gid, err := srv.OIDC.EnsureIdPGroup(ctx, b.ID, "dev-admins")
-	if err != nil {
-		return "", err
-	}
-	grant := authz.Tuple{Resource: authz.ObjectRef{Type: authz.TypeDomain, ID: d.ID}, Relation: "admin",
-		Subject: authz.ObjectRef{Type: authz.TypeGroup, ID: gid}.Userset("member")}
-	if err := srv.DB.Tx(ctx, func(tx *sql.Tx) error { return srv.Tuples.Write(ctx, tx, []authz.Tuple{grant}, nil) }); err != nil {
-		return "", err
-	}
-	return d.ID, srv.Tuples.Sync(ctx)
+	return devstack.Seed(ctx, srv, base, token, issuer)
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/plexsphere/plexsphere/internal/problem"
 	"github.com/plexsphere/plexsphere/internal/ratelimit"
 	"github.com/plexsphere/plexsphere/internal/route"
+	"github.com/plexsphere/plexsphere/internal/telemetry"
 )
 
 // Authenticator turns an operator bearer credential into a principal. It
@@ -67,6 +68,9 @@ type Config struct {
 	// PublicLimit rate-limits unauthenticated mutations (sign-in, device
 	// codes, service tokens, register) per client address; nil disables it.
 	PublicLimit *ratelimit.Limiter
+	// Metrics counts requests, their latency and open streams per
+	// operation; nil counts nothing.
+	Metrics *telemetry.Metrics
 }
 
 // Server is the HTTP API: register operations on API, serve Handler.
@@ -178,11 +182,13 @@ func (s *Server) setup(ctx huma.Context, next func(huma.Context)) {
 		Mutating:      op.Method != http.MethodGet && op.Method != http.MethodHead,
 	}
 	ctx = huma.WithContext(ctx, audit.WithRequest(ctx.Context(), ar))
+	done := s.cfg.Metrics.Begin(op.OperationID, isStream(op))
 	next(ctx)
 	status := ctx.Status()
 	if status >= 500 && clientGone(ctx) {
 		status = StatusClientClosedRequest // the failure is the client's leaving (issue 7 row 13)
 	}
+	done(status)
 	s.cfg.Audit.Finish(ctx.Context(), status, s.cfg.Logger)
 	level := slog.LevelInfo
 	if serverFault(status) {
@@ -191,6 +197,16 @@ func (s *Server) setup(ctx huma.Context, next func(huma.Context)) {
 	s.cfg.Logger.Log(ctx.Context(), level, "request",
 		"method", op.Method, "path", ctx.URL().Path, "operation", op.OperationID,
 		"status", status, "duration_ms", time.Since(start).Milliseconds(), "correlation_id", corr)
+}
+
+// isStream reports whether op answers with server-sent events.
+func isStream(op *huma.Operation) bool {
+	r := op.Responses["200"]
+	if r == nil {
+		return false
+	}
+	_, ok := r.Content["text/event-stream"]
+	return ok
 }
 
 // clientIP is the client address the edge resolved (issue 7 row 14).

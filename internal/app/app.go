@@ -24,6 +24,7 @@ import (
 	"github.com/plexsphere/plexsphere/internal/audit"
 	"github.com/plexsphere/plexsphere/internal/authz"
 	"github.com/plexsphere/plexsphere/internal/config"
+	"github.com/plexsphere/plexsphere/internal/dashboard"
 	"github.com/plexsphere/plexsphere/internal/directory"
 	"github.com/plexsphere/plexsphere/internal/enroll"
 	"github.com/plexsphere/plexsphere/internal/events"
@@ -39,6 +40,7 @@ import (
 	"github.com/plexsphere/plexsphere/internal/nodestate"
 	"github.com/plexsphere/plexsphere/internal/oauth"
 	"github.com/plexsphere/plexsphere/internal/oidc"
+	"github.com/plexsphere/plexsphere/internal/opevents"
 	"github.com/plexsphere/plexsphere/internal/page"
 	"github.com/plexsphere/plexsphere/internal/plexd/gateway"
 	"github.com/plexsphere/plexsphere/internal/policy"
@@ -50,6 +52,7 @@ import (
 	"github.com/plexsphere/plexsphere/internal/session"
 	"github.com/plexsphere/plexsphere/internal/signing"
 	"github.com/plexsphere/plexsphere/internal/store"
+	"github.com/plexsphere/plexsphere/internal/telemetry"
 	"github.com/plexsphere/plexsphere/internal/tenancy"
 	"github.com/plexsphere/plexsphere/internal/tuples"
 	"github.com/plexsphere/plexsphere/internal/unserved"
@@ -99,6 +102,8 @@ type Server struct {
 	Gateways *gateway.Pool
 	// Actions runs executions on nodes (issue 14).
 	Actions *actions.Service
+	// OpEvents is the operator event stream (issue 13).
+	OpEvents *opevents.Service
 	// internal serves the gateways' control-plane calls on loopback.
 	internal *http.Server
 	// handler is the root handler, built once.
@@ -119,6 +124,8 @@ type Server struct {
 	Invitations *invitation.Service
 	Directory   *directory.Service
 	API         *api.Server
+	// Metrics is plexsphere's own telemetry (GET /metrics).
+	Metrics *telemetry.Metrics
 }
 
 // Open connects, migrates and assembles the control plane.
@@ -158,7 +165,7 @@ func assemble(ctx context.Context, cfg config.Config, log *slog.Logger, db *stor
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{Config: cfg, Log: log, DB: db, Keyring: kr}
+	s := &Server{Config: cfg, Log: log, DB: db, Keyring: kr, Metrics: telemetry.New(db)}
 	schema, index := authz.DefaultSchema(), authz.NewMemTuples()
 	if s.Tuples, err = tuples.New(tuples.Config{DB: db, Schema: schema, Index: index, Logger: log}); err != nil {
 		return nil, err
@@ -199,9 +206,9 @@ func assemble(ctx context.Context, cfg config.Config, log *slog.Logger, db *stor
 		Logger: log, Audit: s.Audit, Authenticator: bearers{s.Identity, s.OAuth},
 		TrustedProxies: cfg.TrustedProxyPrefixes(), BodyReadTimeout: cfg.ReadBodyTimeout,
 		Sessions: s.Sessions, StepUp: s.OIDC, AllowedOrigins: cfg.AllowedOrigins, Nodes: s.Enroll,
-		PublicLimit: ratelimit.New(float64(cfg.PublicRateLimit), cfg.PublicBurst, nil),
-		Version:     apiv1.Version{Version: v, Commit: c, Date: d},
-		Checks:      []api.Check{{Name: "database", Run: func(ctx context.Context) error { return db.PingContext(ctx) }}},
+		PublicLimit: ratelimit.New(float64(cfg.PublicRateLimit), cfg.PublicBurst, nil), Metrics: s.Metrics,
+		Version: apiv1.Version{Version: v, Commit: c, Date: d},
+		Checks:  []api.Check{{Name: "database", Run: func(ctx context.Context) error { return db.PingContext(ctx) }}},
 	})
 	if err != nil {
 		return nil, err
@@ -211,6 +218,7 @@ func assemble(ctx context.Context, cfg config.Config, log *slog.Logger, db *stor
 		next(huma.WithContext(ctx, decider.Begin(ctx.Context())))
 	})
 	s.Identity.Register(s.API.API)
+	s.Metrics.Register(s.API.API, s.Guard)
 	s.Sessions.Register(s.API.API, session.Cascade{Tokens: s.Identity, DeviceLogins: s.OAuth})
 	s.OIDC.Register(s.API.API)
 	s.OAuth.Register(s.API.API)
@@ -223,6 +231,9 @@ func assemble(ctx context.Context, cfg config.Config, log *slog.Logger, db *stor
 	s.Groups.Register(s.API.API)
 	s.Tenancy.Register(s.API.API)
 	s.Labels.Register(s.API.API)
+	if err := s.assembleOpEvents(decider, log); err != nil {
+		return nil, err
+	}
 	s.registerEnrolment()
 	if err := s.assembleSecrets(ctx, pages, log); err != nil {
 		return nil, err
@@ -317,6 +328,9 @@ func (b bearers) AuthenticateBearer(ctx context.Context, token string) (*princip
 // Close stops following the tuple change log and releases the database.
 func (s *Server) Close() error {
 	s.closeAccess()
+	if s.OpEvents != nil {
+		s.OpEvents.Close()
+	}
 	if s.Actions != nil {
 		s.Actions.Close()
 	}
@@ -350,6 +364,7 @@ func (s *Server) Handler() http.Handler {
 	s.handlerOnce.Do(func() {
 		mux := http.NewServeMux()
 		mux.Handle("GET /device", s.OAuth.VerificationPage())
+		dashboard.Register(mux) // the operator UI at /ui/ (GET / redirects there)
 		api := s.API.Handler()
 		mux.Handle(access.KubePattern, s.API.Edge(s.Access.KubeHandler()))
 		mux.Handle("/", api)
@@ -403,6 +418,7 @@ func (s *Server) Serve(ctx context.Context, ready func(addr string)) error {
 	// begins so that draining does not wait out the timeout; agents resume
 	// with Last-Event-ID elsewhere.
 	hs.RegisterOnShutdown(func() { s.Events.Close() })
+	hs.RegisterOnShutdown(func() { s.OpEvents.Close() })
 	scheme := "http"
 	if tlsCfg != nil {
 		scheme = "https"

@@ -25,7 +25,7 @@ func (s *Server) assembleEnrolment(ctx context.Context, cfg config.Config, log *
 		return err
 	}
 	s.domainKeys = events.NewDomainKeys(s.Keys, nil)
-	if s.Events, err = events.New(events.Config{DB: s.DB, Directory: enroll.Directory{}, Keys: s.domainKeys,
+	if s.Events, err = events.New(events.Config{DB: s.DB, Directory: enroll.Directory{}, Keys: s.domainKeys, Fanout: s.Metrics.ObserveFanout,
 		PostgresURL: cfg.DatabaseURL, Logger: log}); err != nil {
 		return err
 	}

@@ -41,6 +41,15 @@ type Log struct {
 	now     func() time.Time
 	domains DomainResolver
 	burst   *burst
+	// appended runs inside the transaction of every append (see OnAppend).
+	appended []func(ctx context.Context, tx *sql.Tx, e Entry) error
+}
+
+// OnAppend adds fn, run inside the transaction of every entry appended
+// after the entry is written (an outbox, such as the operator event
+// stream's); its error fails the append. Call it before serving.
+func (l *Log) OnAppend(fn func(ctx context.Context, tx *sql.Tx, e Entry) error) {
+	l.appended = append(l.appended, fn)
 }
 
 const (
@@ -175,6 +184,11 @@ func (l *Log) Append(ctx context.Context, tx *sql.Tx, e Entry) (Entry, error) {
 	_, err = tx.ExecContext(ctx, sqlHead, e.ChainID, hex.EncodeToString(e.EntryHash[:]))
 	if err != nil {
 		return e, fmt.Errorf("audit: update head: %w", err)
+	}
+	for _, fn := range l.appended {
+		if err := fn(ctx, tx, e); err != nil {
+			return e, err
+		}
 	}
 	return e, nil
 }

@@ -70,6 +70,32 @@ type AgentOptions struct {
 	// Secrets serves GET …/secrets/{name} and the level-2 sealing key;
 	// nil answers every fetch 404 secret_not_found.
 	Secrets SecretSource
+	// Ingest stores telemetry batches (POST …/metrics, …/logs, …/audit);
+	// nil accepts and counts them without storing (the receipt only).
+	Ingest Ingester
+}
+
+// Ingester stores a node's telemetry batch (the observability context).
+// It answers how many records it accepted, or a problem (400 for a
+// malformed batch, 413, 429 with Retry-After); a resent batch it already
+// has is accepted again without storing it twice.
+type Ingester interface {
+	Ingest(ctx context.Context, b IngestBatch) (accepted int, err error)
+}
+
+// IngestBatch is one telemetry batch as the node sent it, inflated.
+type IngestBatch struct {
+	// NodeID is the authenticated sender; Kind is metrics, logs or audit.
+	NodeID, Kind string
+	// ContentType is application/json (a JSON array, §12.7) or
+	// application/x-ndjson (the contract's logs and audit lines).
+	ContentType string
+	// IdempotencyKey is our plexd's key for the batch ("" from the existing
+	// agent, whose resends are recognised by content).
+	IdempotencyKey string
+	// SentAt is the contract clients' X-Plexsphere-Sent-At (zero if absent).
+	SentAt time.Time
+	Body   []byte
 }
 
 // SecretSource delivers secrets to nodes (the secrets context).
@@ -167,9 +193,9 @@ func (s *Service) RegisterAgent(api huma.API, opts AgentOptions) {
 		a.sealingKey)
 	for _, kind := range []string{"metrics", "logs", "audit"} {
 		op := nodeOp(http.MethodPost, "/v1/nodes/{id}/"+kind, "postNode"+titleCase(kind), "node.ingest."+kind,
-			"Telemetry batch, a JSON array (§12.7) or NDJSON lines; accepted and not yet stored", []json.RawMessage{})
+			"Telemetry batch, a JSON array (§12.7) or NDJSON lines", []json.RawMessage{})
 		op.DefaultStatus = http.StatusAccepted // the contract's 202 IngestReceipt
-		huma.Register(api, op, a.ingest)
+		huma.Register(api, op, func(ctx context.Context, in *ingestInput) (*ingestOutput, error) { return a.ingest(ctx, kind, in) })
 	}
 	// huma documents a RawBody as a required octet stream; these bodies are
 	// optional JSON (an empty heartbeat is {}). The registered operation

@@ -135,9 +135,8 @@ func compactJSON(raw json.RawMessage) string {
 	return b.String()
 }
 
-// ingest accepts a telemetry batch so that agents do not resend it
-// forever, and answers 202 with the contract's receipt; it is not stored
-// yet.
+// ingest checks a telemetry batch's shape, hands it to the Ingester
+// (when configured) and answers 202 with the contract's receipt.
 // ingestInput is a telemetry batch request: bodyInput and the contract's
 // send stamp (huma fills no embedded struct, so the fields are repeated).
 type ingestInput struct {
@@ -145,23 +144,32 @@ type ingestInput struct {
 	Protocol    string `header:"X-Plexd-Protocol" doc:"The agent's highest protocol level (§1.3)."`
 	ContentType string `header:"Content-Type" doc:"application/json, or application/x-ndjson for logs and audit."`
 	SentAt      string `header:"X-Plexsphere-Sent-At" doc:"RFC 3339 time the batch was sent (the contract's clients send it)."`
+	Idempotency string `header:"Idempotency-Key" maxLength:"128" doc:"Ours: the batch's key; a resend with the same key is not stored twice."`
 	RawBody     []byte
 }
 
-func (a *agent) ingest(ctx context.Context, in *ingestInput) (*ingestOutput, error) {
+func (a *agent) ingest(ctx context.Context, kind string, in *ingestInput) (*ingestOutput, error) {
 	if err := a.node(ctx, in.ID); err != nil {
 		return nil, err
 	}
 	// The contract's clients stamp the batch; the existing agent does not,
 	// so only a present, unparsable stamp is refused.
+	var sentAt time.Time
 	if in.SentAt != "" {
-		if _, err := time.Parse(time.RFC3339, in.SentAt); err != nil {
+		var err error
+		if sentAt, err = time.Parse(time.RFC3339, in.SentAt); err != nil {
 			return nil, problem.BadRequest(CodeSentAtInvalid, "X-Plexsphere-Sent-At is not an RFC 3339 time.")
 		}
 	}
 	n, err := decodeIngest(in.ContentType, in.RawBody)
 	if err != nil {
 		return nil, err
+	}
+	if a.opts.Ingest != nil {
+		if n, err = a.opts.Ingest.Ingest(ctx, IngestBatch{NodeID: in.ID, Kind: kind, ContentType: in.ContentType,
+			IdempotencyKey: in.Idempotency, SentAt: sentAt, Body: in.RawBody}); err != nil {
+			return nil, agentError(err)
+		}
 	}
 	return &ingestOutput{Body: nodeproto.IngestReceipt{AcceptedAt: a.s.cfg.Now().UTC().Truncate(time.Microsecond), Records: n}}, nil
 }

@@ -60,6 +60,9 @@ type Config struct {
 	Now func() time.Time
 	// Logger receives operational messages (discarded when nil).
 	Logger *slog.Logger
+	// Fanout, when set, receives each live event's delay from creation to
+	// its write on a node's stream.
+	Fanout func(time.Duration)
 }
 
 // Service is the event plane: the log, the fan-out and the stream.

@@ -14,6 +14,7 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
+	"github.com/google/uuid"
 
 	"github.com/plexsphere/plexsphere/internal/envelope"
 	"github.com/plexsphere/plexsphere/internal/nodeproto"
@@ -283,6 +284,26 @@ func (s *Service) emitOne(ctx context.Context, r record, w io.Writer) error {
 		return fmt.Errorf("events: entry %d: %w", r.seq, envelope.ErrTooLarge)
 	}
 	buf = append(buf, "\n\n"...)
-	_, err = w.Write(buf)
-	return err
+	if _, err = w.Write(buf); err != nil {
+		return err
+	}
+	s.observeFanout(r.eventID, now)
+	return nil
+}
+
+// observeFanout reports how long an event took from its creation (its
+// UUIDv7 id's clock) to a stream write, for live deliveries only (a
+// replay of an old entry is not fan-out).
+func (s *Service) observeFanout(eventID string, now time.Time) {
+	if s.cfg.Fanout == nil {
+		return
+	}
+	u, err := uuid.Parse(eventID)
+	if err != nil || u.Version() != 7 {
+		return
+	}
+	sec, nsec := u.Time().UnixTime()
+	if d := now.Sub(time.Unix(sec, nsec)); d >= 0 && d < time.Minute {
+		s.cfg.Fanout(d)
+	}
 }

@@ -46,6 +46,7 @@ var withoutCommand = map[string]string{
 	"postNodeExecutionAck":        "node-only: plexd acknowledges an execution with its NSK; operators follow it with 'plexctl exec watch'",
 	"postNodeExecutionResult":     "node-only: plexd posts an execution's result with its NSK; operators read it with 'plexctl exec get'",
 	"PostNodeExecutionCallback":   "node-only: the contract's execution callback, NSK-authenticated; operators read results with 'plexctl exec get'",
+	"GetMetrics":                  "scraped by Prometheus (bearer token of an identity with platform#auditor); see docs/observability.md",
 	"PostNodeIntegrityViolations": "node-only: a node reports integrity violations, NSK-authenticated; operators read them with 'plexctl integrity list'",
 	"postNodeIntegrityViolation":  "node-only: plexd reports an integrity violation with its NSK; operators see it with 'plexctl integrity list'",
 }

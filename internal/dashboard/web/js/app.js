@@ -1,0 +1,64 @@
+// app.js: boots the dashboard: theme, session (GET /v1/auth/whoami),
+// hash routing over the routes of pages/index.js, and the Shell.
+import { html, render, useState, useEffect, Shell, EmptyState, applyTheme, toast } from './ui.js';
+import { get, del, onUnauthenticated, hasSessionHint, forgetSession } from './api.js';
+import { match, useHash, navigate } from './router.js';
+import { routes } from './pages/index.js';
+
+const RETURN_KEY = 'plexsphere.returnTo';
+// PENDING is the user while whoami is on its way.
+const PENDING = Object.freeze({ pending: true });
+
+function NotFound() {
+  return html`<${EmptyState} title="Page not found" testid="not-found">There is no page at this address. <a href="#/">Go home</a>.<//>`;
+}
+
+function App() {
+  const hash = useHash();
+  // With the session's CSRF cookie present the page renders at once and
+  // whoami fills the user in alongside (no round trip before the first
+  // page); without it, no session exists here, so there is nothing to ask
+  // (and no 401 to log). A 401 anywhere signs the page out.
+  const [user, setUser] = useState(hasSessionHint() ? PENDING : null);
+  useEffect(() => {
+    if (user === PENDING) get('/v1/auth/whoami').then(setUser).catch(() => setUser(null));
+    return onUnauthenticated(() => setUser(null));
+  }, []);
+  const m = match(routes, hash);
+  const route = m.route;
+  useEffect(() => {
+    document.title = route ? `${route.title} · plexsphere` : 'plexsphere';
+  }, [route]);
+  // Back from a sign-in: return to the page that asked for it.
+  useEffect(() => {
+    if (user && user !== PENDING && (m.path === '/' || m.path === '/sign-in')) {
+      const back = sessionStorage.getItem(RETURN_KEY);
+      sessionStorage.removeItem(RETURN_KEY);
+      navigate(back && back !== '#/sign-in' ? back : '#/domains');
+    }
+  }, [user, m.path]);
+  if (!user && !(route && route.public)) {
+    if (m.path !== '/' && m.path !== '/sign-in') sessionStorage.setItem(RETURN_KEY, location.hash);
+    const signIn = routes.find((r) => r.path === '#/sign-in');
+    const Page = signIn.component;
+    return html`<div class="bare"><${Page} params=${{}} query=${m.query} onSignedIn=${setUser} /></div>`;
+  }
+  const signOut = async () => {
+    try {
+      await del('/v1/auth/whoami');
+    } catch (e) {
+      toast(e.detail || e.message, 'danger');
+    }
+    forgetSession();
+    setUser(null);
+    navigate('#/sign-in');
+  };
+  const Page = route ? route.component : NotFound;
+  if (route && route.bare) return html`<div class="bare"><${Page} params=${m.params} query=${m.query} user=${user} /></div>`;
+  return html`<${Shell} routes=${routes} current=${route} user=${user} onSignOut=${signOut}>
+    <${Page} key=${m.path} params=${m.params} query=${m.query} user=${user} />
+  <//>`;
+}
+
+applyTheme();
+render(html`<${App} />`, document.getElementById('app'));

@@ -1,0 +1,215 @@
+// Nodes: a Domain's nodes (server-side paged) with status and Project,
+// a Project's nodes' capabilities, one node's detail (reachability,
+// labels, capabilities), and the live mesh topology of a Domain.
+import { html, useState, useEffect, useRef, PageHeader, DataTable, Button, Card, KV, Spinner, ErrorBox, Short, StatusBadge, EmptyState, fmtTime, useLoad, toast } from '../ui.js';
+import { get, list, del, stream } from '../api.js';
+import { navigate, href } from '../router.js';
+import { useDomains } from './projects.js';
+import { TopologyGraph } from '../widgets/topology.js';
+import { NodeLabels } from './labels.js';
+
+// The list row has no status: each shown row reads its node (GET
+// /v1/nodes/{id}) after the rows render, a few at a time, so the table
+// shows at once and its status column fills in.
+const nodeCache = new Map();
+const queue = [];
+let running = 0;
+function readNode(id) {
+  if (nodeCache.has(id)) return nodeCache.get(id);
+  const p = new Promise((resolve, reject) => { queue.push({ id, resolve, reject }); pump(); });
+  nodeCache.set(id, p);
+  p.catch(() => nodeCache.delete(id));
+  return p;
+}
+function pump() {
+  while (running < 4 && queue.length) {
+    const job = queue.shift();
+    running++;
+    get(`/v1/nodes/${encodeURIComponent(job.id)}`).then(job.resolve, job.reject).finally(() => { running--; pump(); });
+  }
+}
+
+function NodeCell({ id, field }) {
+  const [n, setN] = useState(null);
+  useEffect(() => {
+    let live = true;
+    readNode(id).then((v) => live && setN(v)).catch(() => live && setN({ error: true }));
+    return () => { live = false; };
+  }, [id]);
+  if (!n) return html`<span class="muted" aria-label="loading">…</span>`;
+  if (n.error) return html`<span class="muted">—</span>`;
+  if (field === 'state') return html`<${StatusBadge} status=${n.reachability?.state || 'unknown'} testid="node-state" />`;
+  if (field === 'project') return html`<a href=${`#/projects/${n.project_id}`}><${Short} value=${n.project_id} /></a>`;
+  if (field === 'mesh_ip') return html`<span class="mono">${n.mesh_ip || '—'}</span>`;
+  return '';
+}
+
+function DomainPicker({ value, onPick, testid }) {
+  const domains = useDomains();
+  useEffect(() => {
+    if (!value && domains.data?.length) onPick(domains.data[0].id);
+  }, [value, domains.data]);
+  return html`<label class="filter">Domain
+    <select value=${value} onChange=${(e) => onPick(e.target.value)} data-testid=${testid}>
+      ${(domains.data || []).map((d) => html`<option value=${d.id}>${d.name}</option>`)}
+    </select></label>`;
+}
+
+function NodesPage({ query }) {
+  const domainID = query.domain_id || '';
+  const [reload, setReload] = useState(0);
+  useLiveNodes(domainID, () => { nodeCache.clear(); setReload((n) => n + 1); });
+  return html`<div>
+    <${PageHeader} title="Nodes">
+      <${DomainPicker} value=${domainID} onPick=${(id) => navigate('#/nodes', { domain_id: id })} testid="nodes-domain" />
+      ${domainID && html`<a class="btn" href=${href('#/topology', { domain_id: domainID })} data-testid="nodes-topology">Topology<//>`}
+      ${domainID && html`<a class="btn" href=${href('#/labels', { scope: `domain:${domainID}` })} data-testid="nodes-labels">Labels<//>`}
+      <a class="btn" href=${href('#/bootstrap-tokens', { domain_id: domainID })} data-testid="nodes-tokens">Bootstrap tokens</a>
+    <//>
+    ${domainID ? html`<${DataTable} path="/v1/nodes" params=${{ domain_id: domainID }} testid="nodes" reload=${reload}
+      onRow=${(n) => navigate(`#/nodes/${n.id}`)}
+      empty=${html`<${EmptyState} testid="nodes-empty" title="No nodes yet">Issue a bootstrap token and run plexd with it.<//>`}
+      columns=${[
+        { key: 'name', label: 'Name', render: (n) => html`<a href=${`#/nodes/${n.id}`} data-testid="node-link">${n.name || n.id}</a>` },
+        { key: 'state', label: 'Status', render: (n) => html`<${NodeCell} id=${n.id} field="state" />` },
+        { key: 'kind', label: 'Kind' },
+        { key: 'mesh_ip', label: 'Mesh IP', render: (n) => html`<${NodeCell} id=${n.id} field="mesh_ip" />` },
+        { key: 'project', label: 'Project', render: (n) => html`<${NodeCell} id=${n.id} field="project" />` },
+        { key: 'created_at', label: 'Enrolled', render: (n) => fmtTime(n.created_at) },
+      ]} />` : html`<${Spinner} />`}
+  </div>`;
+}
+
+// useLiveNodes calls onChange (debounced) when the Domain's event stream
+// reports a node registered, deleted or changing reachability.
+export function useLiveNodes(domainID, onChange) {
+  const cb = useRef(onChange);
+  cb.current = onChange;
+  const [live, setLive] = useState(false);
+  useEffect(() => {
+    if (!domainID) return undefined;
+    let timer = 0;
+    const kick = () => { clearTimeout(timer); timer = setTimeout(() => cb.current(), 150); };
+    const close = stream(`/v1/domains/${encodeURIComponent(domainID)}/events`, {
+      node_registered: kick, node_deleted: kick, node_reachability_changed: kick,
+      open: () => setLive(true), error: () => setLive(false),
+    }, { types: 'node_registered,node_deleted,node_reachability_changed' });
+    return () => { clearTimeout(timer); close(); setLive(false); };
+  }, [domainID]);
+  return live;
+}
+
+function ProjectNodesPage({ params }) {
+  const pid = params.id;
+  const { data: p, error } = useLoad(() => get(`/v1/projects/${encodeURIComponent(pid)}`), [pid]);
+  if (error) return html`<${PageHeader} title="Project nodes" /><${ErrorBox} error=${error} />`;
+  return html`<div data-testid="project-nodes">
+    <${PageHeader} title=${p ? `${p.name}: nodes` : 'Project nodes'}>
+      ${p && html`<a class="btn" href=${href('#/nodes', { domain_id: p.domain_id })} data-testid="project-nodes-domain">All nodes of the Domain</a>`}
+      <a class="btn" href=${href('#/bootstrap-tokens', { project_id: pid, domain_id: p?.domain_id })} data-testid="project-nodes-tokens">Bootstrap tokens</a>
+    <//>
+    <h2>Capabilities</h2>
+    <${DataTable} path=${`/v1/projects/${encodeURIComponent(pid)}/capabilities`} testid="capabilities" rowKey="node_id"
+      filters=${[{ name: 'status', label: 'Status', type: 'select', options: [['', 'any'], 'match', 'drift', 'unknown'] }]}
+      onRow=${(c) => navigate(`#/nodes/${c.node_id}`)}
+      empty=${html`<${EmptyState} testid="capabilities-empty" title="No capabilities reported">Nodes report theirs when their agent starts.<//>`}
+      columns=${[
+        { key: 'node_id', label: 'Node', render: (c) => html`<a href=${`#/nodes/${c.node_id}`}><${Short} value=${c.node_id} /></a>` },
+        { key: 'state', label: 'Reachability', render: (c) => html`<${NodeCell} id=${c.node_id} field="state" />` },
+        { key: 'binary_version', label: 'Binary' },
+        { key: 'status', label: 'Integrity', render: (c) => html`<${StatusBadge} status=${c.status} tone=${{ match: 'success', drift: 'danger' }[c.status]} />` },
+        { key: 'builtin_actions', label: 'Actions', render: (c) => (c.builtin_actions || []).join(', ') || '—' },
+        { key: 'hooks', label: 'Hooks', render: (c) => (c.hooks || []).join(', ') || '—' },
+        { key: 'reported_at', label: 'Reported', render: (c) => fmtTime(c.reported_at) },
+      ]} />
+  </div>`;
+}
+
+function Capabilities({ node }) {
+  const { data, error, loading } = useLoad(() => list(`/v1/projects/${encodeURIComponent(node.project_id)}/capabilities`, { node_id: node.id, limit: 1 }), [node.id]);
+  if (loading) return html`<${Spinner} />`;
+  if (error) return html`<${ErrorBox} error=${error} testid="node-capabilities-error" />`;
+  const c = data.items[0];
+  if (!c) return html`<p class="muted" data-testid="node-capabilities-none">This node has not reported its capabilities yet.</p>`;
+  return html`<${KV} testid="node-capabilities" items=${[
+    ['Binary', c.binary_version || '—'],
+    ['Integrity', html`<${StatusBadge} status=${c.status} tone=${{ match: 'success', drift: 'danger' }[c.status]} />`],
+    ['Built-in actions', (c.builtin_actions || []).join(', ') || '—'],
+    ['Hooks', (c.hooks || []).join(', ') || '—'],
+    ['Reported', fmtTime(c.reported_at)],
+  ]} />`;
+}
+
+function NodePage({ params }) {
+  const { data: n, error, loading, reload } = useLoad(() => get(`/v1/nodes/${encodeURIComponent(params.id)}`), [params.id]);
+  useLiveNodes(n?.domain_id, reload);
+  if (loading && !n) return html`<${Spinner} />`;
+  if (error) return html`<${PageHeader} title="Node" /><${ErrorBox} error=${error} />`;
+  const remove = async () => {
+    if (!confirm(`Decommission ${n.name || n.id}? Its key is revoked and its mesh address freed.`)) return;
+    try {
+      await del(`/v1/nodes/${encodeURIComponent(n.id)}`);
+      nodeCache.delete(n.id);
+      toast('Node decommissioned', 'success');
+      navigate('#/nodes', { domain_id: n.domain_id });
+    } catch (e) { toast(e.detail || e.message, 'danger'); }
+  };
+  return html`<div data-testid="node-detail" data-id=${n.id}>
+    <${PageHeader} title=${n.name || n.id}>
+      <${StatusBadge} status=${n.reachability.state} testid="node-detail-state" />
+      <a class="btn" href=${href('#/topology', { domain_id: n.domain_id })} data-testid="node-topology">Topology</a>
+      <${Button} variant="danger" onClick=${remove} data-testid="node-delete">Decommission<//>
+    <//>
+    <${Card}>
+      <${KV} testid="node-kv" items=${[
+        ['ID', html`<span class="mono" data-testid="node-id">${n.id}</span>`],
+        ['Kind', n.kind || '—'],
+        ['Mesh IP', html`<span class="mono">${n.mesh_ip || '—'}</span>`],
+        ['Reachability', html`${n.reachability.state}${n.reachability.last_heartbeat_at ? ` — last heartbeat ${fmtTime(n.reachability.last_heartbeat_at)}` : ''}`],
+        ['Domain', html`<a class="mono" href=${`#/domains/${n.domain_id}`}>${n.domain_id}</a>`],
+        ['Project', html`<a class="mono" href=${`#/projects/${n.project_id}/nodes`}>${n.project_id}</a>`],
+        ['Version', `${n.binary_version || '—'} ${n.architecture || ''}`],
+        ['Public key', html`<span class="mono">${n.public_key}</span>`],
+        ['Enrolled', fmtTime(n.created_at)],
+      ]} />
+    <//>
+    <${Card} title="Labels" testid="node-labels-card">
+      <${NodeLabels} node=${n} />
+    <//>
+    <${Card} title="Capabilities"><${Capabilities} node=${n} /><//>
+  </div>`;
+}
+
+function TopologyPage({ query }) {
+  const domainID = query.domain_id || '';
+  const [n, setN] = useState(0);
+  const topo = useLoad(() => (domainID ? get(`/v1/domains/${encodeURIComponent(domainID)}/mesh/topology`) : Promise.resolve(null)), [domainID, n]);
+  // Names for the labels: the first page of the Domain's nodes (a larger
+  // mesh shows mesh addresses).
+  const names = useLoad(() => (domainID ? list('/v1/nodes', { domain_id: domainID, limit: 200 }) : Promise.resolve({ items: [] })), [domainID, n]);
+  const live = useLiveNodes(domainID, () => setN((x) => x + 1));
+  // The last topology read stays shown while the next one loads.
+  const last = useRef(null);
+  if (topo.data) last.current = topo.data;
+  const shown = last.current;
+  const nameOf = Object.fromEntries((names.data?.items || []).map((x) => [x.id, x.name || x.id.slice(0, 8)]));
+  return html`<div data-testid="topology-page">
+    <${PageHeader} title="Mesh topology">
+      <${DomainPicker} value=${domainID} onPick=${(id) => navigate('#/topology', { domain_id: id })} testid="topology-domain" />
+      <span data-testid="topology-live" data-live=${live ? 'yes' : 'no'}><${StatusBadge} status=${live ? 'live' : 'offline'} tone=${live ? 'success' : 'neutral'} testid="topology-live-badge" /></span>
+      ${domainID && html`<a class="btn" href=${href('#/nodes', { domain_id: domainID })} data-testid="topology-nodes">Nodes</a>`}
+    <//>
+    ${topo.error && html`<${ErrorBox} error=${topo.error} />`}
+    ${!shown && !topo.error && html`<${Spinner} />`}
+    ${shown && shown.nodes.length === 0 && html`<${EmptyState} testid="topology-empty" title="No nodes in this mesh yet">Enrolled nodes appear here as they join.<//>`}
+    ${shown && shown.nodes.length > 0 && html`<${TopologyGraph} topo=${shown} names=${nameOf} onNode=${(id) => navigate(`#/nodes/${id}`)} />
+      <p class="muted" data-testid="topology-generated">Generated ${fmtTime(shown.generated_at)}; updates as nodes join, leave or change reachability.</p>`}
+  </div>`;
+}
+
+export const routes = [
+  { path: '#/nodes', title: 'Nodes', nav: 'Nodes', component: NodesPage },
+  { path: '#/nodes/{id}', title: 'Node', component: NodePage, navParent: '#/nodes' },
+  { path: '#/projects/{id}/nodes', title: 'Project nodes', component: ProjectNodesPage, navParent: '#/nodes' },
+  { path: '#/topology', title: 'Topology', nav: 'Topology', component: TopologyPage },
+];
