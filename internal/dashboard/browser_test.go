@@ -1,6 +1,7 @@
 package dashboard_test
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -181,6 +182,13 @@ func TestBrowserDesignSystem(t *testing.T) {
 		"design-toast", "design-code", "design-kv"} {
 		p.Wait(id)
 	}
+	// Keyboard: the first Tab stop is the skip link, and it moves focus
+	// to the main region (not the hash route).
+	p.Do(chromedp.KeyEvent(kb.Tab))
+	p.WaitFor(`document.activeElement.classList.contains("skip-link")`)
+	p.Do(chromedp.KeyEvent(kb.Enter))
+	p.WaitFor(`document.activeElement.id === "main" && location.hash === "#/design"`)
+
 	if n := browsertest.Eval[int](p, `document.querySelectorAll('[data-testid="token-colour"]').length`); n < 15 {
 		t.Errorf("%d colour tokens documented", n)
 	}
@@ -219,7 +227,37 @@ func TestBrowserDesignSystem(t *testing.T) {
 	}
 	p.Shot("dark")
 
+	// Contrast: the text/background token pairs meet WCAG AA (4.5:1) in
+	// both themes.
+	for _, theme := range []string{"light", "dark"} {
+		for _, f := range browsertest.Eval[[]string](p, fmt.Sprintf(contrastScript, theme)) {
+			t.Errorf("contrast (%s): %s", theme, f)
+		}
+	}
+
 	if reqs := p.APIRequests(); len(reqs) != 0 {
 		t.Errorf("the design page called the API: %v", reqs)
 	}
 }
+
+// contrastScript applies a theme and lists the token pairs under 4.5:1.
+const contrastScript = `(() => {
+  document.documentElement.dataset.theme = %q;
+  const probe = document.createElement('span');
+  document.body.appendChild(probe);
+  const rgb = (token) => {
+    probe.style.color = 'var(--color-' + token + ')';
+    return getComputedStyle(probe).color.match(/\d+(\.\d+)?/g).slice(0, 3).map(Number);
+  };
+  const lum = (c) => {
+    const [r, g, b] = c.map((v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; });
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+  };
+  const ratio = (a, b) => { const [x, y] = [lum(rgb(a)), lum(rgb(b))].sort((m, n) => n - m); return (x + 0.05) / (y + 0.05); };
+  const pairs = [['text', 'bg'], ['text', 'surface'], ['text-muted', 'bg'], ['text-muted', 'surface'], ['text-muted', 'surface-sunken'],
+    ['accent', 'surface'], ['accent-text', 'accent'], ['success', 'success-bg'], ['warning', 'warning-bg'], ['danger', 'danger-bg'],
+    ['info', 'info-bg'], ['neutral', 'neutral-bg'], ['danger', 'surface'], ['text', 'code-bg'], ['text', 'warning-bg']];
+  const bad = pairs.filter(([f, b]) => ratio(f, b) < 4.5).map(([f, b]) => f + ' on ' + b + ': ' + ratio(f, b).toFixed(2));
+  probe.remove();
+  return bad;
+})()`

@@ -298,11 +298,22 @@ func (e *Env) OpenAPI(t testing.TB) *Operations {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
+	ops, err := ParseOperations(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.openapi = ops
+	return ops
+}
+
+// ParseOperations indexes the operations (method + path template) of an
+// OpenAPI document.
+func ParseOperations(r io.Reader) (*Operations, error) {
 	var doc struct {
 		Paths map[string]map[string]json.RawMessage `json:"paths"`
 	}
-	if err := json.NewDecoder(resp.Body).Decode(&doc); err != nil {
-		t.Fatalf("browsertest: decode openapi.json: %v", err)
+	if err := json.NewDecoder(r).Decode(&doc); err != nil {
+		return nil, fmt.Errorf("browsertest: decode the OpenAPI document: %w", err)
 	}
 	ops := &Operations{byMethod: map[string][]opPattern{}}
 	param := regexp.MustCompile(`\{[^}/]+\}`)
@@ -322,10 +333,9 @@ func (e *Env) OpenAPI(t testing.TB) *Operations {
 		}
 	}
 	if len(ops.byMethod) == 0 {
-		t.Fatal("browsertest: openapi.json has no operations")
+		return nil, errors.New("browsertest: the OpenAPI document has no operations")
 	}
-	e.openapi = ops
-	return ops
+	return ops, nil
 }
 
 // Match returns the path template of the operation a request is, or "".

@@ -18,7 +18,27 @@ export class ApiError extends Error {
     this.detail = problem.detail || '';
     // errors: [{location: 'body.name', message, value}] (huma's shape).
     this.errors = Array.isArray(problem.errors) ? problem.errors : [];
+    // acrValues: what a 401 step_up_required asks for (WWW-Authenticate).
+    this.acrValues = [];
   }
+}
+
+// The signed-in user (GET /v1/auth/whoami), for step-up.
+let currentUser = null;
+export function setCurrentUser(u) { currentUser = u; }
+
+export const RETURN_KEY = 'plexsphere.returnTo';
+
+// stepUp answers a 401 step_up_required: sign in again asking the IdP for
+// the ACRs the operation needs, then come back to this page (retry there).
+export async function stepUp(err) {
+  sessionStorage.setItem(RETURN_KEY, location.hash);
+  const started = await post('/v1/auth/sign-in', {
+    domain_id: currentUser?.domain_id || undefined,
+    acr_values: err?.acrValues?.length ? err.acrValues : undefined,
+    return_to: '/ui/',
+  });
+  location.assign(started.authorization_url);
 }
 
 function cookie(name) {
@@ -84,7 +104,10 @@ export async function request(method, path, { body, params, signal, headers = {}
   }
   if (!resp.ok) {
     const err = new ApiError(resp.status, data || { detail: text.slice(0, 200) });
-    if (resp.status === 401) {
+    const acr = /acr_values="([^"]*)"/.exec(resp.headers.get('WWW-Authenticate') || '');
+    if (acr) err.acrValues = acr[1].split(/\s+/).filter(Boolean);
+    // A step-up requirement keeps the session; anything else 401 ends it.
+    if (resp.status === 401 && err.code !== 'step_up_required') {
       forgetSession();
       listeners.forEach((fn) => fn(err));
     }

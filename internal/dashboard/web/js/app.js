@@ -1,11 +1,10 @@
 // app.js: boots the dashboard: theme, session (GET /v1/auth/whoami),
 // hash routing over the routes of pages/index.js, and the Shell.
 import { html, render, useState, useEffect, Shell, EmptyState, applyTheme, toast } from './ui.js';
-import { get, del, onUnauthenticated, hasSessionHint, forgetSession } from './api.js';
+import { get, del, onUnauthenticated, hasSessionHint, forgetSession, setCurrentUser, RETURN_KEY } from './api.js';
 import { match, useHash, navigate } from './router.js';
 import { routes } from './pages/index.js';
 
-const RETURN_KEY = 'plexsphere.returnTo';
 // PENDING is the user while whoami is on its way.
 const PENDING = Object.freeze({ pending: true });
 
@@ -21,7 +20,7 @@ function App() {
   // (and no 401 to log). A 401 anywhere signs the page out.
   const [user, setUser] = useState(hasSessionHint() ? PENDING : null);
   useEffect(() => {
-    if (user === PENDING) get('/v1/auth/whoami').then(setUser).catch(() => setUser(null));
+    if (user === PENDING) get('/v1/auth/whoami').then((u) => { setCurrentUser(u); setUser(u); }).catch(() => setUser(null));
     return onUnauthenticated(() => setUser(null));
   }, []);
   const m = match(routes, hash);
@@ -58,6 +57,14 @@ function App() {
   return html`<${Shell} routes=${routes} current=${route} user=${user} onSignOut=${signOut}>
     <${Page} key=${m.path} params=${m.params} query=${m.query} user=${user} />
   <//>`;
+}
+
+// Back from a sign-in (the IdP's callback lands on /ui/): return to the
+// page that sent the browser there, before any route renders.
+if (hasSessionHint() && (location.hash === '' || location.hash === '#/' || location.hash === '#')) {
+  const back = sessionStorage.getItem(RETURN_KEY);
+  sessionStorage.removeItem(RETURN_KEY);
+  if (back && back.startsWith('#/') && back !== '#/sign-in') history.replaceState(null, '', back);
 }
 
 applyTheme();

@@ -3,7 +3,7 @@
 // Pages build only from these. Every element a browser test needs carries
 // a stable data-testid.
 import { html, createContext, useState, useEffect, useRef, useContext, useId, useCallback } from './lib.js';
-import { list as apiList } from './api.js';
+import { list as apiList, stepUp } from './api.js';
 
 export * from './lib.js';
 
@@ -191,7 +191,7 @@ export function Form({ initial = {}, onSubmit, submitLabel = 'Save', onCancel, c
       ${children}
       ${err && html`<div class="form-error" role="alert" data-testid=${`${testid}-error`} data-code=${err.code || ''}>
         ${err.detail || err.message}${err.code && html` <span class="code">(${err.code})</span>`}
-        ${!unplaced && Object.keys(errors).length > 0 && html` — see the fields marked below.`}</div>`}
+        ${!unplaced && Object.keys(errors).length > 0 && html` — see the fields marked below.`}<${StepUp} error=${err} /></div>`}
       <div class="form-actions">
         ${onCancel && html`<${Button} onClick=${onCancel} data-testid=${`${testid}-cancel`}>Cancel<//>`}
         <${Button} type="submit" variant="primary" disabled=${busy} data-testid=${`${testid}-submit`}>${busy ? html`<${Spinner} label="Saving" />` : ''} ${submitLabel}<//>
@@ -357,10 +357,17 @@ export function useLoad(fn, deps = []) {
   return { ...s, reload: () => setN((x) => x + 1) };
 }
 
-// ErrorBox shows an API error.
+// StepUp offers re-authentication for a 401 step_up_required.
+export function StepUp({ error }) {
+  if (error?.code !== 'step_up_required') return null;
+  return html` <${Button} size="sm" variant="primary" onClick=${() => stepUp(error).catch((e) => toast(e.detail || e.message, 'danger'))}
+    data-testid="step-up">Re-authenticate<//>`;
+}
+
+// ErrorBox shows an API error (with re-authentication for step-up).
 export function ErrorBox({ error, testid = 'error' }) {
   if (!error) return null;
-  return html`<div class="form-error" role="alert" data-testid=${testid} data-code=${error.code || ''}>${error.detail || error.message}${error.code && html` <span class="code">(${error.code})</span>`}</div>`;
+  return html`<div class="form-error" role="alert" data-testid=${testid} data-code=${error.code || ''}>${error.detail || error.message}${error.code && html` <span class="code">(${error.code})</span>`}<${StepUp} error=${error} /></div>`;
 }
 
 // fmtTime renders an RFC 3339 instant in the browser's locale.

@@ -1,7 +1,7 @@
 // Bootstrap tokens of a Project: list, issue (the plaintext shown once,
 // with ready-to-paste cloud-init, systemd and Kubernetes DaemonSet
 // snippets), revoke.
-import { html, useState, useEffect, PageHeader, DataTable, Button, Dialog, Form, Field, SecretReveal, CodeBlock, StatusBadge, EmptyState, Spinner, Short, fmtTime, useLoad, toast } from '../ui.js';
+import { html, useState, useEffect, PageHeader, DataTable, Button, Dialog, Form, Field, SecretReveal, CodeBlock, StatusBadge, EmptyState, Spinner, fmtTime, useLoad, toast } from '../ui.js';
 import { post, del, list } from '../api.js';
 import { navigate } from '../router.js';
 import { useDomains } from './projects.js';
@@ -161,7 +161,7 @@ function TokensPage({ query }) {
     ${projectID && html`<${DataTable} path=${`/v1/projects/${encodeURIComponent(projectID)}/bootstrap-tokens`} testid="tokens" reload=${reload}
       empty=${html`<${EmptyState} testid="tokens-empty" title="No bootstrap tokens">Issue one to enrol machines into this Project.<//>`}
       columns=${[
-        { key: 'id', label: 'Token', render: (t) => html`<${Short} value=${t.id} />` },
+        { key: 'id', label: 'Token', render: (t) => html`<span class="mono" title=${t.id} data-testid="token-id">…${t.id.slice(-12)}</span>` },
         { key: 'state', label: 'State', render: (t) => { const s = tokenState(t); return html`<${StatusBadge} status=${s} tone=${{ active: 'success', consumed: 'neutral', expired: 'warning', revoked: 'danger' }[s]} testid="token-state" />`; } },
         { key: 'kind', label: 'Kind' },
         { key: 'env_prefix', label: 'Env' },

@@ -81,6 +81,24 @@ function AddMember({ group, onAdded, onCancel }) {
   <//>`;
 }
 
+// useNames maps the principal ids of a Domain (identities and groups) to
+// display names, for the members table; ids stay shown when a name is
+// not readable.
+function useNames(domainID, members) {
+  const { data } = useLoad(async () => {
+    if (!domainID) return {};
+    const out = {};
+    const [ids, groups] = await Promise.all([
+      list(`/v1/domains/${encodeURIComponent(domainID)}/identities`, { limit: 200 }).catch(() => ({ items: [] })),
+      list('/v1/admin/groups', { domain_id: domainID, limit: 200 }).catch(() => ({ items: [] })),
+    ]);
+    for (const i of ids.items) out[i.id] = i.display_name || i.email || i.id;
+    for (const g of groups.items) out[g.id] = g.display_name;
+    return out;
+  }, [domainID, members]);
+  return data || {};
+}
+
 function Rename({ group, onDone, onCancel }) {
   const submit = async (v) => {
     const g = await patch(`/v1/admin/groups/${encodeURIComponent(group.id)}`, { display_name: v.display_name });
@@ -98,6 +116,7 @@ function GroupPage({ params, user }) {
   const members = useLoad(() => get(`/v1/admin/groups/${id}/members`), [params.id]);
   const [dialog, setDialog] = useState('');
   const [removing, setRemoving] = useState(null);
+  const names = useNames(g.data?.domain_id, members.data);
   if (g.loading) return html`<${Spinner} />`;
   if (g.error) return html`<${PageHeader} title="Group" /><${ErrorBox} error=${g.error} />`;
   const grp = g.data;
@@ -129,8 +148,8 @@ function GroupPage({ params, user }) {
       ${items.length > 0 && html`<div class="table-wrap"><table class="data"><caption>Direct members</caption>
         <thead><tr><th scope="col">Principal</th><th scope="col">Kind</th><th scope="col">Source</th><th scope="col">Added</th><th scope="col"><span class="visually-hidden">Actions</span></th></tr></thead>
         <tbody>${items.map((m) => html`<tr key=${m.principal_kind + m.principal_id} data-testid="member-row" data-id=${m.principal_id} data-kind=${m.principal_kind}>
-          <td>${m.principal_kind === 'group' ? html`<a href=${`#/groups/${m.principal_id}`} class="mono">${m.principal_id}</a>`
-            : html`<a href=${`#/domains/${grp.domain_id}/identities/${m.principal_id}`} class="mono">${m.principal_id}</a>`}</td>
+          <td>${m.principal_kind === 'group' ? html`<a href=${`#/groups/${m.principal_id}`} data-testid="member-name">${names[m.principal_id] || m.principal_id}</a>`
+            : html`<a href=${`#/domains/${grp.domain_id}/identities/${m.principal_id}`} data-testid="member-name">${names[m.principal_id] || m.principal_id}</a>`}</td>
           <td>${m.principal_kind}</td><td>${m.source}</td><td>${fmtTime(m.created_at)}</td>
           <td>${manual && html`<${Button} size="sm" variant="danger" onClick=${() => setRemoving(m)} data-testid="member-remove"
             aria-label=${`Remove ${m.principal_kind} ${m.principal_id}`}>Remove<//>`}</td></tr>`)}</tbody>

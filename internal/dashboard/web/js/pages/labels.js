@@ -135,7 +135,7 @@ export function NodeLabels({ node }) {
   return html`<div class="stack" data-testid="node-labels">
     <${ErrorBox} error=${assigned.error} />
     ${items.length === 0 && !assigned.loading && html`<p class="muted" data-testid="node-labels-none">No labels assigned.</p>`}
-    ${items.length > 0 && html`<ul class="row" data-testid="node-label-list">${items.map((a) => html`<li class="row" data-testid="node-label" data-key=${a.qualified_key}>
+    ${items.length > 0 && html`<ul class="row" data-testid="node-label-list" style=${{ listStyle: 'none', padding: 0, margin: 0 }}>${items.map((a) => html`<li class="row" data-testid="node-label" data-key=${a.qualified_key}>
       <span class="badge badge-info"><span class="mono">${a.qualified_key}=${a.value}</span></span>
       <${Button} size="sm" variant="ghost" aria-label=${`Remove ${a.qualified_key}`} onClick=${() => unassign(a)} data-testid="node-label-remove">✕<//></li>`)}</ul>`}
     ${defs.data && defs.data.length > 0 && html`<${AssignLabel} node=${node} defs=${defs.data} onDone=${assigned.reload} />`}

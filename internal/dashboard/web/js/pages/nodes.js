@@ -29,6 +29,9 @@ function pump() {
   }
 }
 
+// REACH_TONE colours a node's reachability state.
+export const REACH_TONE = { healthy: 'success', stale: 'warning', unreachable: 'danger' };
+
 function NodeCell({ id, field }) {
   const [n, setN] = useState(null);
   useEffect(() => {
@@ -37,8 +40,8 @@ function NodeCell({ id, field }) {
     return () => { live = false; };
   }, [id]);
   if (!n) return html`<span class="muted" aria-label="loading">…</span>`;
-  if (n.error) return html`<span class="muted">—</span>`;
-  if (field === 'state') return html`<${StatusBadge} status=${n.reachability?.state || 'unknown'} testid="node-state" />`;
+  if (n.error) return html`<span class="muted" data-testid=${field === 'state' ? 'node-state-error' : undefined}>—</span>`;
+  if (field === 'state') return html`<${StatusBadge} status=${n.reachability?.state || 'unknown'} tone=${REACH_TONE[n.reachability?.state]} testid="node-state" />`;
   if (field === 'project') return html`<a href=${`#/projects/${n.project_id}`}><${Short} value=${n.project_id} /></a>`;
   if (field === 'mesh_ip') return html`<span class="mono">${n.mesh_ip || '—'}</span>`;
   return '';
@@ -49,6 +52,7 @@ function DomainPicker({ value, onPick, testid }) {
   useEffect(() => {
     if (!value && domains.data?.length) onPick(domains.data[0].id);
   }, [value, domains.data]);
+  if (domains.data && domains.data.length === 0) return html`<span class="muted" data-testid=${`${testid}-none`}>No Domain visible to you.</span>`;
   return html`<label class="filter">Domain
     <select value=${value} onChange=${(e) => onPick(e.target.value)} data-testid=${testid}>
       ${(domains.data || []).map((d) => html`<option value=${d.id}>${d.name}</option>`)}
@@ -94,7 +98,10 @@ export function useLiveNodes(domainID, onChange) {
       node_registered: kick, node_deleted: kick, node_reachability_changed: kick,
       open: () => setLive(true), error: () => setLive(false),
     }, { types: 'node_registered,node_deleted,node_reachability_changed' });
-    return () => { clearTimeout(timer); close(); setLive(false); };
+    // A reload or navigation away ends the stream at once: a lingering
+    // stream holds one of the browser's few connections to this host.
+    addEventListener('pagehide', close);
+    return () => { clearTimeout(timer); close(); removeEventListener('pagehide', close); setLive(false); };
   }, [domainID]);
   return live;
 }
@@ -156,7 +163,7 @@ function NodePage({ params }) {
   };
   return html`<div data-testid="node-detail" data-id=${n.id}>
     <${PageHeader} title=${n.name || n.id}>
-      <${StatusBadge} status=${n.reachability.state} testid="node-detail-state" />
+      <${StatusBadge} status=${n.reachability.state} tone=${REACH_TONE[n.reachability.state]} testid="node-detail-state" />
       <a class="btn" href=${href('#/topology', { domain_id: n.domain_id })} data-testid="node-topology">Topology</a>
       <${Button} variant="danger" onClick=${remove} data-testid="node-delete">Decommission<//>
     <//>
@@ -180,30 +187,52 @@ function NodePage({ params }) {
   </div>`;
 }
 
+// TopologyLimit is the largest mesh the page draws: the topology
+// operation answers every ordered node pair (n·(n−1) edges, ~180 MB at
+// 1,000 nodes), so a larger Domain gets its node list instead.
+export const TopologyLimit = 200;
+
+// readTopology reads the first page of the Domain's nodes (names for the
+// labels; more than TopologyLimit nodes means too large) and, alongside,
+// the topology, which is abandoned when the mesh is too large.
+async function readTopology(domainID) {
+  const ctl = new AbortController();
+  const namesP = list('/v1/nodes', { domain_id: domainID, limit: TopologyLimit });
+  const topoP = get(`/v1/domains/${encodeURIComponent(domainID)}/mesh/topology`, undefined, { signal: ctl.signal });
+  topoP.catch(() => {});
+  const names = await namesP;
+  if (names.next_cursor) {
+    ctl.abort();
+    return { large: true, names: names.items };
+  }
+  return { topo: await topoP, names: names.items };
+}
+
 function TopologyPage({ query }) {
   const domainID = query.domain_id || '';
   const [n, setN] = useState(0);
-  const topo = useLoad(() => (domainID ? get(`/v1/domains/${encodeURIComponent(domainID)}/mesh/topology`) : Promise.resolve(null)), [domainID, n]);
-  // Names for the labels: the first page of the Domain's nodes (a larger
-  // mesh shows mesh addresses).
-  const names = useLoad(() => (domainID ? list('/v1/nodes', { domain_id: domainID, limit: 200 }) : Promise.resolve({ items: [] })), [domainID, n]);
+  const read = useLoad(() => (domainID ? readTopology(domainID) : Promise.resolve(null)), [domainID, n]);
   const live = useLiveNodes(domainID, () => setN((x) => x + 1));
-  // The last topology read stays shown while the next one loads.
+  // The last read stays shown while the next one loads.
   const last = useRef(null);
-  if (topo.data) last.current = topo.data;
+  if (read.data) last.current = read.data;
   const shown = last.current;
-  const nameOf = Object.fromEntries((names.data?.items || []).map((x) => [x.id, x.name || x.id.slice(0, 8)]));
+  const nameOf = Object.fromEntries((shown?.names || []).map((x) => [x.id, x.name || x.id.slice(0, 8)]));
+  const topo = shown?.topo;
   return html`<div data-testid="topology-page">
     <${PageHeader} title="Mesh topology">
       <${DomainPicker} value=${domainID} onPick=${(id) => navigate('#/topology', { domain_id: id })} testid="topology-domain" />
       <span data-testid="topology-live" data-live=${live ? 'yes' : 'no'}><${StatusBadge} status=${live ? 'live' : 'offline'} tone=${live ? 'success' : 'neutral'} testid="topology-live-badge" /></span>
       ${domainID && html`<a class="btn" href=${href('#/nodes', { domain_id: domainID })} data-testid="topology-nodes">Nodes</a>`}
     <//>
-    ${topo.error && html`<${ErrorBox} error=${topo.error} />`}
-    ${!shown && !topo.error && html`<${Spinner} />`}
-    ${shown && shown.nodes.length === 0 && html`<${EmptyState} testid="topology-empty" title="No nodes in this mesh yet">Enrolled nodes appear here as they join.<//>`}
-    ${shown && shown.nodes.length > 0 && html`<${TopologyGraph} topo=${shown} names=${nameOf} onNode=${(id) => navigate(`#/nodes/${id}`)} />
-      <p class="muted" data-testid="topology-generated">Generated ${fmtTime(shown.generated_at)}; updates as nodes join, leave or change reachability.</p>`}
+    ${read.error && html`<${ErrorBox} error=${read.error} />`}
+    ${!shown && !read.error && html`<${Spinner} />`}
+    ${shown?.large && html`<${EmptyState} testid="topology-too-large" title=${`More than ${TopologyLimit} nodes`}
+      action=${html`<a class="btn" href=${href('#/nodes', { domain_id: domainID })}>Open the node list</a>`}>
+      This mesh is too large to draw here: its topology lists every pair of nodes. The node list shows each node's reachability.<//>`}
+    ${topo && topo.nodes.length === 0 && html`<${EmptyState} testid="topology-empty" title="No nodes in this mesh yet">Enrolled nodes appear here as they join.<//>`}
+    ${topo && topo.nodes.length > 0 && html`<${TopologyGraph} topo=${topo} names=${nameOf} onNode=${(id) => navigate(`#/nodes/${id}`)} />
+      <p class="muted" data-testid="topology-generated">Generated ${fmtTime(topo.generated_at)}; updates as nodes join, leave or change reachability.</p>`}
   </div>`;
 }
 

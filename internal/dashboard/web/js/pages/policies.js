@@ -7,7 +7,7 @@ import { html, useState, useEffect, PageHeader, DataTable, Button, Dialog, KV, C
 import { get, post, patch, del, list } from '../api.js';
 import { navigate, href } from '../router.js';
 import { ProjectPick, useProjects } from '../widgets/projectpick.js';
-import { parseBody, toYAML, toJSON } from '../widgets/yaml.js';
+import { parseBody, toYAML, toJSON, yamlReady } from '../widgets/yaml.js';
 
 const pp = (pid) => `/v1/projects/${encodeURIComponent(pid)}/policies`;
 
@@ -120,8 +120,16 @@ function DryRun({ result }) {
   <//>`;
 }
 
-// Editor edits a policy body. policy is null for a new one.
-function Editor({ pid, policy, onSaved }) {
+// Editor waits for the YAML library, then shows the body editor.
+function Editor(props) {
+  const yaml = useLoad(() => yamlReady(), []);
+  if (yaml.error) return html`<${ErrorBox} error=${yaml.error} />`;
+  if (!yaml.data) return html`<${Spinner} label="Loading the editor" />`;
+  return html`<${BodyEditor} ...${props} />`;
+}
+
+// BodyEditor edits a policy body. policy is null for a new one.
+function BodyEditor({ pid, policy, onSaved }) {
   const [format, setFormat] = useState('yaml');
   const [text, setText] = useState(() => (policy ? toYAML(bodyOf(policy)) : TEMPLATE));
   const [error, setError] = useState(null);
@@ -164,7 +172,7 @@ function Editor({ pid, policy, onSaved }) {
     if (!onlyTests) setDry(r);
   });
   const onKey = (e) => { if ((e.ctrlKey || e.metaKey) && e.key === 's') { e.preventDefault(); save(); } };
-  return html`<${Card} title=${policy ? 'Edit the policy' : 'New policy'} testid="policy-editor">
+  return html`<${Card} title=${policy ? 'Edit the policy' : 'Body'} testid="policy-editor">
     <div class="row" role="group" aria-label="Body format">
       <${Button} size="sm" variant=${format === 'yaml' ? 'primary' : 'default'} aria-pressed=${format === 'yaml'} onClick=${() => switchTo('yaml')} data-testid="policy-format-yaml">YAML<//>
       <${Button} size="sm" variant=${format === 'json' ? 'primary' : 'default'} aria-pressed=${format === 'json'} onClick=${() => switchTo('json')} data-testid="policy-format-json">JSON<//>

@@ -40,7 +40,7 @@ function IssueSession({ pid, onIssued, onCancel }) {
     <${Field} name="host" label="Host (tcp)" placeholder="127.0.0.1" />
     <${Field} name="port" label="Port (tcp)" type="number" />
     <${Field} name="ttl" label="Lifetime (seconds)" type="number" hint="At most 30 minutes." />
-    <${Field} name="public_key" label="OpenSSH public key (ssh, optional)" type="textarea" />
+    <${Field} name="public_key" label="OpenSSH public key (ssh)" type="textarea" hint="ssh sessions need it: the one authorized_keys line the session accepts." />
   <//>`;
 }
 

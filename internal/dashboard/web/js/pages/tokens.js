@@ -2,12 +2,12 @@
 // rotate) and, for administrators, the tokens of another principal
 // (/v1/admin/tokens?identity_ref=user:<id>|service:<id>). A token's
 // plaintext is in the issue/rotate answer only: shown once, then dropped.
-// Issuing and rotating are sensitive: 401 step_up_required offers a fresh
-// sign-in.
+// Issuing and rotating are sensitive: a 401 step_up_required shows inline
+// with the design system's re-authentication action.
 import { html, useState, PageHeader, DataTable, Button, Form, Field, Card, SecretReveal, StatusBadge, fmtTime, toast } from '../ui.js';
 import { post, del } from '../api.js';
 import { navigate } from '../router.js';
-import { Confirm, Problem, isStepUp } from '../widgets/identity.js';
+import { Confirm, Problem } from '../widgets/identity.js';
 
 const envs = [['dev', 'dev'], ['stage', 'stage'], ['prod', 'prod']];
 
@@ -38,28 +38,21 @@ function TokenSection({ title, base, params, issueBody, user, testid }) {
   const [issued, setIssued] = useState(null);
   const [problem, setProblem] = useState(null);
   const [revoking, setRevoking] = useState(null);
-  const guard = async (fn) => {
+  const issue = async (v) => {
     setProblem(null);
-    try {
-      return await fn();
-    } catch (e) {
-      if (isStepUp(e)) setProblem(e);
-      throw e;
-    }
-  };
-  const issue = (v) => guard(async () => {
     const t = await post(base, { ...issueBody, env_prefix: v.env_prefix, ttl_seconds: v.ttl_hours ? Math.round(v.ttl_hours * 3600) : undefined });
     setIssued(t);
     setReload((n) => n + 1);
-  });
+  };
   const rotate = async (t) => {
+    setProblem(null);
     try {
-      const r = await guard(() => post(`${base}/${encodeURIComponent(t.id)}/rotate`));
+      const r = await post(`${base}/${encodeURIComponent(t.id)}/rotate`);
       setIssued(r);
       toast('Token rotated: the old secret works until the rotation deadline', 'success');
       setReload((n) => n + 1);
     } catch (e) {
-      if (!isStepUp(e)) setProblem(e);
+      setProblem(e);
     }
   };
   return html`<${Card} title=${title} testid=${testid}>

@@ -1,8 +1,8 @@
 // widgets/identity.js: small pieces shared by the identity screens
 // (identities, groups, IdP bindings, tokens, service identities,
 // invitations, device approval): a Domain picker bound to the route's
-// domain_id, a problem box that turns 401 step_up_required into a "sign in
-// again" action, and a confirm dialog.
+// domain_id, a problem box whose step-up action signs in through a given
+// binding, and a confirm dialog.
 import { html, useState, Button, Dialog, ErrorBox, useLoad } from '../ui.js';
 import { list, post } from '../api.js';
 import { navigate } from '../router.js';
@@ -29,13 +29,16 @@ export function DomainSelect({ route, query, value, domains, extra = [], testid 
     </select></label>`;
 }
 
-// signInAgain starts a fresh sign-in (the IdP asks again) that returns to
-// this screen: what a 401 step_up_required asks for.
-export async function signInAgain({ domainID, bindingID, acr } = {}) {
-  const body = { prompt: 'login', return_to: `/ui/${location.hash}` };
+// signInAgain starts a sign-in that returns to this screen (the hash
+// travels in return_to), pinned to an IdP binding when given (a device
+// login must be approved through its own binding), asking for acr (a 401
+// step_up_required's acrValues) and a fresh authentication when fresh.
+export async function signInAgain({ domainID, bindingID, acr, fresh } = {}) {
+  const body = { return_to: `/ui/${location.hash}` };
   if (bindingID) body.idp_binding_id = bindingID;
   else if (domainID) body.domain_id = domainID;
   if (acr && acr.length) body.acr_values = acr;
+  if (fresh) body.prompt = 'login';
   const started = await post('/v1/auth/sign-in', body);
   location.assign(started.authorization_url);
 }
@@ -43,24 +46,25 @@ export async function signInAgain({ domainID, bindingID, acr } = {}) {
 // isStepUp reports whether err asks for a fresh, stronger sign-in.
 export const isStepUp = (err) => err?.status === 401 && err?.code === 'step_up_required';
 
-// Problem shows an API error inline; a step-up requirement gets a "sign in
-// again" action.
+// Problem shows an API error inline (ErrorBox, which offers
+// re-authentication for step-up). With bindingID, a step-up requirement
+// gets a "sign in again" through that binding instead, at the ACRs asked.
 export function Problem({ error, user, bindingID, testid = 'problem' }) {
   const [busy, setBusy] = useState(false);
   const [failed, setFailed] = useState(null);
   if (!error) return null;
-  if (!isStepUp(error)) return html`<${ErrorBox} error=${error} testid=${testid} />`;
+  if (!isStepUp(error) || !bindingID) return html`<${ErrorBox} error=${error} testid=${testid} />`;
   const again = async () => {
     setBusy(true);
     try {
-      await signInAgain({ domainID: user?.domain_id, bindingID });
+      await signInAgain({ domainID: user?.domain_id, bindingID, acr: error.acrValues, fresh: true });
     } catch (e) {
       setFailed(e);
       setBusy(false);
     }
   };
   return html`<div class="form-error" role="alert" data-testid=${testid} data-code="step_up_required">
-    This operation needs a fresh, stronger sign-in (<span class="code">step_up_required</span>).
+    This needs a fresh, stronger sign-in (<span class="code">step_up_required</span>).
     <${Button} size="sm" variant="primary" onClick=${again} disabled=${busy} data-testid=${`${testid}-sign-in-again`}>Sign in again<//>
     <${ErrorBox} error=${failed} testid=${`${testid}-sign-in-error`} />
   </div>`;

@@ -1,7 +1,15 @@
 // yaml.js: the policy editor's text format. A body is JSON when it starts
 // with "{" and YAML otherwise (the vendored js-yaml, JSON-compatible
-// schema only: no custom tags, no code).
-import { load, dump, JSON_SCHEMA } from '../../vendor/js-yaml/js-yaml.mjs';
+// schema only: no custom tags, no code). js-yaml is loaded on first use
+// (yamlReady), so pages that edit no policy never evaluate it.
+let lib = null;
+let loading = null;
+
+// yamlReady loads the YAML library; parseBody and toYAML need it.
+export function yamlReady() {
+  loading ||= import('../../vendor/js-yaml/js-yaml.mjs').then((m) => { lib = m; return m; });
+  return loading;
+}
 
 // parseBody reads an editor body into an object; it throws an Error whose
 // message names the line when the text does not parse.
@@ -12,14 +20,14 @@ export function parseBody(text) {
     try { return JSON.parse(s); } catch (e) { throw new Error(`JSON: ${e.message}`); }
   }
   let v;
-  try { v = load(s, { schema: JSON_SCHEMA }); } catch (e) { throw new Error(`YAML: ${e.message}`); }
+  try { v = lib.load(s, { schema: lib.JSON_SCHEMA }); } catch (e) { throw new Error(`YAML: ${e.message}`); }
   if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new Error('The body must be a mapping (slug, selector, rules, tests).');
   return v;
 }
 
 // toYAML renders an object as YAML for the editor.
 export function toYAML(v) {
-  return dump(v, { schema: JSON_SCHEMA, lineWidth: 120, noRefs: true, flowLevel: 3 });
+  return lib.dump(v, { schema: lib.JSON_SCHEMA, lineWidth: 120, noRefs: true, flowLevel: 3 });
 }
 
 // toJSON renders an object as indented JSON.
