@@ -39,6 +39,8 @@ import (
 	"github.com/plexsphere/plexsphere/internal/nat"
 	"github.com/plexsphere/plexsphere/internal/nodestate"
 	"github.com/plexsphere/plexsphere/internal/oauth"
+	obslogs "github.com/plexsphere/plexsphere/internal/obs/logs"
+	obsmetrics "github.com/plexsphere/plexsphere/internal/obs/metrics"
 	"github.com/plexsphere/plexsphere/internal/oidc"
 	"github.com/plexsphere/plexsphere/internal/opevents"
 	"github.com/plexsphere/plexsphere/internal/page"
@@ -104,6 +106,10 @@ type Server struct {
 	Actions *actions.Service
 	// OpEvents is the operator event stream (issue 13).
 	OpEvents *opevents.Service
+	// NodeLogs stores and serves node logs and host audit (issue 15).
+	NodeLogs *obslogs.Service
+	// NodeMetrics is the node metrics TSDB and PromQL queries (issue 15).
+	NodeMetrics *obsmetrics.Service
 	// internal serves the gateways' control-plane calls on loopback.
 	internal *http.Server
 	// handler is the root handler, built once.
@@ -234,6 +240,12 @@ func assemble(ctx context.Context, cfg config.Config, log *slog.Logger, db *stor
 	if err := s.assembleOpEvents(decider, log); err != nil {
 		return nil, err
 	}
+	if err := s.assembleNodeLogs(pages, log); err != nil {
+		return nil, err
+	}
+	if err := s.assembleNodeMetrics(log); err != nil {
+		return nil, err
+	}
 	s.registerEnrolment()
 	if err := s.assembleSecrets(ctx, pages, log); err != nil {
 		return nil, err
@@ -255,7 +267,7 @@ func assemble(ctx context.Context, cfg config.Config, log *slog.Logger, db *stor
 		return nil, err
 	}
 	s.Events.RegisterAgent(s.API.API, events.AgentOptions{Keys: s.domainKeys, State: s.NodeState, Deregister: s.Enroll, Caller: enroll.NodeFrom,
-		Rotations: s.MeshKeys, Paths: s.NAT, Secrets: s.Secrets})
+		Rotations: s.MeshKeys, Paths: s.NAT, Secrets: s.Secrets, Ingest: s.telemetryIngest()})
 	if err := s.PolicyDelivery.Register(s.API.API); err != nil {
 		return nil, err
 	}
@@ -328,6 +340,8 @@ func (b bearers) AuthenticateBearer(ctx context.Context, token string) (*princip
 // Close stops following the tuple change log and releases the database.
 func (s *Server) Close() error {
 	s.closeAccess()
+	s.closeNodeLogs()
+	s.closeNodeMetrics()
 	if s.OpEvents != nil {
 		s.OpEvents.Close()
 	}

@@ -102,6 +102,12 @@ type Config struct {
 	// SecretsWatchInterval is how often KV metadata is read for versions
 	// written outside plexsphere (at least 1s).
 	SecretsWatchInterval time.Duration `yaml:"secrets_watch_interval"`
+	// NodeLogRetention is how long node log lines and host audit events
+	// are kept (issue 15; at least 1h).
+	NodeLogRetention time.Duration `yaml:"node_log_retention"`
+	// MetricsRetention is how long node metric samples are kept in the
+	// embedded TSDB under <data-dir>/tsdb (issue 15; at least 1h).
+	MetricsRetention time.Duration `yaml:"metrics_retention"`
 	// AdminTokenMaxTTL bounds the lifetime of an API token an admin
 	// issues for another principal (POST /v1/admin/tokens; at least 1h).
 	AdminTokenMaxTTL time.Duration `yaml:"admin_token_max_ttl"`
@@ -176,6 +182,8 @@ func Defaults() Config {
 		OpenBaoKVPrefix:       "plexsphere",
 		OpenBaoTransitMount:   "transit",
 		SecretsWatchInterval:  30 * time.Second,
+		NodeLogRetention:      7 * 24 * time.Hour,
+		MetricsRetention:      15 * 24 * time.Hour,
 		StateDriftAfter:       5 * time.Minute,
 		AdminTokenMaxTTL:      90 * 24 * time.Hour,
 		SecretFetchRate:       20,
@@ -236,6 +244,8 @@ func (c *Config) fields() []field {
 		{"openbao_transit_mount", "OpenBao Transit mount for openbao_transit_key", &c.OpenBaoTransitMount},
 		{"openbao_transit_key", "wrap the master key with this OpenBao Transit key (an existing plain master key file is wrapped in place at start); empty = a plain key file", &c.OpenBaoTransitKey},
 		{"secrets_watch_interval", "how often OpenBao KV metadata is read to find versions written outside plexsphere (at least 1s)", &c.SecretsWatchInterval},
+		{"node_log_retention", "how long node log lines and host audit events are kept, deleted in bounded batches (at least 1h)", &c.NodeLogRetention},
+		{"metrics_retention", "how long node metric samples are kept in the embedded TSDB under <data-dir>/tsdb (at least 1h)", &c.MetricsRetention},
 		{"admin_token_max_ttl", "longest lifetime of an API token an admin issues for another principal (beyond: 422 ttl_exceeds_policy; at least 1h)", &c.AdminTokenMaxTTL},
 		{"state_drift_after", "how long a node may enforce another policy ruleset than the one it was sent before it counts as drifted and executions skip it (at least 10s)", &c.StateDriftAfter},
 		{"kek_file", "key-encryption key file of the embedded secrets backend (default <data-dir>/secrets-kek); replicas must share it", &c.KEKFile},
@@ -442,6 +452,12 @@ func (c *Config) validateSecrets() error {
 	}
 	if c.StateDriftAfter < 10*time.Second {
 		return fmt.Errorf("config: state_drift_after: want at least 10s, got %v", c.StateDriftAfter)
+	}
+	if c.NodeLogRetention < time.Hour {
+		return fmt.Errorf("config: node_log_retention: want at least 1h, got %v", c.NodeLogRetention)
+	}
+	if c.MetricsRetention < time.Hour {
+		return fmt.Errorf("config: metrics_retention: want at least 1h, got %v", c.MetricsRetention)
 	}
 	if c.SecretsWatchInterval < time.Second {
 		return fmt.Errorf("config: secrets_watch_interval: want at least 1s, got %v", c.SecretsWatchInterval)

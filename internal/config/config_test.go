@@ -42,6 +42,8 @@ func TestPrecedenceFlagsEnvFileDefaults(t *testing.T) {
 	want.SecretsBackend, want.SecretsWatchInterval, want.KEKFile = "embedded", 30*time.Second, "/from/env/secrets-kek"
 	want.SecretFetchRate, want.SecretFetchDomainRate, want.StateDriftAfter = 20, 2000, 5*time.Minute
 	want.AdminTokenMaxTTL = 90 * 24 * time.Hour
+	want.MetricsRetention = 15 * 24 * time.Hour
+	want.NodeLogRetention = 7 * 24 * time.Hour
 	want.SessionMaxTTL, want.SessionDefaultTTL, want.SessionMaxLive, want.SessionIssueRate, want.SessionRecordingMax = 15*time.Minute, 10*time.Minute, 100, 60, 64<<20
 	want.OpenBaoKVMount, want.OpenBaoKVPrefix, want.OpenBaoTransitMount = "secret", "plexsphere", "transit"
 	if !reflect.DeepEqual(c, want) {

@@ -399,6 +399,8 @@ func (c *client) mesh(t *testing.T, w *world) {
 	})
 	c.meshKeys(t, n)
 	c.nat(t, w)
+	c.nodeLogs(t, w)
+	c.nodeMetrics(t, w)
 }
 
 // meshKeys covers the key rotation operations: preview, trigger (twice:

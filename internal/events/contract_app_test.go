@@ -99,8 +99,8 @@ func TestNodeOperationsContractForms(t *testing.T) {
 				records                 int
 			}{
 				{"metrics", "application/json", `[{"group":"node_resources","name":"cpu","value":1,"timestamp":"2026-03-01T12:00:00Z"}]`, 1},
-				{"logs", "application/x-ndjson", "{\"severity\":\"info\",\"message\":\"a\"}\n\n{\"severity\":\"info\",\"message\":\"b\"}\n", 2},
-				{"audit", "application/x-ndjson", `{"source":"auditd","action":"x","outcome":"ok"}`, 1},
+				{"logs", "application/x-ndjson", "{\"severity\":\"info\",\"message\":\"a\",\"timestamp\":\"2026-03-01T12:00:00Z\"}\n\n{\"severity\":\"info\",\"message\":\"b\",\"timestamp\":\"2026-03-01T12:00:01Z\"}\n", 2},
+				{"audit", "application/x-ndjson", `{"source":"auditd","action":"x","outcome":"ok","timestamp":"2026-03-01T12:00:00Z"}`, 1},
 				{"logs", "application/json", `[]`, 0},
 			} {
 				st, raw := contractCall(t, e, a.NodeSecretKey, "POST", base+"/"+tc.kind, tc.contentType, []byte(tc.body))

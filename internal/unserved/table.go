@@ -94,8 +94,6 @@ var Table = []Op{
 	{http.MethodGet, "/v1/domains/{domainId}/alert-rules", "ListAlertRules", "alert_rules", "Alert rules", route.Operator},
 	{http.MethodGet, "/v1/domains/{domainId}/incidents", "ListIncidents", "incidents", "Incidents", route.Operator},
 	{http.MethodPost, "/v1/domains/{domainId}/incidents", "OpenIncident", "incidents", "Incidents", route.Operator},
-	{http.MethodGet, "/v1/domains/{domainId}/logs/query", "QueryDomainLogs", "observability_query", "Metrics and logs queries", route.Operator},
-	{http.MethodGet, "/v1/domains/{domainId}/metrics/query", "QueryDomainMetrics", "observability_query", "Metrics and logs queries", route.Operator},
 	{http.MethodPost, "/v1/domains/{domainId}/incidents/{incidentId}:resolve", "ResolveIncident", "incidents", "Incidents", route.Operator},
 	{http.MethodPatch, "/v1/domains/{domainId}/alert-rules/{alertRuleId}", "UpdateAlertRule", "alert_rules", "Alert rules", route.Operator},
 	{http.MethodGet, "/v1/blueprint-catalogs/{id}/blueprints", "BrowseCatalogSource", "blueprint_catalog", "Blueprint catalog sources", route.Operator},
