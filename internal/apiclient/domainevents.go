@@ -1,8 +1,6 @@
 package apiclient
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -38,11 +36,7 @@ type DomainEventsOptions struct {
 
 // DomainEventStream reads GET /v1/domains/{domainId}/events. It is not safe
 // for concurrent use. Close it when done.
-type DomainEventStream struct {
-	body io.ReadCloser
-	sc   *bufio.Scanner
-	err  error
-}
+type DomainEventStream struct{ *sseReader }
 
 // StreamDomainEvents opens a Domain's operator event stream. The stream
 // is bounded by ctx only, not by the client timeout.
@@ -75,58 +69,20 @@ func (c *Client) StreamDomainEvents(ctx context.Context, domainID string, opts D
 
 // NewDomainEventStream reads operator events as server-sent events from r.
 func NewDomainEventStream(r io.ReadCloser) *DomainEventStream {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 16<<10), maxDomainEventLine)
-	return &DomainEventStream{body: r, sc: sc}
+	return &DomainEventStream{newSSEReader(r, maxDomainEventLine, "domain event stream")}
 }
 
 // Next returns the next event, or io.EOF once the server ended the stream.
 // Comments are skipped; an event whose id or data does not parse is an
 // error.
 func (s *DomainEventStream) Next() (DomainEvent, error) {
-	if s.err != nil {
-		return DomainEvent{}, s.err
+	f, err := s.next()
+	if err != nil {
+		return DomainEvent{}, err
 	}
-	var (
-		ev   DomainEvent
-		id   string
-		data bytes.Buffer
-	)
-	for s.sc.Scan() {
-		line := s.sc.Bytes()
-		if len(line) == 0 { // dispatch
-			if ev.Type == "" {
-				id, data = "", bytes.Buffer{}
-				continue
-			}
-			n, err := strconv.ParseInt(id, 10, 64)
-			if err != nil || !json.Valid(data.Bytes()) {
-				s.err = fmt.Errorf("apiclient: domain event stream: malformed %s event (id %q)", ev.Type, id)
-				return DomainEvent{}, s.err
-			}
-			ev.ID, ev.Data = n, json.RawMessage(bytes.Clone(data.Bytes()))
-			return ev, nil
-		}
-		name, value, _ := bytes.Cut(line, []byte(":"))
-		value = bytes.TrimPrefix(value, []byte(" "))
-		switch string(name) {
-		case "event":
-			ev.Type = string(value)
-		case "id":
-			id = string(value)
-		case "data":
-			if data.Len() > 0 {
-				data.WriteByte('\n')
-			}
-			data.Write(value)
-		}
+	n, err := strconv.ParseInt(f.id, 10, 64)
+	if err != nil || !json.Valid(f.data) {
+		return DomainEvent{}, s.fail(fmt.Errorf("apiclient: domain event stream: malformed %s event (id %q)", f.event, f.id))
 	}
-	s.err = io.EOF
-	if err := s.sc.Err(); err != nil {
-		s.err = fmt.Errorf("apiclient: domain event stream: %w", err)
-	}
-	return DomainEvent{}, s.err
+	return DomainEvent{ID: n, Type: f.event, Data: json.RawMessage(f.data)}, nil
 }
-
-// Close releases the connection.
-func (s *DomainEventStream) Close() error { return s.body.Close() }

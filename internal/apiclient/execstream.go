@@ -1,8 +1,6 @@
 package apiclient
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -31,11 +29,7 @@ type ExecutionEvent struct {
 // ExecutionStream reads the server-sent events of GET
 // …/executions/{execution_id}/events. It is not safe for concurrent use.
 // Close it when done.
-type ExecutionStream struct {
-	body io.ReadCloser
-	sc   *bufio.Scanner
-	err  error
-}
+type ExecutionStream struct{ *sseReader }
 
 // StreamExecution opens the progress stream of an execution: one target
 // event per target status change, an execution event when the aggregate
@@ -55,51 +49,26 @@ func (c *Client) StreamExecution(ctx context.Context, projectID, executionID str
 
 // NewExecutionStream reads execution events as server-sent events from r.
 func NewExecutionStream(r io.ReadCloser) *ExecutionStream {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 64<<10), maxEventLine)
-	return &ExecutionStream{body: r, sc: sc}
+	return &ExecutionStream{newSSEReader(r, maxEventLine, "execution stream")}
 }
 
 // Next returns the next target or execution event, or io.EOF once the
 // server ended the stream. Comments and events of other types are
 // skipped; an event whose data does not decode is an error.
 func (s *ExecutionStream) Next() (ExecutionEvent, error) {
-	if s.err != nil {
-		return ExecutionEvent{}, s.err
-	}
-	var (
-		ev   ExecutionEvent
-		data bytes.Buffer
-	)
-	for s.sc.Scan() {
-		line := s.sc.Bytes()
-		if len(line) == 0 { // dispatch
-			if out, ok, err := decodeEvent(ev, data.Bytes()); err != nil || ok {
-				s.err = err
-				return out, err
-			}
-			ev, data = ExecutionEvent{}, bytes.Buffer{}
-			continue
+	for {
+		f, err := s.next()
+		if err != nil {
+			return ExecutionEvent{}, err
 		}
-		name, value, _ := bytes.Cut(line, []byte(":"))
-		value = bytes.TrimPrefix(value, []byte(" "))
-		switch string(name) {
-		case "event":
-			ev.Type = string(value)
-		case "id":
-			ev.ID = string(value)
-		case "data":
-			if data.Len() > 0 {
-				data.WriteByte('\n')
-			}
-			data.Write(value)
+		out, ok, err := decodeEvent(ExecutionEvent{Type: f.event, ID: f.id}, f.data)
+		if err != nil {
+			return out, s.fail(err)
+		}
+		if ok {
+			return out, nil
 		}
 	}
-	s.err = io.EOF
-	if err := s.sc.Err(); err != nil {
-		s.err = fmt.Errorf("apiclient: execution stream: %w", err)
-	}
-	return ExecutionEvent{}, s.err
 }
 
 // decodeEvent decodes a dispatched event; ok is false for one to skip.
@@ -120,6 +89,3 @@ func decodeEvent(ev ExecutionEvent, data []byte) (ExecutionEvent, bool, error) {
 	}
 	return ev, true, nil
 }
-
-// Close releases the connection.
-func (s *ExecutionStream) Close() error { return s.body.Close() }

@@ -8,12 +8,12 @@ import (
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
-	"github.com/google/uuid"
 
 	"github.com/plexsphere/plexsphere/internal/apiv1"
 	"github.com/plexsphere/plexsphere/internal/audit"
 	"github.com/plexsphere/plexsphere/internal/authz"
 	"github.com/plexsphere/plexsphere/internal/page"
+	"github.com/plexsphere/plexsphere/internal/pathid"
 	"github.com/plexsphere/plexsphere/internal/problem"
 	"github.com/plexsphere/plexsphere/internal/route"
 	"github.com/plexsphere/plexsphere/internal/store"
@@ -91,35 +91,6 @@ func (s *Service) Register(api huma.API) {
 		route.Operator, "List a Domain's users and service identities", tags), s.list)
 	huma.Register(api, route.Op(http.MethodGet, "/v1/domains/{id}/identities/{principalId}", "GetIdentity", "identity.read",
 		route.Operator, "Read one identity of a Domain with its groups and effective roles", tags), s.get)
-}
-
-func parseID(kind, v string) (string, error) {
-	id, err := uuid.Parse(v)
-	if err != nil || id == uuid.Nil {
-		return "", problem.BadRequest("invalid_"+kind+"_id", kind+" id must be a non-zero UUID.")
-	}
-	return id.String(), nil
-}
-
-// domainGate parses the Domain id, names the audit target and checks that
-// the caller administers the Domain before anything is read.
-func (s *Service) domainGate(ctx context.Context, raw string) (string, error) {
-	id, err := parseID("domain", raw)
-	if err != nil {
-		return "", err
-	}
-	audit.RequestFrom(ctx).Target(id, "domain", id)
-	if err := s.authz.Check(ctx, "manage", "domain:"+id); err != nil {
-		return "", err
-	}
-	var n int
-	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM domains WHERE id = $1`, id).Scan(&n); err != nil {
-		return "", problem.Internal(err)
-	}
-	if n == 0 {
-		return "", problem.NotFound("domain_not_found", "No such Domain.")
-	}
-	return id, nil
 }
 
 // kinds maps the contract's kind names to the stored ones.
@@ -242,7 +213,7 @@ func (s *Service) get(ctx context.Context, in *oneInput) (*oneOutput, error) {
 	if err != nil {
 		return nil, err
 	}
-	id, err := parseID("principal", in.PrincipalID)
+	id, err := pathid.Parse("principal", in.PrincipalID)
 	if err != nil {
 		return nil, err
 	}
@@ -263,4 +234,10 @@ func (s *Service) get(ctx context.Context, in *oneInput) (*oneOutput, error) {
 		return nil, err
 	}
 	return &oneOutput{Body: x.Identity}, nil
+}
+
+// domainGate parses the Domain id and checks that the caller administers
+// the Domain before anything is read (pathid.Domain).
+func (s *Service) domainGate(ctx context.Context, raw string) (string, error) {
+	return pathid.Domain(ctx, s.db, s.authz, raw, "manage")
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/plexsphere/plexsphere/internal/audit"
 	"github.com/plexsphere/plexsphere/internal/nodeproto"
 	"github.com/plexsphere/plexsphere/internal/page"
+	"github.com/plexsphere/plexsphere/internal/pathid"
 	"github.com/plexsphere/plexsphere/internal/principal"
 	"github.com/plexsphere/plexsphere/internal/problem"
 	"github.com/plexsphere/plexsphere/internal/route"
@@ -77,7 +78,7 @@ func (s *Service) listNodes(ctx context.Context, in *listNodesInput) (*nodesOutp
 	domainID := ""
 	if in.DomainID != "" {
 		var err error
-		if domainID, err = parseID("domain", in.DomainID); err != nil {
+		if domainID, err = pathid.Parse("domain", in.DomainID); err != nil {
 			return nil, err
 		}
 	}
@@ -155,7 +156,7 @@ func scanNode(row interface{ Scan(...any) error }) (apiv1.Node, error) {
 }
 
 func (s *Service) getNode(ctx context.Context, in *nodeIDInput) (*nodeOutput, error) {
-	id, err := parseID("node", in.ID)
+	id, err := pathid.Parse("node", in.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -181,7 +182,7 @@ func (s *Service) getNode(ctx context.Context, in *nodeIDInput) (*nodeOutput, er
 // nsk_revoked), the mesh IP is freed, the structural tuples go, and the
 // event plane's hook tells the peers, all in one transaction.
 func (s *Service) deleteNode(ctx context.Context, in *nodeIDInput) (*struct{}, error) {
-	id, err := parseID("node", in.ID)
+	id, err := pathid.Parse("node", in.ID)
 	if err != nil {
 		return nil, err
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/plexsphere/plexsphere/internal/apiv1"
 	"github.com/plexsphere/plexsphere/internal/audit"
 	"github.com/plexsphere/plexsphere/internal/page"
+	"github.com/plexsphere/plexsphere/internal/pathid"
 	"github.com/plexsphere/plexsphere/internal/principal"
 	"github.com/plexsphere/plexsphere/internal/problem"
 	"github.com/plexsphere/plexsphere/internal/route"
@@ -214,14 +215,6 @@ func (s *Service) registerTokens(api huma.API) {
 	huma.Register(api, op, s.revokeToken)
 }
 
-func parseID(kind, s string) (string, error) {
-	u, err := uuid.Parse(s)
-	if err != nil || u == uuid.Nil || len(s) != 36 {
-		return "", problem.BadRequest("invalid_"+kind+"_id", "The "+kind+" id must be a UUID.")
-	}
-	return u.String(), nil
-}
-
 // projectDomain returns the Domain of a project, or 404 project_not_found.
 func projectDomain(ctx context.Context, q store.Querier, projectID string) (domainID, subRange string, err error) {
 	err = q.QueryRowContext(ctx, `SELECT domain_id, sub_range_cidr FROM projects WHERE id = $1`, projectID).
@@ -236,7 +229,7 @@ func projectDomain(ctx context.Context, q store.Querier, projectID string) (doma
 }
 
 func (s *Service) issueToken(ctx context.Context, in *issueTokenInput) (*issuedTokenOutput, error) {
-	pid, err := parseID("project", in.ProjectID)
+	pid, err := pathid.Parse("project", in.ProjectID)
 	if err != nil {
 		return nil, err
 	}
@@ -304,7 +297,7 @@ func nonNilMap(m map[string]string) map[string]string {
 }
 
 func (s *Service) listTokens(ctx context.Context, in *listTokensInput) (*tokensOutput, error) {
-	pid, err := parseID("project", in.ProjectID)
+	pid, err := pathid.Parse("project", in.ProjectID)
 	if err != nil {
 		return nil, err
 	}
@@ -360,11 +353,11 @@ func loadToken(ctx context.Context, q store.Querier, pid, id, lock string) (toke
 }
 
 func (s *Service) getToken(ctx context.Context, in *tokenIDInput) (*tokenOutput, error) {
-	pid, err := parseID("project", in.ProjectID)
+	pid, err := pathid.Parse("project", in.ProjectID)
 	if err != nil {
 		return nil, err
 	}
-	id, err := parseID("token", in.ID)
+	id, err := pathid.Parse("token", in.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -379,11 +372,11 @@ func (s *Service) getToken(ctx context.Context, in *tokenIDInput) (*tokenOutput,
 }
 
 func (s *Service) revokeToken(ctx context.Context, in *tokenIDInput) (*struct{}, error) {
-	pid, err := parseID("project", in.ProjectID)
+	pid, err := pathid.Parse("project", in.ProjectID)
 	if err != nil {
 		return nil, err
 	}
-	id, err := parseID("token", in.ID)
+	id, err := pathid.Parse("token", in.ID)
 	if err != nil {
 		return nil, err
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/plexsphere/plexsphere/internal/audit"
 	"github.com/plexsphere/plexsphere/internal/authz"
 	"github.com/plexsphere/plexsphere/internal/page"
+	"github.com/plexsphere/plexsphere/internal/pathid"
 	"github.com/plexsphere/plexsphere/internal/problem"
 	"github.com/plexsphere/plexsphere/internal/store"
 )
@@ -92,7 +93,7 @@ func (s *Service) create(ctx context.Context, in *createInput) (*oneOutput, erro
 	case b.Source == apiv1.GroupSourceIdP && b.IdPClaimValue == "":
 		return nil, problem.BadRequest("invalid_body", "An idp group needs idp_binding_id and idp_claim_value.")
 	case b.Source == apiv1.GroupSourceIdP:
-		if g.IdPBindingID, err = parseID("idp_binding", b.IdPBindingID); err != nil {
+		if g.IdPBindingID, err = pathid.Parse("idp_binding", b.IdPBindingID); err != nil {
 			return nil, err
 		}
 		g.IdPClaimValue = b.IdPClaimValue

@@ -8,6 +8,7 @@ import (
 
 	"github.com/plexsphere/plexsphere/internal/apiv1"
 	"github.com/plexsphere/plexsphere/internal/authz"
+	"github.com/plexsphere/plexsphere/internal/pathid"
 	"github.com/plexsphere/plexsphere/internal/problem"
 	"github.com/plexsphere/plexsphere/internal/store"
 )
@@ -65,7 +66,7 @@ func (s *Service) addMember(ctx context.Context, in *addMemberInput) (*memberOut
 		return nil, err
 	}
 	b := in.Body
-	pid, err := parseID("principal", b.PrincipalID)
+	pid, err := pathid.Parse("principal", b.PrincipalID)
 	if err != nil {
 		return nil, err
 	}
@@ -165,7 +166,7 @@ func (s *Service) removeMember(ctx context.Context, in *removeMemberInput) (*str
 	if err != nil {
 		return nil, err
 	}
-	pid, err := parseID("principal", in.PrincipalID)
+	pid, err := pathid.Parse("principal", in.PrincipalID)
 	if err != nil {
 		return nil, err
 	}

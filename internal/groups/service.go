@@ -8,11 +8,11 @@ import (
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
-	"github.com/google/uuid"
 
 	"github.com/plexsphere/plexsphere/internal/audit"
 	"github.com/plexsphere/plexsphere/internal/authz"
 	"github.com/plexsphere/plexsphere/internal/page"
+	"github.com/plexsphere/plexsphere/internal/pathid"
 	"github.com/plexsphere/plexsphere/internal/problem"
 	"github.com/plexsphere/plexsphere/internal/route"
 	"github.com/plexsphere/plexsphere/internal/store"
@@ -137,14 +137,6 @@ func (s *Service) Register(api huma.API) {
 	huma.Register(api, op, s.removeMember)
 }
 
-func parseID(kind, v string) (string, error) {
-	u, err := uuid.Parse(v)
-	if err != nil || u == uuid.Nil || len(v) != 36 {
-		return "", problem.BadRequest("invalid_"+kind+"_id", "The "+kind+" id must be a non-zero UUID.")
-	}
-	return u.String(), nil
-}
-
 // chainOf is the audit chain of a group's scope.
 func chainOf(domainID string) string {
 	if domainID == "" {
@@ -167,7 +159,7 @@ func (s *Service) domainGate(ctx context.Context, raw, permission string) (strin
 	if raw == "" {
 		return "", problem.BadRequest("invalid_domain_id", "domain_id is required.")
 	}
-	id, err := parseID("domain", raw)
+	id, err := pathid.Parse("domain", raw)
 	if err != nil {
 		return "", err
 	}
@@ -190,7 +182,7 @@ func (s *Service) domainGate(ctx context.Context, raw, permission string) (strin
 // needs platform#manage to learn so (404); everyone else gets 403, as for
 // another Domain's group, so existence never leaks across Domains.
 func (s *Service) authorizeGroup(ctx context.Context, rawID, permission string) (*group, error) {
-	id, err := parseID("group", rawID)
+	id, err := pathid.Parse("group", rawID)
 	if err != nil {
 		return nil, err
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/plexsphere/plexsphere/internal/apiv1"
 	"github.com/plexsphere/plexsphere/internal/audit"
 	"github.com/plexsphere/plexsphere/internal/page"
+	"github.com/plexsphere/plexsphere/internal/pathid"
 	"github.com/plexsphere/plexsphere/internal/principal"
 	"github.com/plexsphere/plexsphere/internal/problem"
 	"github.com/plexsphere/plexsphere/internal/route"
@@ -64,35 +65,6 @@ func (s *Service) Register(api huma.API) {
 		"Revoke a pending invitation", tags)
 	op.DefaultStatus = http.StatusNoContent
 	huma.Register(api, op, s.revoke)
-}
-
-func parseID(kind, v string) (string, error) {
-	id, err := uuid.Parse(v)
-	if err != nil || id == uuid.Nil {
-		return "", problem.BadRequest("invalid_"+kind+"_id", kind+" id must be a non-zero UUID.")
-	}
-	return id.String(), nil
-}
-
-// domainGate parses the Domain id, names the audit target and checks
-// permission on the Domain before anything is read (403 before 404).
-func (s *Service) domainGate(ctx context.Context, raw, permission string) (string, error) {
-	id, err := parseID("domain", raw)
-	if err != nil {
-		return "", err
-	}
-	audit.RequestFrom(ctx).Target(id, "domain", id)
-	if err := s.authz.Check(ctx, permission, "domain:"+id); err != nil {
-		return "", err
-	}
-	var n int
-	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM domains WHERE id = $1`, id).Scan(&n); err != nil {
-		return "", problem.Internal(err)
-	}
-	if n == 0 {
-		return "", problem.NotFound("domain_not_found", "No such Domain.")
-	}
-	return id, nil
 }
 
 func (s *Service) create(ctx context.Context, in *createInput) (*oneOutput, error) {
@@ -221,7 +193,7 @@ func (s *Service) get(ctx context.Context, in *oneInput) (*oneOutput, error) {
 	if err != nil {
 		return nil, err
 	}
-	id, err := parseID("invitation", in.InvitationID)
+	id, err := pathid.Parse("invitation", in.InvitationID)
 	if err != nil {
 		return nil, err
 	}
@@ -304,7 +276,7 @@ func (s *Service) revoke(ctx context.Context, in *oneInput) (*struct{}, error) {
 	if err != nil {
 		return nil, err
 	}
-	id, err := parseID("invitation", in.InvitationID)
+	id, err := pathid.Parse("invitation", in.InvitationID)
 	if err != nil {
 		return nil, err
 	}
@@ -343,3 +315,8 @@ func (s *Service) revoke(ctx context.Context, in *oneInput) (*struct{}, error) {
 
 // errNoop ends a transaction that has nothing to change.
 var errNoop = errors.New("invitation: nothing to change")
+
+// domainGate is pathid.Domain with the service's store and guard.
+func (s *Service) domainGate(ctx context.Context, raw, permission string) (string, error) {
+	return pathid.Domain(ctx, s.db, s.authz, raw, permission)
+}

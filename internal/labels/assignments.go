@@ -13,6 +13,7 @@ import (
 
 	"github.com/plexsphere/plexsphere/internal/apiv1"
 	"github.com/plexsphere/plexsphere/internal/audit"
+	"github.com/plexsphere/plexsphere/internal/pathid"
 	"github.com/plexsphere/plexsphere/internal/problem"
 	"github.com/plexsphere/plexsphere/internal/route"
 	"github.com/plexsphere/plexsphere/internal/store"
@@ -113,7 +114,7 @@ func (s *Service) assignLabel(ctx context.Context, in *assignInput) (*assignment
 	if err != nil {
 		return nil, err
 	}
-	defID, err := parseID("label_definition", in.Body.DefinitionID)
+	defID, err := pathid.Parse("label_definition", in.Body.DefinitionID)
 	if err != nil {
 		return nil, err
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/plexsphere/plexsphere/internal/apiv1"
 	"github.com/plexsphere/plexsphere/internal/audit"
+	"github.com/plexsphere/plexsphere/internal/pathid"
 	"github.com/plexsphere/plexsphere/internal/problem"
 	"github.com/plexsphere/plexsphere/internal/route"
 	"github.com/plexsphere/plexsphere/internal/store"
@@ -37,7 +38,7 @@ func (s *Service) registerDefinitionChanges(api huma.API) {
 // manageable reads Definition id for a change: invisible to a caller who
 // cannot read its scope (404), refused (403) to one who cannot manage it.
 func (s *Service) manageable(ctx context.Context, raw string) (apiv1.LabelDefinition, error) {
-	id, err := parseID("label_definition", raw)
+	id, err := pathid.Parse("label_definition", raw)
 	if err != nil {
 		return apiv1.LabelDefinition{}, err
 	}

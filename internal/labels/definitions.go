@@ -16,6 +16,7 @@ import (
 	"github.com/plexsphere/plexsphere/internal/apiv1"
 	"github.com/plexsphere/plexsphere/internal/audit"
 	"github.com/plexsphere/plexsphere/internal/page"
+	"github.com/plexsphere/plexsphere/internal/pathid"
 	"github.com/plexsphere/plexsphere/internal/problem"
 	"github.com/plexsphere/plexsphere/internal/route"
 	"github.com/plexsphere/plexsphere/internal/store"
@@ -252,7 +253,7 @@ func insertDefinition(ctx context.Context, tx *sql.Tx, d apiv1.LabelDefinition) 
 }
 
 func (s *Service) getDefinition(ctx context.Context, in *definitionIDInput) (*definitionOutput, error) {
-	id, err := parseID("label_definition", in.ID)
+	id, err := pathid.Parse("label_definition", in.ID)
 	if err != nil {
 		return nil, err
 	}

@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"github.com/plexsphere/plexsphere/internal/apiv1"
+	"github.com/plexsphere/plexsphere/internal/pathid"
 	"github.com/plexsphere/plexsphere/internal/problem"
 	"github.com/plexsphere/plexsphere/internal/store"
 )
@@ -35,7 +36,7 @@ func parseTarget(kind, id string) (target, error) {
 	if _, ok := objectQueries[kind]; !ok {
 		return target{}, problem.BadRequest("invalid_object_kind", "Labels can be set on a domain, project, resource or node.")
 	}
-	id, err := parseID("object", id)
+	id, err := pathid.Parse("object", id)
 	if err != nil {
 		return target{}, err
 	}

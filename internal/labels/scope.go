@@ -45,15 +45,6 @@ func (sc scope) String() string {
 	return sc.kind + ":" + sc.id
 }
 
-// parseID checks a path or body id: a non-zero UUID in canonical text.
-func parseID(kind, s string) (string, error) {
-	u, err := uuid.Parse(s)
-	if err != nil || u == uuid.Nil || len(s) != 36 {
-		return "", problem.BadRequest("invalid_"+kind+"_id", "The "+kind+" id must be a UUID.")
-	}
-	return u.String(), nil
-}
-
 func badScope(detail string) error { return problem.BadRequest("invalid_scope", detail) }
 
 // parseScopeRef parses the compact scope form of the list filter.

@@ -16,6 +16,7 @@ import (
 	"github.com/plexsphere/plexsphere/internal/apiv1"
 	"github.com/plexsphere/plexsphere/internal/audit"
 	"github.com/plexsphere/plexsphere/internal/page"
+	"github.com/plexsphere/plexsphere/internal/pathid"
 	"github.com/plexsphere/plexsphere/internal/problem"
 	"github.com/plexsphere/plexsphere/internal/route"
 	"github.com/plexsphere/plexsphere/internal/store"
@@ -74,17 +75,9 @@ func scopeObject(domainID string) string {
 	return "domain:" + domainID
 }
 
-func parseID(kind, v string) (string, error) {
-	u, err := uuid.Parse(v)
-	if err != nil || u == uuid.Nil || len(v) != 36 {
-		return "", problem.BadRequest("invalid_"+kind+"_id", "The "+kind+" id must be a UUID.")
-	}
-	return u.String(), nil
-}
-
 func (s *Service) createBinding(ctx context.Context, in *createBindingInput) (*bindingOutput, error) {
 	if in.Body.DomainID != "" {
-		id, err := parseID("domain", in.Body.DomainID)
+		id, err := pathid.Parse("domain", in.Body.DomainID)
 		if err != nil {
 			return nil, err
 		}
@@ -190,7 +183,7 @@ func insertBinding(ctx context.Context, tx *sql.Tx, b *Binding, sealed string) e
 // about the binding is revealed: for an id that does not exist, the caller
 // needs platform#manage to learn so (404); everyone else gets 403.
 func (s *Service) authorizeBinding(ctx context.Context, rawID string) (*Binding, error) {
-	id, err := parseID("idp_binding", rawID)
+	id, err := pathid.Parse("idp_binding", rawID)
 	if err != nil {
 		return nil, err
 	}
@@ -252,7 +245,7 @@ func (s *Service) listBindings(ctx context.Context, in *listBindingsInput) (*bin
 	scope := "idp.list"
 	filter, args := "", []any{}
 	if in.DomainID != "" {
-		id, err := parseID("domain", in.DomainID)
+		id, err := pathid.Parse("domain", in.DomainID)
 		if err != nil {
 			return nil, err
 		}

@@ -16,6 +16,7 @@ import (
 	"github.com/plexsphere/plexsphere/internal/apiv1"
 	"github.com/plexsphere/plexsphere/internal/audit"
 	"github.com/plexsphere/plexsphere/internal/page"
+	"github.com/plexsphere/plexsphere/internal/pathid"
 	"github.com/plexsphere/plexsphere/internal/problem"
 	"github.com/plexsphere/plexsphere/internal/route"
 	"github.com/plexsphere/plexsphere/internal/store"
@@ -324,7 +325,7 @@ func (s *Service) setStatus(ctx context.Context, in *bindingStatusInput) (*bindi
 // active bindings, else the platform's, primary first. An unknown Domain
 // gets the same answer as one without bindings (no existence oracle).
 func (s *Service) chooser(ctx context.Context, in *chooserInput) (*chooserOutput, error) {
-	id, err := parseID("domain", in.DomainID)
+	id, err := pathid.Parse("domain", in.DomainID)
 	if err != nil {
 		return nil, err
 	}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/plexsphere/plexsphere/internal/apiv1"
 	"github.com/plexsphere/plexsphere/internal/audit"
+	"github.com/plexsphere/plexsphere/internal/pathid"
 	"github.com/plexsphere/plexsphere/internal/problem"
 	"github.com/plexsphere/plexsphere/internal/route"
 	"github.com/plexsphere/plexsphere/internal/session"
@@ -92,7 +93,7 @@ func (s *Service) redirectURI(r requestInfo) string {
 // bindings uses the platform-scoped ones.
 func (s *Service) resolveBinding(ctx context.Context, in apiv1.SignIn) (*Binding, error) {
 	if in.IdPBindingID != "" {
-		id, err := parseID("idp_binding", in.IdPBindingID)
+		id, err := pathid.Parse("idp_binding", in.IdPBindingID)
 		if err != nil {
 			return nil, err
 		}
@@ -105,7 +106,7 @@ func (s *Service) resolveBinding(ctx context.Context, in apiv1.SignIn) (*Binding
 	}
 	scopes := []string{""}
 	if in.DomainID != "" {
-		id, err := parseID("domain", in.DomainID)
+		id, err := pathid.Parse("domain", in.DomainID)
 		if err != nil {
 			return nil, err
 		}

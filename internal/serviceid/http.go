@@ -13,6 +13,7 @@ import (
 	"github.com/plexsphere/plexsphere/internal/audit"
 	"github.com/plexsphere/plexsphere/internal/authz"
 	"github.com/plexsphere/plexsphere/internal/page"
+	"github.com/plexsphere/plexsphere/internal/pathid"
 	"github.com/plexsphere/plexsphere/internal/problem"
 	"github.com/plexsphere/plexsphere/internal/route"
 	"github.com/plexsphere/plexsphere/internal/store"
@@ -71,42 +72,13 @@ func (s *Service) Register(api huma.API) {
 	s.registerToken(api)
 }
 
-func parseID(kind, v string) (string, error) {
-	id, err := uuid.Parse(v)
-	if err != nil || id == uuid.Nil {
-		return "", problem.BadRequest("invalid_"+kind+"_id", kind+" id must be a non-zero UUID.")
-	}
-	return id.String(), nil
-}
-
-// domainGate parses the Domain id, names the audit target and checks
-// permission on the Domain before anything is read (403 before 404).
-func (s *Service) domainGate(ctx context.Context, raw, permission string) (string, error) {
-	id, err := parseID("domain", raw)
-	if err != nil {
-		return "", err
-	}
-	audit.RequestFrom(ctx).Target(id, "domain", id)
-	if err := s.authz.Check(ctx, permission, "domain:"+id); err != nil {
-		return "", err
-	}
-	var n int
-	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM domains WHERE id = $1`, id).Scan(&n); err != nil {
-		return "", problem.Internal(err)
-	}
-	if n == 0 {
-		return "", problem.NotFound("domain_not_found", "No such Domain.")
-	}
-	return id, nil
-}
-
 func (s *Service) create(ctx context.Context, in *createInput) (*oneOutput, error) {
 	domainID, err := s.domainGate(ctx, in.ID, "manage")
 	if err != nil {
 		return nil, err
 	}
 	b := in.Body
-	bindingID, err := parseID("idp_binding", b.IdPBindingID)
+	bindingID, err := pathid.Parse("idp_binding", b.IdPBindingID)
 	if err != nil {
 		return nil, err
 	}
@@ -249,7 +221,7 @@ func (s *Service) get(ctx context.Context, in *oneInput) (*oneOutput, error) {
 	if err != nil {
 		return nil, err
 	}
-	id, err := parseID("service_identity", in.ServiceIdentityID)
+	id, err := pathid.Parse("service_identity", in.ServiceIdentityID)
 	if err != nil {
 		return nil, err
 	}
@@ -266,7 +238,7 @@ func (s *Service) patch(ctx context.Context, in *patchInput) (*oneOutput, error)
 	if err != nil {
 		return nil, err
 	}
-	id, err := parseID("service_identity", in.ServiceIdentityID)
+	id, err := pathid.Parse("service_identity", in.ServiceIdentityID)
 	if err != nil {
 		return nil, err
 	}
@@ -329,7 +301,7 @@ func (s *Service) delete(ctx context.Context, in *oneInput) (*struct{}, error) {
 	if err != nil {
 		return nil, err
 	}
-	id, err := parseID("service_identity", in.ServiceIdentityID)
+	id, err := pathid.Parse("service_identity", in.ServiceIdentityID)
 	if err != nil {
 		return nil, err
 	}
@@ -383,4 +355,9 @@ func (s *Service) removeTuples(ctx context.Context, tx *sql.Tx, id string) error
 		return err
 	}
 	return s.tuples.Write(ctx, tx, nil, remove)
+}
+
+// domainGate is pathid.Domain with the service's store and guard.
+func (s *Service) domainGate(ctx context.Context, raw, permission string) (string, error) {
+	return pathid.Domain(ctx, s.db, s.authz, raw, permission)
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/plexsphere/plexsphere/internal/audit"
 	"github.com/plexsphere/plexsphere/internal/oauth"
 	"github.com/plexsphere/plexsphere/internal/oidc"
+	"github.com/plexsphere/plexsphere/internal/pathid"
 	"github.com/plexsphere/plexsphere/internal/principal"
 	"github.com/plexsphere/plexsphere/internal/problem"
 	"github.com/plexsphere/plexsphere/internal/route"
@@ -111,7 +112,7 @@ func (s *Service) resolve(ctx context.Context, req apiv1.ServiceTokenRequest) (c
 		FROM service_identities WHERE `
 	var args []any
 	if req.DomainID != "" {
-		domainID, err := parseID("domain", req.DomainID)
+		domainID, err := pathid.Parse("domain", req.DomainID)
 		if err != nil {
 			return c, false, err
 		}

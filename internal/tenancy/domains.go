@@ -13,6 +13,7 @@ import (
 	"github.com/plexsphere/plexsphere/internal/audit"
 	"github.com/plexsphere/plexsphere/internal/authz"
 	"github.com/plexsphere/plexsphere/internal/page"
+	"github.com/plexsphere/plexsphere/internal/pathid"
 	"github.com/plexsphere/plexsphere/internal/problem"
 	"github.com/plexsphere/plexsphere/internal/route"
 	"github.com/plexsphere/plexsphere/internal/store"
@@ -169,7 +170,7 @@ func (s *Service) checkPoolLocked(ctx context.Context, tx *sql.Tx, self string, 
 }
 
 func (s *Service) getDomain(ctx context.Context, in *domainIDInput) (*domainOutput, error) {
-	id, err := parseID("domain", in.ID)
+	id, err := pathid.Parse("domain", in.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -184,7 +185,7 @@ func (s *Service) getDomain(ctx context.Context, in *domainIDInput) (*domainOutp
 }
 
 func (s *Service) patchDomain(ctx context.Context, in *patchDomainInput) (*domainOutput, error) {
-	id, err := parseID("domain", in.ID)
+	id, err := pathid.Parse("domain", in.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -265,7 +266,7 @@ func (s *Service) applyDomainPatch(ctx context.Context, tx *sql.Tx, d *apiv1.Dom
 }
 
 func (s *Service) deleteDomain(ctx context.Context, in *domainIDInput) (*struct{}, error) {
-	id, err := parseID("domain", in.ID)
+	id, err := pathid.Parse("domain", in.ID)
 	if err != nil {
 		return nil, err
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/plexsphere/plexsphere/internal/audit"
 	"github.com/plexsphere/plexsphere/internal/authz"
 	"github.com/plexsphere/plexsphere/internal/page"
+	"github.com/plexsphere/plexsphere/internal/pathid"
 	"github.com/plexsphere/plexsphere/internal/problem"
 	"github.com/plexsphere/plexsphere/internal/route"
 	"github.com/plexsphere/plexsphere/internal/store"
@@ -83,7 +84,7 @@ func (s *Service) listProjects(ctx context.Context, in *listProjectsInput) (*pro
 	args := []any{}
 	where := ""
 	if in.DomainID != "" {
-		id, err := parseID("domain", in.DomainID)
+		id, err := pathid.Parse("domain", in.DomainID)
 		if err != nil {
 			// The contract's code for a malformed filter (issue 8).
 			return nil, problem.BadRequest("invalid_domain_filter", "domain_id must be a UUID.")
@@ -116,7 +117,7 @@ func (s *Service) listProjects(ctx context.Context, in *listProjectsInput) (*pro
 
 func (s *Service) createProject(ctx context.Context, in *createProjectInput) (*projectOutput, error) {
 	b := in.Body
-	domainID, err := parseID("domain", b.DomainID)
+	domainID, err := pathid.Parse("domain", b.DomainID)
 	if err != nil {
 		return nil, err
 	}
@@ -210,7 +211,7 @@ func (s *Service) subRanges(ctx context.Context, q store.Querier, domainID, self
 }
 
 func (s *Service) getProject(ctx context.Context, in *projectIDInput) (*projectOutput, error) {
-	id, err := parseID("project", in.ID)
+	id, err := pathid.Parse("project", in.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -225,7 +226,7 @@ func (s *Service) getProject(ctx context.Context, in *projectIDInput) (*projectO
 }
 
 func (s *Service) patchProject(ctx context.Context, in *patchProjectInput) (*projectOutput, error) {
-	id, err := parseID("project", in.ID)
+	id, err := pathid.Parse("project", in.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -287,7 +288,7 @@ func (s *Service) applyProjectPatch(ctx context.Context, tx *sql.Tx, p *apiv1.Pr
 }
 
 func (s *Service) deleteProject(ctx context.Context, in *projectIDInput) (*struct{}, error) {
-	id, err := parseID("project", in.ID)
+	id, err := pathid.Parse("project", in.ID)
 	if err != nil {
 		return nil, err
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/plexsphere/plexsphere/internal/audit"
 	"github.com/plexsphere/plexsphere/internal/authz"
 	"github.com/plexsphere/plexsphere/internal/page"
+	"github.com/plexsphere/plexsphere/internal/pathid"
 	"github.com/plexsphere/plexsphere/internal/problem"
 	"github.com/plexsphere/plexsphere/internal/route"
 	"github.com/plexsphere/plexsphere/internal/store"
@@ -68,7 +69,7 @@ func (s *Service) GetResource(ctx context.Context, q store.Querier, id string) (
 }
 
 func (s *Service) listResources(ctx context.Context, in *listResourcesInput) (*resourcesOutput, error) {
-	pid, err := parseID("project", in.ProjectID)
+	pid, err := pathid.Parse("project", in.ProjectID)
 	if err != nil {
 		return nil, err
 	}
@@ -94,7 +95,7 @@ func (s *Service) listResources(ctx context.Context, in *listResourcesInput) (*r
 }
 
 func (s *Service) createResource(ctx context.Context, in *createResourceInput) (*resourceOutput, error) {
-	pid, err := parseID("project", in.ProjectID)
+	pid, err := pathid.Parse("project", in.ProjectID)
 	if err != nil {
 		return nil, err
 	}
@@ -132,7 +133,7 @@ func (s *Service) createResource(ctx context.Context, in *createResourceInput) (
 }
 
 func (s *Service) getResource(ctx context.Context, in *resourceIDInput) (*resourceOutput, error) {
-	id, err := parseID("resource", in.ID)
+	id, err := pathid.Parse("resource", in.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -147,7 +148,7 @@ func (s *Service) getResource(ctx context.Context, in *resourceIDInput) (*resour
 }
 
 func (s *Service) deleteResource(ctx context.Context, in *resourceIDInput) (*struct{}, error) {
-	id, err := parseID("resource", in.ID)
+	id, err := pathid.Parse("resource", in.ID)
 	if err != nil {
 		return nil, err
 	}

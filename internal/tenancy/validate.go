@@ -4,23 +4,12 @@ import (
 	"net/netip"
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/plexsphere/plexsphere/internal/apiv1"
 	"github.com/plexsphere/plexsphere/internal/problem"
 )
 
 // DefaultReachability is the platform default policy (api.md §3.6).
 var DefaultReachability = apiv1.Reachability{HeartbeatInterval: "30s", StaleAfter: "90s", UnreachableAfter: "300s"}
-
-// parseID checks a path or body id: a non-zero UUID.
-func parseID(kind, s string) (string, error) {
-	u, err := uuid.Parse(s)
-	if err != nil || u == uuid.Nil || len(s) != 36 {
-		return "", problem.BadRequest("invalid_"+kind+"_id", "The "+kind+" id must be a UUID.")
-	}
-	return u.String(), nil
-}
 
 // invariantCode is the contract's code for a body that breaks an
 // aggregate invariant, by the field at fault: invalid_domain for the mesh
