@@ -16,28 +16,6 @@ const (
 	defaultUnreachableAfter = 5 * time.Minute
 )
 
-func (s *Service) sweepLoop() {
-	defer s.wg.Done()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go func() {
-		<-s.stop
-		cancel()
-	}()
-	t := time.NewTicker(s.cfg.Sweep)
-	defer t.Stop()
-	for {
-		if _, err := s.SweepReachability(ctx); err != nil && ctx.Err() == nil {
-			s.cfg.Logger.Warn("operator events: reachability sweep", "error", err)
-		}
-		select {
-		case <-s.stop:
-			return
-		case <-t.C:
-		}
-	}
-}
-
 type reachChange struct {
 	nodeID, domainID, projectID string
 	prev                        sql.NullString

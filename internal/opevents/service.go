@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/plexsphere/plexsphere/internal/every"
 	"github.com/plexsphere/plexsphere/internal/guard"
 	"github.com/plexsphere/plexsphere/internal/store"
 )
@@ -73,6 +74,7 @@ type Service struct {
 	heads   map[string]int64
 	closed  bool
 	started bool
+	sweeper *every.Loop
 }
 
 // subscriber is one open stream.
@@ -120,9 +122,12 @@ func (s *Service) Start() {
 		return
 	}
 	s.started = true
-	s.wg.Add(2)
+	s.wg.Add(1)
 	go s.pollLoop()
-	go s.sweepLoop()
+	s.sweeper = every.Start(s.cfg.Sweep, func(ctx context.Context) error {
+		_, err := s.SweepReachability(ctx)
+		return err
+	}, func(err error) { s.cfg.Logger.Warn("operator events: reachability sweep", "error", err) })
 }
 
 // Close ends every stream and stops the loops; it is idempotent.
@@ -140,7 +145,9 @@ func (s *Service) Close() {
 		}
 	}
 	s.subs = map[string]map[*subscriber]struct{}{}
+	sweeper := s.sweeper
 	s.mu.Unlock()
+	sweeper.Stop()
 	s.wg.Wait()
 }
 

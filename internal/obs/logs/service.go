@@ -20,6 +20,7 @@ import (
 
 	"github.com/plexsphere/plexsphere/internal/audit"
 	"github.com/plexsphere/plexsphere/internal/events"
+	"github.com/plexsphere/plexsphere/internal/every"
 	"github.com/plexsphere/plexsphere/internal/page"
 	"github.com/plexsphere/plexsphere/internal/problem"
 	"github.com/plexsphere/plexsphere/internal/ratelimit"
@@ -97,10 +98,9 @@ type Service struct {
 	cfg     Config
 	limiter *ratelimit.Limiter
 	stop    chan struct{}
-	wg      sync.WaitGroup
 	mu      sync.Mutex
 	tails   map[string]int
-	started bool
+	sweeper *every.Loop
 	closed  bool
 	// sweepStatements counts retention deletes (tests).
 	sweepStatements atomic.Int64
@@ -152,12 +152,13 @@ func New(cfg Config) (*Service, error) {
 func (s *Service) Start() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.started || s.closed {
+	if s.sweeper != nil || s.closed {
 		return
 	}
-	s.started = true
-	s.wg.Add(1)
-	go s.sweepLoop()
+	s.sweeper = every.Start(s.cfg.Sweep, func(ctx context.Context) error {
+		_, err := s.Sweep(ctx)
+		return err
+	}, func(err error) { s.cfg.Logger.Warn("node logs: retention sweep", "error", err) })
 }
 
 // Close stops the sweeper and ends the tails; it is idempotent.
@@ -169,30 +170,9 @@ func (s *Service) Close() {
 	}
 	s.closed = true
 	close(s.stop)
+	l := s.sweeper
 	s.mu.Unlock()
-	s.wg.Wait()
-}
-
-func (s *Service) sweepLoop() {
-	defer s.wg.Done()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go func() {
-		<-s.stop
-		cancel()
-	}()
-	t := time.NewTicker(s.cfg.Sweep)
-	defer t.Stop()
-	for {
-		if _, err := s.Sweep(ctx); err != nil && ctx.Err() == nil {
-			s.cfg.Logger.Warn("node logs: retention sweep", "error", err)
-		}
-		select {
-		case <-s.stop:
-			return
-		case <-t.C:
-		}
-	}
+	l.Stop()
 }
 
 // Sweep deletes the lines, audit events and batch keys older than the
