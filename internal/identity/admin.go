@@ -235,43 +235,15 @@ func (s *Service) adminList(ctx context.Context, in *adminListInput) (*adminToke
 	if err := s.authorizeSubject(ctx, sub, errIdentityNotFound); err != nil {
 		return nil, err
 	}
-	scope := "admin_tokens.list:" + sub.id
-	var after string
-	limit, err := s.pages.Start(ctx, in.Params(), scope, &after)
+	toks, next, limit, err := s.tokenPage(ctx, sub.id, "admin_tokens.list:"+sub.id, in.Params())
 	if err != nil {
 		return nil, err
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT id, env_prefix, display_prefix, created_at, expires_at, last_used_at, rotated_at
-		FROM api_tokens WHERE identity_id = $1 AND revoked_at IS NULL AND id > $2 ORDER BY id LIMIT $3`,
-		sub.id, after, limit+1)
-	if err != nil {
-		return nil, problem.Internal(err)
+	out := &adminTokensOutput{Body: make([]apiv1.AdminAPIToken, len(toks))}
+	for i, t := range toks {
+		out.Body[i] = apiv1.AdminAPIToken{APIToken: t, IdentityRef: sub.contractRef()}
 	}
-	defer rows.Close()
-	out := &adminTokensOutput{Body: []apiv1.AdminAPIToken{}}
-	for rows.Next() {
-		var (
-			t                    apiv1.AdminAPIToken
-			created              int64
-			expires, used, rotat *int64
-		)
-		if err := rows.Scan(&t.ID, &t.EnvPrefix, &t.Prefix, &created, &expires, &used, &rotat); err != nil {
-			return nil, problem.Internal(err)
-		}
-		t.CreatedAt, t.LastUsedAt, t.RotatedAt = store.Time(created), store.NullTime(used), store.NullTime(rotat)
-		t.ExpiresAt, t.NeverExpires = apiv1.Expiry(store.NullTime(expires))
-		t.IdentityRef = sub.contractRef()
-		out.Body = append(out.Body, t)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, problem.Internal(err)
-	}
-	if len(out.Body) > limit {
-		out.Body = out.Body[:limit]
-		next, err := s.pages.Next(ctx, scope, out.Body[limit-1].ID)
-		if err != nil {
-			return nil, err
-		}
+	if next != "" {
 		out.SetNext("/v1/admin/tokens", url.Values{"identity_ref": {in.IdentityRef}}, next, limit)
 	}
 	return out, nil

@@ -106,20 +106,33 @@ func (s *Service) chain(p *principal.Principal) string {
 }
 
 func (s *Service) listTokens(ctx context.Context, in *listTokensInput) (*tokensOutput, error) {
-	p := principal.From(ctx)
-	var after string
-	limit, err := s.pages.Start(ctx, in.Params(), "tokens.list", &after)
+	toks, next, limit, err := s.tokenPage(ctx, principal.From(ctx).IdentityID, "tokens.list", in.Params())
 	if err != nil {
 		return nil, err
 	}
+	out := &tokensOutput{Body: toks}
+	if next != "" {
+		out.SetNext("/v1/auth/tokens", nil, next, limit)
+	}
+	return out, nil
+}
+
+// tokenPage reads one page of an identity's live tokens in id order, with
+// the cursor of the next page ("" after the last), bound to scope.
+func (s *Service) tokenPage(ctx context.Context, identityID, scope string, params page.Params) ([]apiv1.APIToken, string, int, error) {
+	var after string
+	limit, err := s.pages.Start(ctx, params, scope, &after)
+	if err != nil {
+		return nil, "", 0, err
+	}
 	rows, err := s.db.QueryContext(ctx, `SELECT id, env_prefix, display_prefix, created_at, expires_at, last_used_at, rotated_at
 		FROM api_tokens WHERE identity_id = $1 AND revoked_at IS NULL AND id > $2 ORDER BY id LIMIT $3`,
-		p.IdentityID, after, limit+1)
+		identityID, after, limit+1)
 	if err != nil {
-		return nil, problem.Internal(err)
+		return nil, "", 0, problem.Internal(err)
 	}
 	defer rows.Close()
-	out := &tokensOutput{Body: []apiv1.APIToken{}}
+	toks := []apiv1.APIToken{}
 	for rows.Next() {
 		var (
 			t                    apiv1.APIToken
@@ -127,24 +140,21 @@ func (s *Service) listTokens(ctx context.Context, in *listTokensInput) (*tokensO
 			expires, used, rotat *int64
 		)
 		if err := rows.Scan(&t.ID, &t.EnvPrefix, &t.Prefix, &created, &expires, &used, &rotat); err != nil {
-			return nil, problem.Internal(err)
+			return nil, "", 0, problem.Internal(err)
 		}
 		t.CreatedAt, t.LastUsedAt, t.RotatedAt = store.Time(created), store.NullTime(used), store.NullTime(rotat)
 		t.ExpiresAt, t.NeverExpires = apiv1.Expiry(store.NullTime(expires))
-		out.Body = append(out.Body, t)
+		toks = append(toks, t)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, problem.Internal(err)
+		return nil, "", 0, problem.Internal(err)
 	}
-	if len(out.Body) > limit {
-		out.Body = out.Body[:limit]
-		next, err := s.pages.Next(ctx, "tokens.list", out.Body[limit-1].ID)
-		if err != nil {
-			return nil, err
-		}
-		out.SetNext("/v1/auth/tokens", nil, next, limit)
+	if len(toks) <= limit {
+		return toks, "", limit, nil
 	}
-	return out, nil
+	toks = toks[:limit]
+	next, err := s.pages.Next(ctx, scope, toks[limit-1].ID)
+	return toks, next, limit, err
 }
 
 func (s *Service) issueToken(ctx context.Context, in *issueTokenInput) (*issuedOutput, error) {
