@@ -25,6 +25,8 @@ events, with the LogQL subset of docs/observability.md: a stream selector
 {label op "value", …} (labels node_id, project_id, hostname, source, unit,
 severity; for audit action and outcome; ops = != =~ !~) and line filters
 |= != |~ !~. Only the nodes you may read are searched.`,
+		Example: `  plexctl logs query '{unit="nginx.service"} |= "error"' --domain 0190c0de-… --since 1h
+  plexctl logs tail -f '{stream="audit", outcome="failure"}' --domain 0190c0de-…`,
 	}
 	cmd.AddCommand(a.logsQueryCommand(), a.logsTailCommand())
 	return cmd

@@ -23,6 +23,7 @@ plexd_<group>_<field> (plexd_system_cpu_usage_percent, plexd_tunnel_rx_bytes,
 plexd_latency_rtt_nano, …) with the labels node_id, hostname, project_id,
 domain_id and, for tunnel and latency, peer_id. Every selector is confined to
 the Domain and the nodes you may read.`,
+		Example: `  plexctl metrics query 'avg_over_time(plexd_system_cpu_usage_percent[5m]) > 90' --domain 0190c0de-…`,
 	}
 	cmd.AddCommand(a.metricsQueryCommand())
 	return cmd
