@@ -4,6 +4,8 @@ import (
 	"log/slog"
 	"path/filepath"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/plexsphere/plexsphere/internal/events"
 	"github.com/plexsphere/plexsphere/internal/obs"
 	obsmetrics "github.com/plexsphere/plexsphere/internal/obs/metrics"
@@ -20,6 +22,7 @@ func (s *Server) assembleNodeMetrics(log *slog.Logger) error {
 		return err
 	}
 	s.NodeMetrics.Register(s.API.API)
+	s.Metrics.Registry().MustRegister(ingestCollector{s.NodeMetrics})
 	return nil
 }
 
@@ -42,5 +45,32 @@ func (s *Server) closeNodeMetrics() {
 		if err := s.NodeMetrics.Close(); err != nil && s.Log != nil {
 			s.Log.Error("node metrics: close", "error", err.Error())
 		}
+	}
+}
+
+// ingestCollector exposes the node metrics ingest counters on /metrics.
+type ingestCollector struct{ m *obsmetrics.Service }
+
+var (
+	ingestBatches = prometheus.NewDesc("plexsphere_ingest_batches_total",
+		"Node telemetry batches by kind and outcome (stored, duplicate: a resend not stored again, limited: 413/429).",
+		[]string{"kind", "outcome"}, nil)
+	ingestSamples = prometheus.NewDesc("plexsphere_ingest_samples_total",
+		"Node metric samples by outcome (stored, bad: refused by validation, dropped: refused by the TSDB).",
+		[]string{"outcome"}, nil)
+)
+
+func (c ingestCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- ingestBatches
+	ch <- ingestSamples
+}
+
+func (c ingestCollector) Collect(ch chan<- prometheus.Metric) {
+	st := c.m.Stats()
+	for outcome, n := range map[string]int64{"stored": st.Batches, "duplicate": st.Duplicates, "limited": st.Limited} {
+		ch <- prometheus.MustNewConstMetric(ingestBatches, prometheus.CounterValue, float64(n), "metrics", outcome)
+	}
+	for outcome, n := range map[string]int64{"stored": st.Samples, "bad": st.BadRecords, "dropped": st.Dropped} {
+		ch <- prometheus.MustNewConstMetric(ingestSamples, prometheus.CounterValue, float64(n), outcome)
 	}
 }

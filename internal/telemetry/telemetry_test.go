@@ -61,7 +61,8 @@ next:
 
 // TestMetricsExposition: /metrics parses with the Prometheus parser and
 // counts what happened — requests per operation and status, an open node
-// event stream, an event's fan-out to it, audit chain lengths — and is
+// event stream, an event's fan-out to it, audit chain lengths, node
+// metrics ingest with its resends — and is
 // refused to callers without platform#auditor.
 func TestMetricsExposition(t *testing.T) {
 	e := apptest.Start(t, apptest.SQLite)
@@ -92,7 +93,25 @@ func TestMetricsExposition(t *testing.T) {
 		}
 	}
 
+	// A metrics batch, and the existing agent's resend of it.
+	batch := []map[string]any{{"timestamp": time.Now().UTC().Format(time.RFC3339), "group": "system",
+		"data": map[string]any{"cpu_usage_percent": 12.5, "memory_used_bytes": 1 << 30}}}
+	for range 2 {
+		if resp, raw := e.NodeSend(t, n, "POST", "/v1/nodes/"+n.ID+"/metrics", batch, nil); resp.StatusCode != 202 {
+			t.Fatalf("metrics batch: %d %s", resp.StatusCode, raw)
+		}
+	}
+
 	fams := scrape(t, e, e.Token)
+	if v, _ := value(fams, "plexsphere_ingest_batches_total", map[string]string{"kind": "metrics", "outcome": "stored"}); v != 1 {
+		t.Errorf("%v metrics batches stored, want 1", v)
+	}
+	if v, _ := value(fams, "plexsphere_ingest_batches_total", map[string]string{"kind": "metrics", "outcome": "duplicate"}); v != 1 {
+		t.Errorf("%v resends recognised, want 1", v)
+	}
+	if v, _ := value(fams, "plexsphere_ingest_samples_total", map[string]string{"outcome": "stored"}); v < 2 {
+		t.Errorf("%v samples stored, want ≥ 2", v)
+	}
 	if v, _ := value(fams, "plexsphere_http_requests_total", map[string]string{"operation": "listDomains", "code": "200"}); v < 3 {
 		t.Errorf("ListDomains 200 counted %v times, want ≥ 3", v)
 	}
