@@ -287,10 +287,10 @@ func (s *Service) hooks(ctx context.Context, in *hooksInput) (*hooksOutput, erro
 				continue
 			}
 			for _, h := range discovered(ms[id].caps) {
-				if id == pos.Node && h.Name <= pos.Hook {
+				if id == pos.Node && h.name <= pos.Hook {
 					continue
 				}
-				match := h.valid && !broken[id+"\x00"+h.Name]
+				match := h.valid && !broken[id+"\x00"+h.name]
 				if in.ImageDigestMatch != "" && (in.ImageDigestMatch == "true") != match {
 					continue
 				}
@@ -302,7 +302,7 @@ func (s *Service) hooks(ctx context.Context, in *hooksInput) (*hooksOutput, erro
 					}
 					return &hooksOutput{Body: out}, nil
 				}
-				out.Items = append(out.Items, apiv1.DiscoveredHook{NodeID: id, DomainID: domains[i], Name: h.Name,
+				out.Items = append(out.Items, apiv1.DiscoveredHook{NodeID: id, DomainID: domains[i], Name: h.name,
 					ImageDigest: h.digest, ImageDigestMatch: match})
 			}
 		}
@@ -313,7 +313,7 @@ func (s *Service) hooks(ctx context.Context, in *hooksInput) (*hooksOutput, erro
 // (the contract's plexd_hooks, an OCI image digest) or an executable hook
 // of its own (hooks, a SHA-256 of the file, shown as sha256:<hex>).
 type hookRow struct {
-	Name   string
+	name   string
 	digest string
 	valid  bool
 }
@@ -336,16 +336,16 @@ func discovered(c nodeproto.Capabilities) []hookRow {
 	for _, h := range plexd {
 		if name := strings.TrimSpace(h.Name); name != "" && !seen[name] && len(out) < 256 {
 			seen[name] = true
-			out = append(out, hookRow{Name: name, digest: h.ImageDigest, valid: imageDigest.MatchString(h.ImageDigest)})
+			out = append(out, hookRow{name: name, digest: h.ImageDigest, valid: imageDigest.MatchString(h.ImageDigest)})
 		}
 	}
 	for _, h := range c.Hooks {
 		if h.Name != "" && !seen[h.Name] && len(out) < 256 {
 			seen[h.Name] = true
-			out = append(out, hookRow{Name: h.Name, digest: "sha256:" + h.Checksum, valid: nodeproto.ValidChecksum(h.Checksum)})
+			out = append(out, hookRow{name: h.Name, digest: "sha256:" + h.Checksum, valid: nodeproto.ValidChecksum(h.Checksum)})
 		}
 	}
-	slices.SortFunc(out, func(a, b hookRow) int { return strings.Compare(a.Name, b.Name) })
+	slices.SortFunc(out, func(a, b hookRow) int { return strings.Compare(a.name, b.name) })
 	return out
 }
 
