@@ -108,6 +108,24 @@ type Config struct {
 	// MetricsRetention is how long node metric samples are kept in the
 	// embedded TSDB under <data-dir>/tsdb (issue 15; at least 1h).
 	MetricsRetention time.Duration `yaml:"metrics_retention"`
+	// AlertEvalInterval is how often alert rules are evaluated and their
+	// webhook notifications sent (issue 15; at least 1s).
+	AlertEvalInterval time.Duration `yaml:"alert_eval_interval"`
+	// MetricsRemoteWriteURL, when set, also (or, with MetricsRemoteMode
+	// "remote", only) sends ingested node samples there with Prometheus
+	// remote-write; MetricsQueryURL, when set, runs metrics queries on that
+	// Prometheus HTTP API instead of the embedded TSDB. Both send the
+	// bearer token in MetricsRemoteBearerTokenFile (issue 15).
+	MetricsRemoteWriteURL        string `yaml:"metrics_remote_write_url"`
+	MetricsQueryURL              string `yaml:"metrics_query_url"`
+	MetricsRemoteMode            string `yaml:"metrics_remote_mode"`
+	MetricsRemoteBearerTokenFile string `yaml:"metrics_remote_bearer_token_file"`
+	// LokiPushURL, when set, also pushes node log lines to that Loki push
+	// API with the bearer token in LokiBearerTokenFile and LokiTenantID as
+	// X-Scope-OrgID (issue 15).
+	LokiPushURL         string `yaml:"loki_push_url"`
+	LokiBearerTokenFile string `yaml:"loki_bearer_token_file"`
+	LokiTenantID        string `yaml:"loki_tenant_id"`
 	// AdminTokenMaxTTL bounds the lifetime of an API token an admin
 	// issues for another principal (POST /v1/admin/tokens; at least 1h).
 	AdminTokenMaxTTL time.Duration `yaml:"admin_token_max_ttl"`
@@ -184,6 +202,8 @@ func Defaults() Config {
 		SecretsWatchInterval:  30 * time.Second,
 		NodeLogRetention:      7 * 24 * time.Hour,
 		MetricsRetention:      15 * 24 * time.Hour,
+		AlertEvalInterval:     30 * time.Second,
+		MetricsRemoteMode:     "both",
 		StateDriftAfter:       5 * time.Minute,
 		AdminTokenMaxTTL:      90 * 24 * time.Hour,
 		SecretFetchRate:       20,
@@ -246,6 +266,14 @@ func (c *Config) fields() []field {
 		{"secrets_watch_interval", "how often OpenBao KV metadata is read to find versions written outside plexsphere (at least 1s)", &c.SecretsWatchInterval},
 		{"node_log_retention", "how long node log lines and host audit events are kept, deleted in bounded batches (at least 1h)", &c.NodeLogRetention},
 		{"metrics_retention", "how long node metric samples are kept in the embedded TSDB under <data-dir>/tsdb (at least 1h)", &c.MetricsRetention},
+		{"alert_eval_interval", "how often alert rules are evaluated and their webhook notifications sent (at least 1s)", &c.AlertEvalInterval},
+		{"metrics_remote_write_url", "Prometheus remote-write URL (…/api/v1/write) that ingested node samples are also sent to (empty = off)", &c.MetricsRemoteWriteURL},
+		{"metrics_query_url", "base URL of a Prometheus HTTP API (below which /api/v1/query is) that metrics queries are proxied to, confined (empty = the embedded TSDB)", &c.MetricsQueryURL},
+		{"metrics_remote_mode", "both (embedded TSDB and remote-write) or remote (remote-write only; needs metrics_query_url)", &c.MetricsRemoteMode},
+		{"metrics_remote_bearer_token_file", "file holding the bearer token for metrics_remote_write_url and metrics_query_url (re-read per request)", &c.MetricsRemoteBearerTokenFile},
+		{"loki_push_url", "Loki push API URL (…/loki/api/v1/push) that node log lines are also sent to (empty = off)", &c.LokiPushURL},
+		{"loki_bearer_token_file", "file holding the bearer token for loki_push_url (re-read per request)", &c.LokiBearerTokenFile},
+		{"loki_tenant_id", "X-Scope-OrgID sent to loki_push_url (multi-tenant Loki; empty = none)", &c.LokiTenantID},
 		{"admin_token_max_ttl", "longest lifetime of an API token an admin issues for another principal (beyond: 422 ttl_exceeds_policy; at least 1h)", &c.AdminTokenMaxTTL},
 		{"state_drift_after", "how long a node may enforce another policy ruleset than the one it was sent before it counts as drifted and executions skip it (at least 10s)", &c.StateDriftAfter},
 		{"kek_file", "key-encryption key file of the embedded secrets backend (default <data-dir>/secrets-kek); replicas must share it", &c.KEKFile},
@@ -459,6 +487,12 @@ func (c *Config) validateSecrets() error {
 	if c.MetricsRetention < time.Hour {
 		return fmt.Errorf("config: metrics_retention: want at least 1h, got %v", c.MetricsRetention)
 	}
+	if c.AlertEvalInterval < time.Second {
+		return fmt.Errorf("config: alert_eval_interval: want at least 1s, got %v", c.AlertEvalInterval)
+	}
+	if err := c.validateTelemetryPush(); err != nil {
+		return err
+	}
 	if c.SecretsWatchInterval < time.Second {
 		return fmt.Errorf("config: secrets_watch_interval: want at least 1s, got %v", c.SecretsWatchInterval)
 	}
@@ -531,6 +565,33 @@ func checkOrigin(o string) error {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Path != "" ||
 		u.RawQuery != "" || u.Fragment != "" || u.User != nil {
 		return fmt.Errorf("want scheme://host[:port], got %q", o)
+	}
+	return nil
+}
+
+// validateTelemetryPush checks the remote-write, query proxy and Loki
+// push keys (issue 15).
+func (c *Config) validateTelemetryPush() error {
+	switch c.MetricsRemoteMode {
+	case "both", "remote":
+	default:
+		return fmt.Errorf("config: metrics_remote_mode: want both or remote, got %q", c.MetricsRemoteMode)
+	}
+	if c.MetricsRemoteMode == "remote" && (c.MetricsRemoteWriteURL == "" || c.MetricsQueryURL == "") {
+		return errors.New("config: metrics_remote_mode remote needs metrics_remote_write_url and metrics_query_url")
+	}
+	for key, v := range map[string]string{"metrics_remote_write_url": c.MetricsRemoteWriteURL,
+		"metrics_query_url": c.MetricsQueryURL, "loki_push_url": c.LokiPushURL} {
+		if v == "" {
+			continue
+		}
+		u, err := url.Parse(v)
+		switch {
+		case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
+			return fmt.Errorf("config: %s: want an http(s)://host URL, got %q", key, v)
+		case u.User != nil:
+			return fmt.Errorf("config: %s: no credentials in the URL; use the bearer token file", key)
+		}
 	}
 	return nil
 }

@@ -43,6 +43,8 @@ func TestPrecedenceFlagsEnvFileDefaults(t *testing.T) {
 	want.SecretFetchRate, want.SecretFetchDomainRate, want.StateDriftAfter = 20, 2000, 5*time.Minute
 	want.AdminTokenMaxTTL = 90 * 24 * time.Hour
 	want.MetricsRetention = 15 * 24 * time.Hour
+	want.AlertEvalInterval = 30 * time.Second
+	want.MetricsRemoteMode = "both"
 	want.NodeLogRetention = 7 * 24 * time.Hour
 	want.SessionMaxTTL, want.SessionDefaultTTL, want.SessionMaxLive, want.SessionIssueRate, want.SessionRecordingMax = 15*time.Minute, 10*time.Minute, 100, 60, 64<<20
 	want.OpenBaoKVMount, want.OpenBaoKVPrefix, want.OpenBaoTransitMount = "secret", "plexsphere", "transit"

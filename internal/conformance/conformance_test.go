@@ -401,6 +401,7 @@ func (c *client) mesh(t *testing.T, w *world) {
 	c.nat(t, w)
 	c.nodeLogs(t, w)
 	c.nodeMetrics(t, w)
+	c.alerts(t, w)
 }
 
 // meshKeys covers the key rotation operations: preview, trigger (twice:

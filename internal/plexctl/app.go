@@ -54,7 +54,7 @@ token is only ever sent to that context's server.`,
 		a.tuplesCommand(), a.authzCommand(), a.idpCommand(), a.serviceIdentitiesCommand(), a.groupsCommand(), a.invitationsCommand(), a.identitiesCommand(),
 		a.meshCommand(), a.bridgesCommand(), a.policyCommand(), a.secretCommand(),
 		a.sessionsCommand(), a.sshCommand(), a.tcpCommand(), a.kubeCommand(),
-		a.execCommand(), a.capabilitiesCommand(), a.hooksCommand(), a.integrityCommand(), a.eventsCommand(), a.logsCommand(), a.metricsCommand(),
+		a.execCommand(), a.capabilitiesCommand(), a.hooksCommand(), a.integrityCommand(), a.eventsCommand(), a.logsCommand(), a.metricsCommand(), a.retentionCommand(), a.alertsCommand(), a.incidentsCommand(),
 		a.versionCommand(), a.completionCommand(),
 	)
 	root.SetHelpCommand(a.helpCommand())

@@ -25,7 +25,45 @@ domain_id and, for tunnel and latency, peer_id. Every selector is confined to
 the Domain and the nodes you may read.`,
 		Example: `  plexctl metrics query 'avg_over_time(plexd_system_cpu_usage_percent[5m]) > 90' --domain 0190c0de-…`,
 	}
-	cmd.AddCommand(a.metricsQueryCommand())
+	cmd.AddCommand(a.metricsQueryCommand(), a.metricsFederateCommand())
+	return cmd
+}
+
+func (a *app) metricsFederateCommand() *cobra.Command {
+	var (
+		domain      string
+		match       []string
+		openMetrics bool
+	)
+	cmd := calls(&cobra.Command{
+		Use:   "federate",
+		Short: "Print the latest sample of each matching series (the Prometheus federation answer)",
+		Long: `Prints what a Prometheus server scraping the Domain's federation endpoint
+receives: the latest sample (within 5 minutes) of each series matching any
+--match selector, confined to the nodes you may read, in the Prometheus text
+exposition format (or OpenMetrics with --openmetrics).`,
+		Example: `  plexctl metrics federate --domain 0190c0de-… --match '{__name__=~"plexd_system_.*"}'
+  plexctl metrics federate --domain 0190c0de-… --match plexd_system_cpu_usage_percent --match plexd_latency_rtt_nano --openmetrics`,
+		Args: exactArgs(),
+	}, "FederateDomainMetrics")
+	cmd.RunE = a.action(func(cmd *cobra.Command, _ []string) error {
+		if len(match) == 0 {
+			return usagef("give at least one --match selector")
+		}
+		c, err := a.client()
+		if err != nil {
+			return err
+		}
+		body, _, err := c.FederateDomainMetrics(cmd.Context(), domain, match, openMetrics)
+		if err != nil {
+			return err
+		}
+		_, err = a.stdout.Write(body)
+		return err
+	})
+	addDomainFlag(cmd, &domain)
+	cmd.Flags().StringArrayVar(&match, "match", nil, "series selector, e.g. '{__name__=~\"plexd_.*\"}' (repeatable)")
+	cmd.Flags().BoolVar(&openMetrics, "openmetrics", false, "ask for OpenMetrics instead of the Prometheus text format")
 	return cmd
 }
 

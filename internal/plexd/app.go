@@ -3,7 +3,8 @@
 // (flags > PLEXD_* environment > config file), then hands typed values to
 // the sub-packages that do the work: enroll (registration), identity
 // (persistence), agent (reconcile loop, stream, heartbeat), localapi (the
-// Unix-socket node API) and cpclient (the control-plane client).
+// Unix-socket node API), cpclient (the control-plane client) and telemetry
+// (metrics, logs and audit records through an on-disk queue).
 package plexd
 
 import (
@@ -134,32 +135,39 @@ func terminalPrompt(stdin io.Reader, stderr io.Writer) func(string) (string, err
 }
 
 var flagHelp = map[config.Key]string{
-	config.KeyServer:              "control plane base URL",
-	config.KeyDataDir:             "directory for the node identity (default " + config.DefaultDataDir + ")",
-	config.KeyToken:               "bootstrap token (prefer --token-file or the prompt: flags show in ps)",
-	config.KeyTokenFile:           "file holding the bootstrap token",
-	config.KeyHostname:            "hostname reported at registration (default: the system's)",
-	config.KeyMode:                "node or bridge (default node)",
-	config.KeySocket:              "local node API socket (default " + config.DefaultSocket + ")",
-	config.KeyHeartbeatInterval:   "time between heartbeats (default 30s)",
-	config.KeyReconcileInterval:   "time between state pulls (default 60s)",
-	config.KeyUnitPath:            "systemd unit path for install/uninstall (default " + config.DefaultUnitPath + ")",
-	config.KeyLogLevel:            "debug, info, warn or error (default info)",
-	config.KeyAPITCP:              "also serve the local node API on this loopback address (e.g. 127.0.0.1:9100)",
-	config.KeyAPITokenFile:        "file holding the bearer token for the TCP local API",
-	config.KeyWireGuardBackend:    "auto, kernel, userspace or netstack (default auto)",
-	config.KeySecretsGroup:        "group that may read secret values through the local API, besides root (default " + config.DefaultSecretsGroup + ")",
-	config.KeyAccessPort:          "access listener TCP port on the mesh IP (default 7480; 0 disables it)",
-	config.KeyAccessSSHUsers:      "ssh session users allowed here: user or user=local-account, comma separated (default none: ssh refused)",
-	config.KeyAccessKubeAPI:       "Kubernetes API base URL for k8s sessions (e.g. https://127.0.0.1:6443)",
-	config.KeyAccessKubeTokenFile: "file holding plexd's bearer token for the Kubernetes API",
-	config.KeyAccessKubeCAFile:    "PEM CA bundle of the Kubernetes API",
-	config.KeyAccessRecordingMax:  "bound of one ssh session recording (default 16MiB)",
-	config.KeyActionsDisabled:     "reject every action request (actions_disabled)",
-	config.KeyActionsServiceAllow: "systemd units service.restart may restart, comma separated (default none)",
-	config.KeyActionsFileAllow:    "absolute path prefixes file.read may read, comma separated (default none)",
-	config.KeyHooksDir:            "directory of hook manifests (default hooks.d beside the config file)",
-	config.KeyHooksUser:           "unprivileged user hooks run as when plexd is root (default " + config.DefaultHooksUser + ")",
+	config.KeyServer:                   "control plane base URL",
+	config.KeyDataDir:                  "directory for the node identity (default " + config.DefaultDataDir + ")",
+	config.KeyToken:                    "bootstrap token (prefer --token-file or the prompt: flags show in ps)",
+	config.KeyTokenFile:                "file holding the bootstrap token",
+	config.KeyHostname:                 "hostname reported at registration (default: the system's)",
+	config.KeyMode:                     "node or bridge (default node)",
+	config.KeySocket:                   "local node API socket (default " + config.DefaultSocket + ")",
+	config.KeyHeartbeatInterval:        "time between heartbeats (default 30s)",
+	config.KeyReconcileInterval:        "time between state pulls (default 60s)",
+	config.KeyUnitPath:                 "systemd unit path for install/uninstall (default " + config.DefaultUnitPath + ")",
+	config.KeyLogLevel:                 "debug, info, warn or error (default info)",
+	config.KeyAPITCP:                   "also serve the local node API on this loopback address (e.g. 127.0.0.1:9100)",
+	config.KeyAPITokenFile:             "file holding the bearer token for the TCP local API",
+	config.KeyWireGuardBackend:         "auto, kernel, userspace or netstack (default auto)",
+	config.KeySecretsGroup:             "group that may read secret values through the local API, besides root (default " + config.DefaultSecretsGroup + ")",
+	config.KeyAccessPort:               "access listener TCP port on the mesh IP (default 7480; 0 disables it)",
+	config.KeyAccessSSHUsers:           "ssh session users allowed here: user or user=local-account, comma separated (default none: ssh refused)",
+	config.KeyAccessKubeAPI:            "Kubernetes API base URL for k8s sessions (e.g. https://127.0.0.1:6443)",
+	config.KeyAccessKubeTokenFile:      "file holding plexd's bearer token for the Kubernetes API",
+	config.KeyAccessKubeCAFile:         "PEM CA bundle of the Kubernetes API",
+	config.KeyAccessRecordingMax:       "bound of one ssh session recording (default 16MiB)",
+	config.KeyActionsDisabled:          "reject every action request (actions_disabled)",
+	config.KeyActionsServiceAllow:      "systemd units service.restart may restart, comma separated (default none)",
+	config.KeyActionsFileAllow:         "absolute path prefixes file.read may read, comma separated (default none)",
+	config.KeyHooksDir:                 "directory of hook manifests (default hooks.d beside the config file)",
+	config.KeyHooksUser:                "unprivileged user hooks run as when plexd is root (default " + config.DefaultHooksUser + ")",
+	config.KeyTelemetryDisabled:        "send no metrics, logs or audit records to the control plane",
+	config.KeyTelemetryMetricsInterval: "time between system, tunnel and latency metric collections (default 60s)",
+	config.KeyTelemetryLogsInterval:    "time between journald log batches (default 30s)",
+	config.KeyTelemetryAuditInterval:   "time between audit record batches (default 15s)",
+	config.KeyTelemetryJournaldUnits:   "systemd units whose journald lines are sent, comma separated (default none: no logs)",
+	config.KeyTelemetryAuditLog:        "auditd log tailed when present (default " + config.DefaultTelemetryAuditLog + "; off disables it)",
+	config.KeyTelemetryQueueMax:        "bound of the on-disk telemetry queue; the oldest batches are dropped beyond it (default 64MiB)",
 }
 
 func (a *app) rootCommand() *cobra.Command {
@@ -182,6 +190,7 @@ func (a *app) rootCommand() *cobra.Command {
 		pf.StringVar(v, k.Flag(), "", flagHelp[k]+" [$"+k.Env()+"]")
 	}
 	pf.Lookup(config.KeyActionsDisabled.Flag()).NoOptDefVal = "true" // --actions-disabled alone
+	pf.Lookup(config.KeyTelemetryDisabled.Flag()).NoOptDefVal = "true"
 	a.root = root
 	root.AddCommand(a.joinCommand(), a.upCommand(), a.statusCommand(), a.secretsCommand(), a.deregisterCommand(),
 		a.installCommand(), a.uninstallCommand(), a.accessSFTPCommand())

@@ -157,11 +157,15 @@ func (a *app) up(ctx context.Context, cfg *config.Config) error {
 	if err != nil {
 		return err
 	}
+	tel, err := a.telemetry(cfg, cl, rt, log)
+	if err != nil {
+		return err
+	}
 	ag, err = agent.New(agent.Options{
 		Identity: id, Store: store, ControlPlane: cl, Rotator: cl, Mesh: rt.engine, Mode: cfg.Mode,
 		Clock: a.env.Clock, Logger: log, HeartbeatInterval: cfg.HeartbeatInterval, ReconcileInterval: cfg.ReconcileInterval,
 		Bridge: a.bridge(ctx, cfg, log), Firewall: rt.firewall, Access: accNode, Actions: ex,
-		BinaryChecksum: binarySum,
+		BinaryChecksum: binarySum, Telemetry: telemetryNode(tel),
 	})
 	if err != nil {
 		return err
@@ -205,6 +209,9 @@ func (a *app) up(ctx context.Context, cfg *config.Config) error {
 		})
 	}
 	wg.Go(func() { ex.Run(ctx) }) // acks, results, capabilities, integrity
+	if tel != nil {
+		wg.Go(func() { tel.Run(ctx) }) // metrics, logs, audit through the on-disk queue
+	}
 	log.LogAttrs(ctx, slog.LevelInfo, "plexd up", slog.Any(logkey.Identity, id), slog.String(logkey.Socket, cfg.Socket), slog.String(logkey.Mode, cfg.Mode))
 	err = ag.Run(ctx)
 	cancel()

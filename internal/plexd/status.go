@@ -149,6 +149,10 @@ func printStatus(w io.Writer, st agent.Status) {
 	if ac := st.Access; ac != nil {
 		row("Access", fmt.Sprintf("port %d, %d sessions, %d connections", ac.Port, ac.Sessions, ac.Connections))
 	}
+	if te := st.Telemetry; te != nil {
+		row("Telemetry", fmt.Sprintf("%d batches queued (%d bytes), %d sent, %d records dropped",
+			te.QueueBatches, te.QueueBytes, te.SentBatches, te.DroppedRecords))
+	}
 	tw.Flush()
 	if len(st.Peers) == 0 {
 		return

@@ -96,7 +96,7 @@ func TestIssue8DocumentMarksUnserved(t *testing.T) {
 	for key, want := range map[string]route.Class{
 		"DELETE /v1/clouds/{}":                            route.Operator,
 		"PUT /v1/nodes/{}/state/reports/{}":               route.Node,
-		"POST /v1/domains/{}/incidents/{}:resolve":        route.Operator,
+		"GET /v1/artifacts/plexd/{}":                      route.Operator,
 		"GET /v1/projects/{}/resources/{}/bridge/ingress": route.Operator,
 	} {
 		op, ok := doc[key]
@@ -141,7 +141,8 @@ func TestIssue8UnservedAnswers501(t *testing.T) {
 		{e.Token, "POST", "/v1/clouds", 501, "cloud_not_provisioned", "Cloud inventory"},
 		{e.Token, "DELETE", "/v1/projects/" + id + "/resources/" + id + "/bridge/ingress/rule-a", 501, "bridge_not_provisioned", "Bridge orchestration"},
 		{e.Token, "GET", "/v1/projects/" + id + "/resources/" + id + "/bridge/site-to-site/dc-east", 501, "bridge_not_provisioned", "Bridge orchestration"},
-		{e.Token, "POST", "/v1/domains/" + id + "/incidents/" + id + ":resolve", 501, "incidents_not_provisioned", "Incidents"},
+		// Served with the contract's verb (issue 15); without it, no route.
+		{e.Token, "POST", "/v1/domains/" + id + "/incidents/" + id + ":resolve", 404, "domain_not_found", ""},
 		{e.Token, "POST", "/v1/domains/" + id + "/incidents/" + id, 404, "route_not_found", ""},
 		// Served with the contract's verb (issue 12); without it, no route.
 		{e.Token, "POST", "/v1/projects/" + id + "/sessions/" + id, 404, "route_not_found", ""},

@@ -192,7 +192,9 @@ func (s *Service) store(ctx context.Context, b events.IngestBatch) (int, error) 
 		return 0, problem.Unavailable(CodeUnavailable, err)
 	}
 	now := s.cfg.Now()
+	fresh := false
 	err = s.cfg.DB.Tx(ctx, func(tx *sql.Tx) error {
+		fresh = false
 		res, err := tx.ExecContext(ctx, `INSERT INTO node_log_batches (node_id, kind, batch_key, received_at)
 			VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`, b.NodeID, b.Kind, key, store.Micros(now))
 		if err != nil {
@@ -208,6 +210,7 @@ func (s *Service) store(ctx context.Context, b events.IngestBatch) (int, error) 
 			return err
 		}
 		seq := last - int64(len(rows))
+		fresh = true
 		for chunk := range slices.Chunk(rows, insertChunk) {
 			var q strings.Builder
 			args := make([]any, 0, len(chunk)*cols)
@@ -248,6 +251,14 @@ func (s *Service) store(ctx context.Context, b events.IngestBatch) (int, error) 
 	})
 	if err != nil {
 		return 0, problem.Unavailable(CodeUnavailable, err).WithHeader("Retry-After", "5")
+	}
+	if fresh && s.loki != nil && b.Kind == "logs" {
+		entries := make([]lokiEntry, len(rows))
+		for i, r := range rows {
+			entries[i] = lokiEntry{ts: r.ts, line: r.line, stream: lokiStream{NodeID: b.NodeID, Hostname: r.host,
+				Unit: r.unit, Severity: r.severity, Source: r.source, DomainID: domainID, ProjectID: projectID}}
+		}
+		s.loki.Enqueue(entries...)
 	}
 	return len(rows), nil
 }

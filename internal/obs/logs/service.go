@@ -21,6 +21,7 @@ import (
 	"github.com/plexsphere/plexsphere/internal/audit"
 	"github.com/plexsphere/plexsphere/internal/events"
 	"github.com/plexsphere/plexsphere/internal/every"
+	"github.com/plexsphere/plexsphere/internal/obs/push"
 	"github.com/plexsphere/plexsphere/internal/page"
 	"github.com/plexsphere/plexsphere/internal/problem"
 	"github.com/plexsphere/plexsphere/internal/ratelimit"
@@ -91,6 +92,12 @@ type Config struct {
 	// TailPoll is how often a tail reads new lines.
 	MaxTails int
 	TailPoll time.Duration
+	// Loki, when its URL is set, also pushes node log lines to a Loki.
+	Loki Loki
+	// DomainRetention, when set, answers the Domains whose logs retention
+	// differs from Retention (bounded by it: a longer one counts as
+	// Retention).
+	DomainRetention func(ctx context.Context) (map[string]time.Duration, error)
 }
 
 // Service ingests, stores and serves node logs and audit events.
@@ -102,6 +109,8 @@ type Service struct {
 	tails   map[string]int
 	sweeper *every.Loop
 	closed  bool
+	// loki is the Loki push queue (nil when off).
+	loki *push.Queue[lokiEntry]
 	// sweepStatements counts retention deletes (tests).
 	sweepStatements atomic.Int64
 }
@@ -144,8 +153,12 @@ func New(cfg Config) (*Service, error) {
 	if cfg.TailPoll <= 0 {
 		cfg.TailPoll = 500 * time.Millisecond
 	}
-	return &Service{cfg: cfg, limiter: ratelimit.New(cfg.BatchesPerSecond, cfg.BatchBurst, cfg.Now),
-		stop: make(chan struct{}), tails: map[string]int{}}, nil
+	s := &Service{cfg: cfg, limiter: ratelimit.New(cfg.BatchesPerSecond, cfg.BatchBurst, cfg.Now),
+		stop: make(chan struct{}), tails: map[string]int{}}
+	if err := s.startLoki(); err != nil {
+		return nil, err
+	}
+	return s, nil
 }
 
 // Start runs the retention sweeper.
@@ -173,19 +186,33 @@ func (s *Service) Close() {
 	l := s.sweeper
 	s.mu.Unlock()
 	l.Stop()
+	if s.loki != nil {
+		s.loki.Close(5 * time.Second)
+	}
 }
 
 // Sweep deletes the lines, audit events and batch keys older than the
-// retention, Domain by Domain in batches of DeleteBatch rows (each its own
+// retention (the Domain's own when it has a shorter one), Domain by Domain in batches of DeleteBatch rows (each its own
 // statement, so no delete holds a long lock). It returns the rows deleted.
 func (s *Service) Sweep(ctx context.Context) (int64, error) {
-	cut := store.Micros(s.cfg.Now().Add(-s.cfg.Retention))
+	now := s.cfg.Now()
 	domains, err := store.Strings(ctx, s.cfg.DB, `SELECT domain_id FROM node_log_heads GROUP BY domain_id ORDER BY domain_id`)
 	if err != nil {
 		return 0, err
 	}
+	var per map[string]time.Duration
+	if s.cfg.DomainRetention != nil {
+		if per, err = s.cfg.DomainRetention(ctx); err != nil {
+			return 0, err
+		}
+	}
 	var total int64
 	for _, d := range domains {
+		ret := s.cfg.Retention
+		if r, ok := per[d]; ok && r > 0 && r < ret {
+			ret = r
+		}
+		cut := store.Micros(now.Add(-ret))
 		for _, table := range []string{"node_log_lines", "node_audit_events"} {
 			for {
 				res, err := s.cfg.DB.ExecContext(ctx, `DELETE FROM `+table+` WHERE domain_id = $1 AND seq IN

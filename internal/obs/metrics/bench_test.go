@@ -3,6 +3,9 @@ package metrics
 import (
 	"context"
 	"fmt"
+	"runtime"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -113,4 +116,88 @@ func mustLabels(info nodeInfo, id string) labels.Labels {
 		panic(err)
 	}
 	return got[0].lset
+}
+
+// BenchmarkIngestBurst2000Nodes: one level-1 batch (99 MetricPoints, 429
+// samples) from each of 2,000 distinct nodes, all posted at once (2,000
+// goroutines through Ingest), per iteration; each iteration is the next
+// minute's batches. Reports B/op and allocs/op of a whole burst, the heap
+// in use before the first burst (base-heap-MiB) and the highest heap in use
+// sampled every 2 ms during the bursts (peak-heap-MiB).
+func BenchmarkIngestBurst2000Nodes(b *testing.B) {
+	const nodes = 2000
+	s, ids := benchService(b, nodes)
+	peer := uuid.NewString()
+	start := time.Now().Add(-5 * time.Hour)
+	// The batches are built before timing (a node's body is its own).
+	bodies := func(at time.Time) [][]byte {
+		out := make([][]byte, nodes)
+		for n := range out {
+			body := []byte{'['}
+			for j := range 33 {
+				if j > 0 {
+					body = append(body, ',')
+				}
+				p := level1(at.Add(time.Duration(n)*time.Millisecond+time.Duration(j)*time.Second), peer)
+				body = append(body, p[1:len(p)-1]...)
+			}
+			out[n] = append(body, ']')
+		}
+		return out
+	}
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	base := ms.HeapInuse
+	var peak atomic.Uint64
+	stop := make(chan struct{})
+	sampled := make(chan struct{})
+	go func() {
+		defer close(sampled)
+		t := time.NewTicker(2 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+				var m runtime.MemStats
+				runtime.ReadMemStats(&m)
+				if m.HeapInuse > peak.Load() {
+					peak.Store(m.HeapInuse)
+				}
+			}
+		}
+	}()
+	b.ReportAllocs()
+	samples := s.Stats().Samples
+	for i := 0; b.Loop(); i++ {
+		b.StopTimer()
+		batch := bodies(start.Add(time.Duration(i) * time.Minute))
+		b.StartTimer()
+		var wg sync.WaitGroup
+		errs := make(chan error, nodes)
+		for n := range nodes {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if _, err := s.Ingest(context.Background(), events.IngestBatch{NodeID: ids[n], Kind: "metrics",
+					ContentType: "application/json", Body: batch[n]}); err != nil {
+					errs <- err
+				}
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		if err := <-errs; err != nil {
+			b.Fatal(err)
+		}
+	}
+	close(stop)
+	<-sampled
+	if got := s.Stats().Samples - samples; got != int64(b.N)*nodes*429 {
+		b.Fatalf("stored %d samples, want %d", got, int64(b.N)*nodes*429)
+	}
+	b.ReportMetric(float64(base)/(1<<20), "base-heap-MiB")
+	b.ReportMetric(float64(peak.Load())/(1<<20), "peak-heap-MiB")
 }

@@ -135,6 +135,13 @@ func (s *Service) append(ctx context.Context, samples []sample) error {
 	if len(samples) == 0 {
 		return nil
 	}
+	if s.remote != nil {
+		s.remote.Enqueue(samples...)
+	}
+	if !s.local() {
+		s.samples.Add(int64(len(samples)))
+		return nil
+	}
 	app := s.db.Appender(ctx)
 	stored := 0
 	for _, x := range samples {

@@ -51,7 +51,7 @@ type queryOutput struct {
 	Body MetricsQueryResult
 }
 
-// Register adds QueryDomainMetrics to api.
+// Register adds QueryDomainMetrics and FederateDomainMetrics to api.
 func (s *Service) Register(api huma.API) {
 	op := route.Op(http.MethodGet, "/v1/domains/{domainId}/metrics/query", "QueryDomainMetrics", "domain.metrics.query",
 		route.Operator, "Run a read-only PromQL metrics query for a Domain", "Observability")
@@ -59,6 +59,7 @@ func (s *Service) Register(api huma.API) {
 		"series (docs/observability.md), every selector confined to the Domain and the nodes the caller may read. " +
 		"`body` is the Prometheus HTTP API JSON (`{\"status\":\"success\",\"data\":{…}}`)."
 	huma.Register(api, op, s.query)
+	s.registerFederate(api)
 }
 
 func (s *Service) query(ctx context.Context, in *QueryInput) (*queryOutput, error) {
@@ -155,6 +156,9 @@ func parseStep(v string) (time.Duration, error) {
 func (s *Service) Run(ctx context.Context, expr parser.Expr, sc Scope, tw Times) (int, []byte) {
 	Confine(expr, sc)
 	qs := expr.String()
+	if s.cfg.Remote.QueryURL != "" {
+		return s.proxy(ctx, qs, tw)
+	}
 	q := confined{q: s.db, ms: sc.Matchers()}
 	var (
 		qry promql.Query

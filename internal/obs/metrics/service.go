@@ -23,6 +23,8 @@ import (
 	"github.com/prometheus/prometheus/promql/parser"
 	"github.com/prometheus/prometheus/tsdb"
 
+	"github.com/plexsphere/plexsphere/internal/every"
+	"github.com/plexsphere/plexsphere/internal/obs/push"
 	"github.com/plexsphere/plexsphere/internal/ratelimit"
 	"github.com/plexsphere/plexsphere/internal/store"
 )
@@ -49,6 +51,12 @@ const (
 	dedupeKeys = 64
 	// nodeCacheTTL is how long a node's labels are cached.
 	nodeCacheTTL = time.Minute
+	// lookback is the engine's lookback delta (also the federation window).
+	lookback = 5 * time.Minute
+	// DefaultMaxFederateSeries bounds one federation answer.
+	DefaultMaxFederateSeries = 50_000
+	// DefaultSweep is how often per-Domain retention runs.
+	DefaultSweep = 10 * time.Minute
 )
 
 // Problem codes.
@@ -90,6 +98,16 @@ type Config struct {
 	// QueryTimeout, MaxSamples bound one query.
 	QueryTimeout time.Duration
 	MaxSamples   int
+	// Remote is the scale-out switch (remote-write, query proxy).
+	Remote Remote
+	// MaxFederateSeries bounds one federation answer (default
+	// DefaultMaxFederateSeries).
+	MaxFederateSeries int
+	// DomainRetention, when set, answers the Domains whose metrics retention is
+	// shorter than Retention (RetentionSweep deletes their older series).
+	DomainRetention func(ctx context.Context) (map[string]time.Duration, error)
+	// Sweep is how often RetentionSweep runs (default DefaultSweep).
+	Sweep time.Duration
 }
 
 // Stats are the ingest counters.
@@ -112,6 +130,9 @@ type Service struct {
 	limiter *ratelimit.Limiter
 	// private is the TSDB directory of a replica that found Dir locked.
 	private string
+	// remote is the remote-write queue (nil when off).
+	remote  *push.Queue[sample]
+	sweeper *every.Loop
 
 	mu    sync.Mutex
 	nodes map[string]*nodeState
@@ -159,6 +180,12 @@ func open(cfg Config) (*Service, error) {
 	if cfg.MaxSamples <= 0 {
 		cfg.MaxSamples = DefaultMaxSamples
 	}
+	if cfg.MaxFederateSeries <= 0 {
+		cfg.MaxFederateSeries = DefaultMaxFederateSeries
+	}
+	if cfg.Sweep <= 0 {
+		cfg.Sweep = DefaultSweep
+	}
 	dir := filepath.Clean(cfg.Dir)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
@@ -188,13 +215,22 @@ func open(cfg Config) (*Service, error) {
 		limiter: ratelimit.New(cfg.BatchesPerSecond, cfg.BatchBurst, cfg.Now)}
 	s.engine = promql.NewEngine(promql.EngineOpts{
 		Logger: cfg.Logger, MaxSamples: cfg.MaxSamples, Timeout: cfg.QueryTimeout,
-		LookbackDelta: 5 * time.Minute, EnableAtModifier: true, EnableNegativeOffset: true, Parser: p,
+		LookbackDelta: lookback, EnableAtModifier: true, EnableNegativeOffset: true, Parser: p,
 	})
+	if err := s.startRemote(); err != nil {
+		db.Close()
+		return nil, err
+	}
 	return s, nil
 }
 
-// Close flushes and closes the TSDB.
+// Close stops the retention sweeper, delivers what the remote-write queue
+// holds (for up to 5 s), flushes and closes the TSDB.
 func (s *Service) Close() error {
+	s.sweeper.Stop()
+	if s.remote != nil {
+		s.remote.Close(5 * time.Second)
+	}
 	err := s.db.Close()
 	if s.private != "" {
 		if rerr := os.RemoveAll(s.private); err == nil {

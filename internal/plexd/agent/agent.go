@@ -83,6 +83,9 @@ type Options struct {
 
 	// Actions receives action_request (§12.5); nil ignores them.
 	Actions Actions
+
+	// Telemetry is shown in Status; nil shows none.
+	Telemetry Telemetry
 }
 
 // Agent runs one joined node.
@@ -455,12 +458,20 @@ type Status struct {
 
 	// Access is the access listener (nil without one).
 	Access *AccessStatus `json:"access,omitempty"`
+
+	// Telemetry is the telemetry queue and its counters (nil without it).
+	Telemetry *TelemetryStatus `json:"telemetry,omitempty"`
 }
 
 // Status reports the running agent.
 func (a *Agent) Status() Status {
 	pol := a.policyStatus()
 	acc := a.accessStatus()
+	var tel *TelemetryStatus
+	if a.opts.Telemetry != nil {
+		ts := a.opts.Telemetry.TelemetryStatus()
+		tel = &ts
+	}
 	stats := a.opts.Mesh.Stats()
 	paths := make(map[string]nodeproto.PeerStatus, len(stats.Peers))
 	for _, p := range stats.Peers {
@@ -475,6 +486,7 @@ func (a *Agent) Status() Status {
 	s.Relay = a.relayStatus()
 	s.Policy = pol
 	s.Access = acc
+	s.Telemetry = tel
 	if a.revoked {
 		s.Connection = string(stream.StateRevoked)
 	}

@@ -83,7 +83,9 @@ func Keys() []Key {
 	return []Key{KeyServer, KeyDataDir, KeyToken, KeyTokenFile, KeyHostname, KeyMode, KeySocket,
 		KeyHeartbeatInterval, KeyReconcileInterval, KeyUnitPath, KeyLogLevel, KeyAPITCP, KeyAPITokenFile, KeyWireGuardBackend,
 		KeySecretsGroup, KeyAccessPort, KeyAccessSSHUsers, KeyAccessKubeAPI, KeyAccessKubeTokenFile, KeyAccessKubeCAFile,
-		KeyAccessRecordingMax, KeyActionsDisabled, KeyActionsServiceAllow, KeyActionsFileAllow, KeyHooksDir, KeyHooksUser}
+		KeyAccessRecordingMax, KeyActionsDisabled, KeyActionsServiceAllow, KeyActionsFileAllow, KeyHooksDir, KeyHooksUser,
+		KeyTelemetryDisabled, KeyTelemetryMetricsInterval, KeyTelemetryLogsInterval, KeyTelemetryAuditInterval,
+		KeyTelemetryJournaldUnits, KeyTelemetryAuditLog, KeyTelemetryQueueMax}
 }
 
 // Flag is the command-line flag of k, without dashes.
@@ -141,6 +143,8 @@ type Config struct {
 	Access Access
 	// Actions configures action requests and hooks.
 	Actions Actions
+	// Telemetry configures the metrics, logs and audit collectors.
+	Telemetry Telemetry
 	// Metadata are operator labels sent at registration (§4.1); file only.
 	Metadata map[string]string
 	// File is the config file that was read, "" when none.
@@ -230,6 +234,13 @@ type fileConfig struct {
 	ActionsFile       listValue         `yaml:"actions_file_allow"`
 	HooksDir          string            `yaml:"hooks_dir"`
 	HooksUser         string            `yaml:"hooks_user"`
+	TelemetryDisabled string            `yaml:"telemetry_disabled"`
+	TelemetryMetrics  string            `yaml:"telemetry_metrics_interval"`
+	TelemetryLogs     string            `yaml:"telemetry_logs_interval"`
+	TelemetryAudit    string            `yaml:"telemetry_audit_interval"`
+	TelemetryUnits    listValue         `yaml:"telemetry_journald_units"`
+	TelemetryAuditLog string            `yaml:"telemetry_audit_log"`
+	TelemetryQueueMax string            `yaml:"telemetry_queue_max"`
 	Metadata          map[string]string `yaml:"metadata"`
 }
 
@@ -265,6 +276,10 @@ func (f *fileConfig) values() map[Key]string {
 		KeyAccessKubeTokenFile: f.AccessKubeToken, KeyAccessKubeCAFile: f.AccessKubeCA, KeyAccessRecordingMax: f.AccessRecording,
 		KeyActionsDisabled: f.ActionsDisabled, KeyActionsServiceAllow: string(f.ActionsService),
 		KeyActionsFileAllow: string(f.ActionsFile), KeyHooksDir: f.HooksDir, KeyHooksUser: f.HooksUser,
+		KeyTelemetryDisabled: f.TelemetryDisabled, KeyTelemetryMetricsInterval: f.TelemetryMetrics,
+		KeyTelemetryLogsInterval: f.TelemetryLogs, KeyTelemetryAuditInterval: f.TelemetryAudit,
+		KeyTelemetryJournaldUnits: string(f.TelemetryUnits), KeyTelemetryAuditLog: f.TelemetryAuditLog,
+		KeyTelemetryQueueMax: f.TelemetryQueueMax,
 	}
 }
 
@@ -380,6 +395,9 @@ func (c *Config) apply(v map[Key]string, hostname func() (string, error)) error 
 		return err
 	}
 	if c.Actions, err = parseActions(v, c.File); err != nil {
+		return err
+	}
+	if c.Telemetry, err = parseTelemetry(v); err != nil {
 		return err
 	}
 	return c.validate()

@@ -38,4 +38,9 @@ const (
 	Socket              = "socket"
 	Source              = "source"
 	SSEID               = "sse_id"
+	// Telemetry (internal/plexd/telemetry).
+	Collector  = "collector"
+	HTTPStatus = "http_status"
+	Path       = "path"
+	Records    = "records"
 )

@@ -1,0 +1,97 @@
+package telemetry
+
+import (
+	"encoding/json"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// Batch kinds: the last path segment of POST /v1/nodes/{id}/<kind>.
+const (
+	KindMetrics = "metrics"
+	KindLogs    = "logs"
+	KindAudit   = "audit"
+)
+
+// Kinds lists every batch kind.
+var Kinds = []string{KindMetrics, KindLogs, KindAudit}
+
+// Records per batch (§12.7: ≤ 100 metric points, ≤ 200 log lines, ≤ 500
+// audit records).
+const (
+	MaxMetricsPerBatch = 100
+	MaxLogsPerBatch    = 200
+	MaxAuditPerBatch   = 500
+)
+
+// Bounds of single records.
+const (
+	// MaxMessageBytes bounds a log message and an audit record's raw line
+	// (the control plane takes up to 64 KiB).
+	MaxMessageBytes = 16 << 10
+	// MaxFieldBytes bounds unit, hostname and the other short fields.
+	MaxFieldBytes = 256
+	// MaxLineBytes bounds one line read from journalctl or audit.log;
+	// longer lines are skipped.
+	MaxLineBytes = 256 << 10
+)
+
+// Metric groups (§12.7): series are named plexd_<group>_<field>.
+const (
+	GroupSystem  = "system"
+	GroupTunnel  = "tunnel"
+	GroupLatency = "latency"
+	GroupAgent   = "agent"
+)
+
+// MetricPoint is a §12.7 MetricPoint. Data holds numbers, booleans (1/0
+// on the server) and RFC 3339 times (Unix seconds on the server).
+type MetricPoint struct {
+	Timestamp time.Time      `json:"timestamp"`
+	Group     string         `json:"group"`
+	PeerID    string         `json:"peer_id,omitempty"`
+	Data      map[string]any `json:"data"`
+}
+
+// LogEntry is a §12.7 LogEntry.
+type LogEntry struct {
+	Timestamp time.Time `json:"timestamp"`
+	Source    string    `json:"source"`
+	Unit      string    `json:"unit"`
+	Message   string    `json:"message"`
+	Severity  string    `json:"severity"`
+	Hostname  string    `json:"hostname"`
+}
+
+// AuditEntry is a §12.7 AuditEntry. Subject is {uid, gid, pid} for auditd;
+// Object is a JSON string.
+type AuditEntry struct {
+	Timestamp time.Time       `json:"timestamp"`
+	Source    string          `json:"source"`
+	EventType string          `json:"event_type"`
+	Subject   json.RawMessage `json:"subject"`
+	Object    json.RawMessage `json:"object"`
+	Action    string          `json:"action"`
+	Result    string          `json:"result"`
+	Hostname  string          `json:"hostname"`
+	Raw       string          `json:"raw"`
+}
+
+// severities are the syslog priorities 0–7 by name (§12.7).
+var severities = [...]string{"emerg", "alert", "crit", "err", "warning", "notice", "info", "debug"}
+
+// clip cuts s to at most n bytes on a rune boundary and makes it valid
+// UTF-8.
+func clip(s string, n int) string {
+	if !utf8.ValidString(s) {
+		s = strings.ToValidUTF8(s, "\uFFFD")
+	}
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
