@@ -34,6 +34,7 @@ func devCommand() *cobra.Command {
 	var (
 		idpListen string
 		demoNodes int
+		demoSSH   bool
 	)
 	cmd := &cobra.Command{
 		Use:   "dev",
@@ -44,7 +45,8 @@ so sign-in works with zero setup. Data lives in ./` + devDataDir + ` unless --da
 is given. Both listeners must be loopback addresses. Never use this for anything
 but local development; plexsphere serve never starts the issuer.`,
 		Example: `  plexsphere dev
-  plexsphere dev --listen 127.0.0.1:9090 --idp-listen 127.0.0.1:9091`,
+  plexsphere dev --listen 127.0.0.1:9090 --idp-listen 127.0.0.1:9091
+  plexsphere dev --demo-nodes 5 --demo-ssh   # a live mesh; Sessions → browser terminal as "demo"`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if !cmd.Flags().Changed("data-dir") && os.Getenv("PLEXSPHERE_DATA_DIR") == "" {
@@ -54,12 +56,16 @@ but local development; plexsphere serve never starts the issuer.`,
 			if err != nil {
 				return err
 			}
-			return runDev(cmd, cfg, idpListen, demoNodes)
+			if demoSSH && demoNodes == 0 {
+				return errors.New("--demo-ssh needs --demo-nodes")
+			}
+			return runDev(cmd, cfg, idpListen, demoNodes, demoSSH)
 		},
 	}
 	config.BindFlags(cmd.Flags())
 	cmd.Flags().StringVar(&idpListen, "idp-listen", devIdPListen, "loopback address of the development OIDC issuer")
 	cmd.Flags().IntVar(&demoNodes, "demo-nodes", 0, fmt.Sprintf("run this many in-process demo plexd nodes (0-%d) in a Project \"demo\" of the dev Domain", demonodes.Max))
+	cmd.Flags().BoolVar(&demoSSH, "demo-ssh", false, "let the demo nodes accept ssh sessions (and the dashboard's browser terminal) for the login \"demo\": a shell on THIS machine as the account running plexsphere")
 	return cmd
 }
 
@@ -74,7 +80,7 @@ func loopbackAddr(addr string) error {
 	return nil
 }
 
-func runDev(cmd *cobra.Command, cfg config.Config, idpListen string, demoNodes int) error {
+func runDev(cmd *cobra.Command, cfg config.Config, idpListen string, demoNodes int, demoSSH bool) error {
 	if demoNodes < 0 || demoNodes > demonodes.Max {
 		return fmt.Errorf("--demo-nodes must be between 0 and %d", demonodes.Max)
 	}
@@ -128,7 +134,7 @@ func runDev(cmd *cobra.Command, cfg config.Config, idpListen string, demoNodes i
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var seedErr error
-	demo := &devDemo{}
+	demo := &devDemo{ssh: demoSSH, gateways: srv.Gateways}
 	defer demo.close()
 	err = srv.Serve(ctx, func(addr string) {
 		go func() {

@@ -61,47 +61,12 @@ func (s *Service) registerAttach(api huma.API) {
 // listener through the gateway, and only then upgrades the operator's
 // connection, so every refusal is problem+json.
 func (s *Service) attach(ctx context.Context, in *attachInput) (*huma.StreamResponse, error) {
-	pid, sid, err := in.ids()
-	if err != nil {
-		return nil, err
-	}
-	p := principal.From(ctx)
-	if p == nil {
-		return nil, problem.Unauthenticated()
-	}
-	if !strings.EqualFold(in.Upgrade, "websocket") {
-		return nil, problem.New(http.StatusUpgradeRequired, CodeUpgradeRequired, "Attach is a WebSocket: send Upgrade: websocket.").
-			WithHeader("Upgrade", "websocket")
-	}
-	r, err := s.load(ctx, s.cfg.DB, `s.id = $1 AND s.project_id = $2`, sid, pid)
-	if err == nil && r.IdentityID != p.IdentityID {
-		err = errNoSession // another identity's session: as if it did not exist
-	}
-	if errors.Is(err, errNoSession) {
-		if cerr := s.cfg.Authz.Check(ctx, "observe", "project:"+pid); cerr != nil {
-			return nil, cerr
+	r, node, br, err := s.connect(ctx, in.SessionParams, in.Upgrade, in.Token, func(r sessionRow) error {
+		if r.Kind == nodeproto.SessionK8s {
+			return problem.Conflict(CodeSessionNotSSH, "k8s sessions are used through the Resource's kube path, not attach.")
 		}
-		return nil, problem.NotFound(CodeSessionNotFound, "No session of yours in this Project has that id.")
-	} else if err != nil {
-		return nil, err
-	}
-	if err := s.cfg.Authz.Check(ctx, "connect", "resource:"+r.ResourceID); err != nil {
-		return nil, err
-	}
-	switch {
-	case !r.live(s.cfg.Now()):
-		return nil, problem.Conflict(CodeSessionNotActive, "The session is "+r.api(s.cfg.Now()).Status+".")
-	case r.Kind == nodeproto.SessionK8s:
-		return nil, problem.Conflict(CodeSessionNotSSH, "k8s sessions are used through the Resource's kube path, not attach.")
-	}
-	token, err := s.token(ctx, r)
-	if err != nil {
-		return nil, err
-	}
-	if in.Token != "" && subtle.ConstantTimeCompare([]byte(in.Token), []byte(token)) != 1 {
-		return nil, problem.New(http.StatusUnauthorized, CodeSessionTokenInvalid, "The session token does not belong to this session.")
-	}
-	node, br, err := s.openListener(ctx, r, token)
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -130,6 +95,55 @@ func (s *Service) attach(ctx context.Context, in *attachInput) (*huma.StreamResp
 		}
 		ws.Close(websocket.StatusNormalClosure, "session ended")
 	}}, nil
+}
+
+// connect runs the checks every WebSocket way into a session shares — an
+// Upgrade, the caller's own live session, resource#connect, accept (the
+// way's own conditions), the session token when the caller sent one — and
+// opens the node's access listener through the gateway.
+func (s *Service) connect(ctx context.Context, in SessionParams, upgrade, sentToken string, accept func(sessionRow) error) (sessionRow, net.Conn, *bufio.Reader, error) {
+	pid, sid, err := in.ids()
+	if err != nil {
+		return sessionRow{}, nil, nil, err
+	}
+	p := principal.From(ctx)
+	if p == nil {
+		return sessionRow{}, nil, nil, problem.Unauthenticated()
+	}
+	if !strings.EqualFold(upgrade, "websocket") {
+		return sessionRow{}, nil, nil, problem.New(http.StatusUpgradeRequired, CodeUpgradeRequired, "This is a WebSocket: send Upgrade: websocket.").
+			WithHeader("Upgrade", "websocket")
+	}
+	r, err := s.load(ctx, s.cfg.DB, `s.id = $1 AND s.project_id = $2`, sid, pid)
+	if err == nil && r.IdentityID != p.IdentityID {
+		err = errNoSession // another identity's session: as if it did not exist
+	}
+	if errors.Is(err, errNoSession) {
+		if cerr := s.cfg.Authz.Check(ctx, "observe", "project:"+pid); cerr != nil {
+			return r, nil, nil, cerr
+		}
+		return r, nil, nil, problem.NotFound(CodeSessionNotFound, "No session of yours in this Project has that id.")
+	} else if err != nil {
+		return r, nil, nil, err
+	}
+	if err := s.cfg.Authz.Check(ctx, "connect", "resource:"+r.ResourceID); err != nil {
+		return r, nil, nil, err
+	}
+	if !r.live(s.cfg.Now()) {
+		return r, nil, nil, problem.Conflict(CodeSessionNotActive, "The session is "+r.api(s.cfg.Now()).Status+".")
+	}
+	if err := accept(r); err != nil {
+		return r, nil, nil, err
+	}
+	token, err := s.token(ctx, r)
+	if err != nil {
+		return r, nil, nil, err
+	}
+	if sentToken != "" && subtle.ConstantTimeCompare([]byte(sentToken), []byte(token)) != 1 {
+		return r, nil, nil, problem.New(http.StatusUnauthorized, CodeSessionTokenInvalid, "The session token does not belong to this session.")
+	}
+	node, br, err := s.openListener(ctx, r, token)
+	return r, node, br, err
 }
 
 // splice copies both ways until either side ends, then closes the

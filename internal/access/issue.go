@@ -160,8 +160,15 @@ func (s *Service) check(ctx context.Context, pid string, req apiv1.IssueSessionR
 		return spec, problem.BadRequest(CodeInvalidTarget, err.Error())
 	}
 	switch {
+	case req.Terminal && req.Kind != nodeproto.SessionSSH:
+		return spec, problem.BadRequest(CodeInvalidTarget, "terminal belongs to ssh sessions only.")
+	case req.Terminal && req.PublicKey != "":
+		return spec, problem.BadRequest(CodeInvalidTarget, "A terminal session uses the control plane's key: send public_key or terminal, not both.")
+	case req.Terminal && len(s.cfg.TerminalKey) == 0:
+		return spec, problem.New(http.StatusServiceUnavailable, CodeTerminalUnavailable, "This control plane has no browser terminal key.")
+	case req.Terminal:
 	case req.Kind == nodeproto.SessionSSH && req.PublicKey == "":
-		return spec, problem.BadRequest(CodeInvalidTarget, "ssh sessions need public_key: the OpenSSH public key the session will accept.")
+		return spec, problem.BadRequest(CodeInvalidTarget, "ssh sessions need public_key (the OpenSSH public key the session will accept) or terminal.")
 	case req.Kind == nodeproto.SessionSSH:
 		if _, _, _, rest, err := ssh.ParseAuthorizedKey([]byte(req.PublicKey)); err != nil || len(strings.TrimSpace(string(rest))) > 0 {
 			return spec, problem.BadRequest(CodeInvalidTarget, "public_key must be one OpenSSH authorized_keys line.")
@@ -302,6 +309,9 @@ func (s *Service) create(ctx context.Context, spec issueSpec, source string) (*i
 		Expiry: jwt.NewNumericDate(now.Add(spec.ttl)), Kind: spec.req.Kind, Target: spec.req.Target,
 		Name: spec.name, Groups: spec.groups, AuthorizedKey: strings.TrimSpace(spec.req.PublicKey), Source: source,
 	}
+	if spec.req.Terminal {
+		_, claims.AuthorizedKey = s.terminalKey(id)
+	}
 	rawClaims, err := json.Marshal(claims)
 	if err != nil {
 		return nil, problem.Internal(err)
@@ -339,7 +349,8 @@ func (s *Service) create(ctx context.Context, spec issueSpec, source string) (*i
 		}
 		sess := apiv1.Session{ID: id, ProjectID: spec.projectID, DomainID: spec.domainID, ResourceID: spec.resourceID,
 			IdentityID: spec.caller.IdentityID, Kind: spec.req.Kind, Status: statusActive, IssuedAt: now,
-			ExpiresAt: claims.Expiry.Time().UTC(), LastActiveAt: now, Target: spec.req.Target, NodeID: spec.nodeID}
+			ExpiresAt: claims.Expiry.Time().UTC(), LastActiveAt: now, Target: spec.req.Target, NodeID: spec.nodeID,
+			Terminal: spec.req.Terminal}
 		out = issued(sess, token)
 		return nil
 	})
@@ -377,7 +388,7 @@ func (s *Service) replay(ctx context.Context, spec issueSpec) (*issueOutput, err
 	if sess.Status != statusActive {
 		return nil, problem.Conflict(CodeIdempotentReplay, "The session of this idempotency_key has ended; use a new key.")
 	}
-	if row.ProjectID != spec.projectID || row.ResourceID != spec.resourceID || row.Kind != spec.req.Kind {
+	if row.ProjectID != spec.projectID || row.ResourceID != spec.resourceID || row.Kind != spec.req.Kind || sess.Terminal != spec.req.Terminal {
 		return nil, problem.Conflict(CodeIdempotentReplay, "This idempotency_key was used for another request.")
 	}
 	token, err := s.token(ctx, row)

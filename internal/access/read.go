@@ -6,9 +6,11 @@ import (
 	"encoding/json"
 	"errors"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/plexsphere/plexsphere/internal/apiv1"
+	"github.com/plexsphere/plexsphere/internal/nodeproto"
 	"github.com/plexsphere/plexsphere/internal/page"
 	"github.com/plexsphere/plexsphere/internal/problem"
 	"github.com/plexsphere/plexsphere/internal/store"
@@ -79,6 +81,13 @@ func (r sessionRow) api(now time.Time) apiv1.Session {
 		out.RevokedAt = &t
 	}
 	json.Unmarshal([]byte(r.Target), &out.Target)
+	if r.Kind == nodeproto.SessionSSH {
+		var c struct {
+			AuthorizedKey string `json:"authorized_key"`
+		}
+		json.Unmarshal([]byte(r.Claims), &c)
+		out.Terminal = strings.HasSuffix(c.AuthorizedKey, " "+terminalKeyComment(r.ID))
+	}
 	return out
 }
 

@@ -90,6 +90,10 @@ type Config struct {
 	SweepInterval time.Duration
 	// AccessPort is the nodes' access listener port (7480).
 	AccessPort int
+	// TerminalKey derives the browser terminal sessions' SSH keys (a
+	// server secret of at least 32 bytes, shared by replicas); nil
+	// refuses terminal sessions.
+	TerminalKey []byte
 	// Now is the clock (time.Now).
 	Now func() time.Time
 }
@@ -153,6 +157,7 @@ func (s *Service) Register(api huma.API) {
 	s.registerSessions(api)
 	s.registerNode(api)
 	s.registerAttach(api)
+	s.registerTerminal(api)
 }
 
 // Start runs the sweeper that expires sessions past their TTL or idle

@@ -17,7 +17,8 @@ type IssueSessionRequest struct {
 	Target              SessionTarget `json:"target"`
 	RequestedTTLSeconds int           `json:"requested_ttl_seconds,omitempty" minimum:"1"`
 	IdempotencyKey      string        `json:"idempotency_key,omitempty" maxLength:"255"`
-	PublicKey           string        `json:"public_key,omitempty" maxLength:"8192" doc:"Ours: the operator's OpenSSH public key (one authorized_keys line); required for ssh sessions, which accept only this key."`
+	PublicKey           string        `json:"public_key,omitempty" maxLength:"8192" doc:"Ours: the operator's OpenSSH public key (one authorized_keys line); required for ssh sessions, which accept only this key, unless terminal is set."`
+	Terminal            bool          `json:"terminal,omitempty" doc:"Ours, ssh only, instead of public_key: the control plane holds the session's key and the session is used from the dashboard's browser terminal (GET …/sessions/{session_id}/terminal)."`
 }
 
 // Session is the contract's Session; the token is never part of it.
@@ -39,6 +40,8 @@ type Session struct {
 	// Ours: the node the session reaches, and whether a recording exists.
 	NodeID       string `json:"node_id,omitempty" format:"uuid"`
 	HasRecording bool   `json:"has_recording,omitempty"`
+	// Ours: an ssh session issued for the browser terminal.
+	Terminal bool `json:"terminal,omitempty"`
 }
 
 // IssuedSession is the 201 answer of an issuance: the token, once.

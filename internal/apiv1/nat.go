@@ -28,12 +28,30 @@ const (
 	EdgeNeverReported = "never_reported"
 )
 
-// MeshTopology is GET /v1/domains/{domainId}/mesh/topology.
+// MeshTopology is GET /v1/domains/{domainId}/mesh/topology: the contract's
+// MeshTopology with every live node and one page of the directed edges
+// (n·(n−1) of them in all), plus two additive fields: the summary of every
+// selected edge and the next page's cursor.
 type MeshTopology struct {
-	DomainID    string             `json:"domain_id" format:"uuid"`
-	GeneratedAt time.Time          `json:"generated_at"`
-	Nodes       []MeshTopologyNode `json:"nodes"`
-	Edges       []MeshEdge         `json:"edges"`
+	DomainID    string              `json:"domain_id" format:"uuid"`
+	GeneratedAt time.Time           `json:"generated_at"`
+	Nodes       []MeshTopologyNode  `json:"nodes" doc:"Every live node of the Domain's mesh, sorted by id."`
+	Edges       []MeshEdge          `json:"edges" doc:"One page of the selected directed edges in (source_node_id, target_node_id) order; both ends are in nodes."`
+	Summary     MeshTopologySummary `json:"summary" doc:"Counts of every selected edge, over all pages."`
+	NextCursor  string              `json:"next_cursor,omitempty" doc:"Cursor of the next page of edges (pass it as ?cursor=); absent on the last page."`
+}
+
+// MeshTopologySummary counts a topology's selected directed edges (all of
+// the Domain's, or a node's with node_id) by mode and by status.
+type MeshTopologySummary struct {
+	Nodes         int `json:"nodes" doc:"Live nodes in the mesh."`
+	Edges         int `json:"edges" doc:"Selected directed edges, over all pages."`
+	Direct        int `json:"direct"`
+	Relayed       int `json:"relayed"`
+	Healthy       int `json:"healthy"`
+	Stale         int `json:"stale"`
+	Unreachable   int `json:"unreachable"`
+	NeverReported int `json:"never_reported"`
 }
 
 // MeshTopologyNode is one live node of the topology.

@@ -37,7 +37,11 @@ func (s *Server) assembleAccess(ctx context.Context, cfg config.Config, log *slo
 	}); err != nil {
 		return err
 	}
-	s.Access, err = access.NewService(access.Config{DB: s.DB, Audit: s.Audit, Authz: s.Guard, Tenancy: s.Tenancy,
+	terminalKey, err := s.Keyring.ServerKey(ctx, s.DB, "terminal-ssh")
+	if err != nil {
+		return err
+	}
+	s.Access, err = access.NewService(access.Config{TerminalKey: terminalKey, DB: s.DB, Audit: s.Audit, Authz: s.Guard, Tenancy: s.Tenancy,
 		Pages: pages, Events: s.Events, Keys: s.Keys, StepUp: s.OIDC, Gateway: s.Gateways, Logger: log,
 		Caller: enroll.NodeFrom, PublicURL: cfg.PublicURL, DefaultTTL: cfg.SessionDefaultTTL, MaxTTL: cfg.SessionMaxTTL,
 		MaxLive: cfg.SessionMaxLive, IssueRate: float64(cfg.SessionIssueRate) / 60,

@@ -39,6 +39,7 @@ import (
 	"github.com/plexsphere/plexsphere/internal/nat"
 	"github.com/plexsphere/plexsphere/internal/nodestate"
 	"github.com/plexsphere/plexsphere/internal/oauth"
+	"github.com/plexsphere/plexsphere/internal/obs/alerts"
 	obslogs "github.com/plexsphere/plexsphere/internal/obs/logs"
 	obsmetrics "github.com/plexsphere/plexsphere/internal/obs/metrics"
 	"github.com/plexsphere/plexsphere/internal/oidc"
@@ -110,6 +111,8 @@ type Server struct {
 	NodeLogs *obslogs.Service
 	// NodeMetrics is the node metrics TSDB and PromQL queries (issue 15).
 	NodeMetrics *obsmetrics.Service
+	// Alerts evaluates alert rules and keeps incidents (issue 15).
+	Alerts *alerts.Service
 	// internal serves the gateways' control-plane calls on loopback.
 	internal *http.Server
 	// handler is the root handler, built once.
@@ -246,13 +249,16 @@ func assemble(ctx context.Context, cfg config.Config, log *slog.Logger, db *stor
 	if err := s.assembleNodeMetrics(log); err != nil {
 		return nil, err
 	}
+	if err := s.assembleAlerts(pages, log); err != nil {
+		return nil, err
+	}
 	s.registerEnrolment()
 	if err := s.assembleSecrets(ctx, pages, log); err != nil {
 		return nil, err
 	}
 	s.NodeState = s.NodeState.With(s.Secrets.StateProvider())
 	s.Labels.SetNodeWatcher(nodeWatchers{s.PolicyDelivery, s.Secrets})
-	if err := s.assembleNAT(ctx, cfg, log); err != nil {
+	if err := s.assembleNAT(ctx, cfg, log, pages); err != nil {
 		return nil, err
 	}
 	// The node agent plane: state, heartbeat, drift, capabilities, report,
@@ -341,6 +347,7 @@ func (b bearers) AuthenticateBearer(ctx context.Context, token string) (*princip
 func (s *Server) Close() error {
 	s.closeAccess()
 	s.closeNodeLogs()
+	s.closeAlerts()
 	s.closeNodeMetrics()
 	if s.OpEvents != nil {
 		s.OpEvents.Close()

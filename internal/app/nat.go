@@ -9,6 +9,7 @@ import (
 	"github.com/plexsphere/plexsphere/internal/config"
 	"github.com/plexsphere/plexsphere/internal/enroll"
 	"github.com/plexsphere/plexsphere/internal/nat"
+	"github.com/plexsphere/plexsphere/internal/page"
 	"github.com/plexsphere/plexsphere/internal/stun"
 )
 
@@ -17,9 +18,9 @@ import (
 // rendered Peer), adds its state provider after the mesh's, registers its
 // operations and starts its background loop (renewal, re-routing,
 // tombstones). Call it after assembleEnrolment, before RegisterAgent.
-func (s *Server) assembleNAT(ctx context.Context, cfg config.Config, log *slog.Logger) error {
+func (s *Server) assembleNAT(ctx context.Context, cfg config.Config, log *slog.Logger, pages *page.Codec) error {
 	var err error
-	if s.NAT, err = nat.New(nat.Config{DB: s.DB, Audit: s.Audit, Authz: s.Guard, Mesh: s.Mesh, Events: s.Events,
+	if s.NAT, err = nat.New(nat.Config{DB: s.DB, Audit: s.Audit, Authz: s.Guard, Pages: pages, Mesh: s.Mesh, Events: s.Events,
 		Caller: enroll.NodeFrom, STUNServers: stunAdvertise(cfg), Logger: log}); err != nil {
 		return err
 	}

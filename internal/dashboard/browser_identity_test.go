@@ -107,9 +107,10 @@ func TestBrowserIdentity(t *testing.T) {
 	p.WaitFor(`document.querySelector('[data-testid="group-rename-dialog"]').open`)
 	p.Wait("field-display_name")
 	p.Do(clear("field-display_name"))
-	p.Fill("field-display_name", "SRE "+suffix)
+	p.Fill("field-display_name", "SRE team "+suffix)
 	click("group-rename-form-submit")
-	p.WaitFor(fmt.Sprintf(`document.querySelector('[data-testid="page-title"]').textContent === %q`, "SRE "+suffix))
+	p.WaitFor(fmt.Sprintf(`document.querySelector('[data-testid="page-title"]').textContent === %q`, "SRE team "+suffix))
+	p.WaitFor(`!document.querySelector('[data-testid="group-rename-dialog"]').open`)
 	svcRow := fmt.Sprintf(`[data-testid="member-row"][data-id=%q]`, svcID)
 	browsertest.Eval[bool](p, fmt.Sprintf(`(document.querySelector(%q).click(), true)`, svcRow+` [data-testid="member-remove"]`))
 	click("member-remove-confirm-ok")
@@ -242,7 +243,7 @@ func TestBrowserIdentity(t *testing.T) {
 	p.CheckAccessible()
 	p.Go("#/domains/" + dom + "/identities/" + aliceID)
 	p.Wait("identity-detail")
-	if got := p.Text("identity-kv-Groups"); !strings.Contains(got, "SRE "+suffix) {
+	if got := p.Text("identity-kv-Groups"); !strings.Contains(got, "SRE team "+suffix) {
 		t.Errorf("alice's groups %q lack the new group", got)
 	}
 	roles := browsertest.Eval[[]string](p, `[...document.querySelectorAll('[data-testid="identity-role"]')].map(e => e.textContent)`)

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"net/http"
 	"path"
+	"regexp"
 	"sort"
 	"strings"
 )
@@ -17,6 +18,12 @@ var webFS embed.FS
 // CSP is the Content-Security-Policy of the page and of every asset: all
 // from this origin, no inline script or style, no eval, no framing.
 const CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; " +
+	"connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+
+// TerminalCSP is the policy of the browser terminal page (terminal.html):
+// CSP but for styles, because xterm.js sets inline styles (<style>
+// elements and style attributes); scripts stay this origin's only.
+const TerminalCSP = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self'; " +
 	"connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 
 // Prefix is where the dashboard is served.
@@ -69,6 +76,7 @@ var assets = func() map[string]asset {
 	}
 	Version = version(out)
 	out["index.html"] = versioned(out["index.html"], out, Version)
+	out["terminal.html"] = versioned(out["terminal.html"], out, Version)
 	out[""] = out["index.html"]
 	return out
 }()
@@ -94,29 +102,69 @@ func version(all map[string]asset) string {
 }
 
 // versioned points the page's stylesheets and script at /ui/v/<ver>/ and
-// adds a <link rel="modulepreload"> for every module, so the browser
-// fetches them all at once instead of discovering them import by import (a
-// waterfall of round trips). Only asset references: the page carries no
-// data.
+// adds a <link rel="modulepreload"> for every module the page loads at
+// start (modulesAtStart), so the browser fetches them all at once instead
+// of discovering them import by import (a waterfall of round trips), and
+// fetches and compiles none that a page loads only when used. Only asset
+// references: the page carries no data.
 func versioned(page asset, all map[string]asset, ver string) asset {
-	var names []string
-	for name := range all {
-		if strings.HasSuffix(name, ".js") || strings.HasSuffix(name, ".mjs") {
-			names = append(names, name)
-		}
-	}
-	sort.Strings(names)
 	prefix := "v/" + ver + "/"
 	var links strings.Builder
-	for _, name := range names {
+	for _, name := range modulesAtStart(string(page.body), all) {
 		links.WriteString(`<link rel="modulepreload" href="` + prefix + name + `">` + "\n")
 	}
 	body := string(page.body)
 	body = strings.ReplaceAll(body, `href="css/`, `href="`+prefix+`css/`)
+	body = strings.ReplaceAll(body, `href="vendor/`, `href="`+prefix+`vendor/`)
 	body = strings.ReplaceAll(body, `src="js/`, `src="`+prefix+`js/`)
 	body = strings.Replace(body, "</head>", links.String()+"</head>", 1)
 	sum := sha256.Sum256([]byte(body))
 	return asset{body: []byte(body), contentType: page.contentType, etag: `"` + hex.EncodeToString(sum[:16]) + `"`}
+}
+
+var (
+	// moduleScript finds the page's module scripts.
+	moduleScript = regexp.MustCompile(`<script type="module" src="([^"]+)"`)
+	// moduleRef finds a quoted relative module path in a module: its
+	// static imports and re-exports, and the page list pages/index.js
+	// imports at start; group 1 is what precedes it, to tell a lazy
+	// import("…") apart.
+	moduleRef = regexp.MustCompile(`(import\s*\(\s*)?['"](\.\.?/[^'"\s]+\.m?js)['"]`)
+)
+
+// modulesAtStart is the module graph the page loads at start, sorted:
+// from its module scripts, every module a loaded one names by a relative
+// path (an import, a re-export, a list of modules to import), except
+// those it imports lazily with import("…") at a literal path (js-yaml,
+// loaded by the policy editor when opened). Names of files that do not
+// exist are left out.
+func modulesAtStart(page string, all map[string]asset) []string {
+	seen := map[string]bool{}
+	var queue []string
+	add := func(name string) {
+		if _, ok := all[name]; ok && !seen[name] {
+			seen[name] = true
+			queue = append(queue, name)
+		}
+	}
+	for _, m := range moduleScript.FindAllStringSubmatch(page, -1) {
+		add(path.Clean(m[1]))
+	}
+	for len(queue) > 0 {
+		name := queue[0]
+		queue = queue[1:]
+		for _, m := range moduleRef.FindAllStringSubmatch(string(all[name].body), -1) {
+			if m[1] == "" {
+				add(path.Join(path.Dir(name), m[2]))
+			}
+		}
+	}
+	out := make([]string, 0, len(seen))
+	for name := range seen {
+		out = append(out, name)
+	}
+	sort.Strings(out)
+	return out
 }
 
 // Assets lists the served paths under /ui/ (index.html as "").
@@ -151,11 +199,15 @@ func Handler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		name := strings.TrimPrefix(r.URL.Path, Prefix)
 		cache := "no-cache"
-		if rest, ok := strings.CutPrefix(name, "v/"+Version+"/"); ok && rest != "" && rest != "index.html" {
+		if rest, ok := strings.CutPrefix(name, "v/"+Version+"/"); ok && rest != "" && !strings.HasSuffix(rest, ".html") {
 			name, cache = rest, "public, max-age=31536000, immutable"
 		}
 		h := w.Header()
-		h.Set("Content-Security-Policy", CSP)
+		if name == "terminal.html" {
+			h.Set("Content-Security-Policy", TerminalCSP)
+		} else {
+			h.Set("Content-Security-Policy", CSP)
+		}
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("X-Frame-Options", "DENY")
 		h.Set("Referrer-Policy", "no-referrer")

@@ -50,6 +50,23 @@ func TestServePage(t *testing.T) {
 			t.Errorf("page lacks %s:\n%s", want, rec.Body)
 		}
 	}
+	// The lazily imported js-yaml is not preloaded: the page would fetch
+	// and compile 100 KB it uses only in the policy editor.
+	if strings.Contains(rec.Body.String(), "js-yaml") {
+		t.Errorf("page preloads js-yaml, which only the policy editor imports (lazily):\n%s", rec.Body)
+	}
+	// Every module the page loads at start is preloaded: app.js's static
+	// imports and, through pages/index.js, every page module (and theirs).
+	preloads := strings.Count(rec.Body.String(), `<link rel="modulepreload"`)
+	for _, name := range dashboard.Assets() {
+		if (strings.HasPrefix(name, "js/pages/") || name == "js/app.js" || name == "js/widgets/topology.js") &&
+			!strings.Contains(rec.Body.String(), `<link rel="modulepreload" href="`+v+name+`">`) {
+			t.Errorf("page does not preload %s", name)
+		}
+	}
+	if preloads < 30 {
+		t.Errorf("%d modules preloaded", preloads)
+	}
 	if cc := rec.Header().Get("Cache-Control"); cc != "no-cache" {
 		t.Errorf("page Cache-Control %q", cc)
 	}
@@ -154,7 +171,7 @@ func TestConventions(t *testing.T) {
 			return err
 		}
 		src := string(raw)
-		if p != "js/api.js" && regexp.MustCompile(`\bfetch\s*\(|XMLHttpRequest|new\s+EventSource`).MatchString(src) {
+		if p != "js/api.js" && regexp.MustCompile(`\bfetch\s*\(|XMLHttpRequest|new\s+EventSource|new\s+WebSocket`).MatchString(src) {
 			t.Errorf("%s calls the network itself; only js/api.js may", p)
 		}
 		if remote.MatchString(src) {
@@ -168,9 +185,11 @@ func TestConventions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	page, _ := fs.ReadFile(web, "index.html")
-	if regexp.MustCompile(`<script(?:\s[^>]*)?>\s*[^<\s]|\sstyle=|\son[a-z]+=`).Match(page) {
-		t.Errorf("index.html has an inline script, style or handler")
+	for _, name := range []string{"index.html", "terminal.html"} {
+		page, _ := fs.ReadFile(web, name)
+		if regexp.MustCompile(`<script(?:\s[^>]*)?>\s*[^<\s]|\sstyle=|\son[a-z]+=`).Match(page) {
+			t.Errorf("%s has an inline script, style or handler", name)
+		}
 	}
 	index, _ := fs.ReadFile(web, "js/pages/index.js")
 	mods, _ := fs.Glob(web, "js/pages/*.js")

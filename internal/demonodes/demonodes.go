@@ -14,6 +14,7 @@ package demonodes
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"io"
@@ -53,6 +54,10 @@ type Options struct {
 	Logger   *slog.Logger
 	// HeartbeatInterval defaults to 10 s.
 	HeartbeatInterval time.Duration
+	// SSHAccount, when set, runs each node's access listener: ssh sessions
+	// for the login "demo" (DemoSSHUser) get a shell as this local account
+	// of the machine running the fleet. Empty runs none.
+	SSHAccount string
 }
 
 // Node is one running demo node.
@@ -70,6 +75,7 @@ type Fleet struct {
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
 	engines []*wg.Engine
+	ports   map[string]int // node id → loopback UDP port
 }
 
 // loopbackPeers sets each peer without an endpoint to its loopback port.
@@ -158,9 +164,22 @@ func Start(ctx context.Context, o Options) (*Fleet, error) {
 	for _, m := range members {
 		ports[m.id.NodeID] = m.port
 	}
+	f.ports = ports
 	for i, m := range members {
+		log := o.Logger.With("demo_node", i)
+		var ag *agent.Agent
+		var acc agent.Access
+		if o.SSHAccount != "" {
+			srv, err := newAccess(m, o.SSHAccount, func() []ed25519.PublicKey { return ag.SigningPublicKeys() }, log)
+			if err != nil {
+				f.Close()
+				return nil, fmt.Errorf("demonodes: node %d: %w", i, err)
+			}
+			acc = accessNode{srv}
+			f.wg.Go(func() { serveAccess(runCtx, m.eng, m.id.MeshIP, srv, log) })
+		}
 		ag, err := agent.New(agent.Options{Identity: m.id, Store: m.store, ControlPlane: m.cl, Rotator: m.cl,
-			Mesh: loopbackPeers{Engine: m.eng, ports: ports}, Logger: o.Logger.With("demo_node", i),
+			Mesh: loopbackPeers{Engine: m.eng, ports: ports}, Logger: log, Access: acc,
 			HeartbeatInterval: o.HeartbeatInterval})
 		if err != nil {
 			f.Close()

@@ -36,6 +36,8 @@ type RunOptions struct {
 	Logger   *slog.Logger
 	// HeartbeatInterval defaults to 10 s.
 	HeartbeatInterval time.Duration
+	// SSHAccount: see Options.SSHAccount.
+	SSHAccount string
 }
 
 // Run seeds the demo through the public API, as an operator would: a
@@ -61,7 +63,7 @@ func Run(ctx context.Context, o RunOptions) (*Fleet, string, error) {
 	}
 	fmt.Fprintf(o.Progress, "starting %d demo nodes (in-process plexd, netstack WireGuard on loopback UDP)\n", o.N)
 	f, err := Start(ctx, Options{Server: o.Base, N: o.N, Dir: filepath.Join(o.DataDir, "demo-nodes"), Progress: o.Progress,
-		Logger: o.Logger, HeartbeatInterval: o.HeartbeatInterval,
+		Logger: o.Logger, HeartbeatInterval: o.HeartbeatInterval, SSHAccount: o.SSHAccount,
 		Issue: func(ctx context.Context, n int) (string, error) {
 			t, err := c.IssueBootstrapToken(ctx, pid, apiv1.IssueBootstrapToken{Kind: "node", EnvPrefix: "dev", MaxUses: n})
 			if err != nil {

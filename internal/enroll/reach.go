@@ -38,6 +38,26 @@ func HeartbeatWindows(ctx context.Context, q RowQuerier, nodeID string) (stale, 
 	if err != nil {
 		return 0, 0, err
 	}
+	stale, unreachable = windows(staleS, unreachS)
+	return stale, unreachable, nil
+}
+
+// DomainHeartbeatWindows is HeartbeatWindows for every node of a Domain;
+// sql.ErrNoRows when the Domain is unknown.
+func DomainHeartbeatWindows(ctx context.Context, q RowQuerier, domainID string) (stale, unreachable time.Duration, err error) {
+	var staleS, unreachS string
+	err = q.QueryRowContext(ctx, `SELECT COALESCE(stale_after, ''), COALESCE(unreachable_after, '')
+		FROM domains WHERE id = $1`, domainID).Scan(&staleS, &unreachS)
+	if err != nil {
+		return 0, 0, err
+	}
+	stale, unreachable = windows(staleS, unreachS)
+	return stale, unreachable, nil
+}
+
+// windows parses a Domain's stored windows, with the defaults for what
+// does not parse.
+func windows(staleS, unreachS string) (stale, unreachable time.Duration) {
 	stale, unreachable = defaultStaleAfter, defaultUnreachableAfter
 	if d, perr := time.ParseDuration(staleS); perr == nil && d > 0 {
 		stale = d
@@ -45,7 +65,7 @@ func HeartbeatWindows(ctx context.Context, q RowQuerier, nodeID string) (stale, 
 	if d, perr := time.ParseDuration(unreachS); perr == nil && d > stale {
 		unreachable = d
 	}
-	return stale, unreachable, nil
+	return stale, unreachable
 }
 
 // HealthySinceSQL is the value node_agents.healthy_since takes when a
@@ -76,6 +96,13 @@ func NodeReachability(ctx context.Context, q RowQuerier, nodeID string, now time
 		return apiv1.NodeReachability{}, err
 	}
 	return reachability(store.NullTime(last), store.NullTime(since), store.Time(created), now, stale, unreach), nil
+}
+
+// Reachability is NodeReachability from values already read (many nodes
+// in one query): the node's last heartbeat and healthy run start (nil
+// when none), its creation, and its Domain's windows.
+func Reachability(last, healthySince *time.Time, created, now time.Time, stale, unreachable time.Duration) apiv1.NodeReachability {
+	return reachability(last, healthySince, created, now, stale, unreachable)
 }
 
 // reachability projects the last heartbeat and the start of the current

@@ -11,6 +11,7 @@ import (
 
 	"github.com/plexsphere/plexsphere/internal/audit"
 	"github.com/plexsphere/plexsphere/internal/nodeproto"
+	"github.com/plexsphere/plexsphere/internal/page"
 	"github.com/plexsphere/plexsphere/internal/store"
 )
 
@@ -68,6 +69,8 @@ type Config struct {
 	Audit *audit.Log
 	// Authz checks operator operations. Required.
 	Authz Authorizer
+	// Pages mints and checks the topology's cursors. Required.
+	Pages *page.Codec
 	// Mesh announces peer_endpoint_changed; nil announces nothing.
 	Mesh Announcer
 	// Events receives the relay events; nil emits nothing.
@@ -107,6 +110,8 @@ func New(cfg Config) (*Service, error) {
 		return nil, errors.New("nat: Config.Audit is required")
 	case cfg.Authz == nil:
 		return nil, errors.New("nat: Config.Authz is required")
+	case cfg.Pages == nil:
+		return nil, errors.New("nat: Config.Pages is required")
 	}
 	def := func(d *time.Duration, v time.Duration) {
 		if *d <= 0 {

@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/plexsphere/plexsphere/internal/apiclient"
 	"github.com/plexsphere/plexsphere/internal/apiv1"
 )
 
@@ -35,30 +36,77 @@ func (a *app) meshCommand() *cobra.Command {
 		Use:   "mesh",
 		Short: "Inspect a Domain's WireGuard mesh",
 		Example: `  plexctl mesh topology --domain 0190c0de-…
+  plexctl mesh topology --domain 0190c0de-… --summary
   plexctl mesh topology --domain 0190c0de-… -o json`,
 	})
 	cmd.AddCommand(a.meshTopologyCommand())
 	return cmd
 }
 
+// meshSummaryFields are a topology's counts of its selected edges.
+func meshSummaryFields(s apiv1.MeshTopologySummary) []field {
+	return []field{
+		{"Nodes", strconv.Itoa(s.Nodes)},
+		{"Edges", strconv.Itoa(s.Edges)},
+		{"Direct", strconv.Itoa(s.Direct)},
+		{"Relayed", strconv.Itoa(s.Relayed)},
+		{"Healthy", strconv.Itoa(s.Healthy)},
+		{"Stale", strconv.Itoa(s.Stale)},
+		{"Unreachable", strconv.Itoa(s.Unreachable)},
+		{"Never reported", strconv.Itoa(s.NeverReported)},
+	}
+}
+
 func (a *app) meshTopologyCommand() *cobra.Command {
-	var domain string
+	var (
+		domain, node string
+		pf           pageFlags
+		summary      bool
+	)
 	cmd := calls(&cobra.Command{
 		Use:   "topology",
 		Short: "Show every node of a Domain's mesh and how each reaches each other",
 		Long: `Show a Domain's mesh: its live nodes with their mesh IPs and reachability,
-then one edge per ordered pair of nodes that reported a path: direct, or
-relayed through a bridge (RELAY names the bridge node), and whether the
-report is healthy, stale, unreachable or was never made.`,
-		Example: `  plexctl mesh topology --domain 0190c0de-0000-7000-8000-000000000001`,
-		Args:    exactArgs(),
+then one edge per ordered pair of nodes: direct, or relayed through a bridge
+(RELAY names the bridge node), and whether the source's path report is
+healthy, stale, unreachable or was never made.
+
+A Domain of n nodes has n·(n−1) edges, so the server pages them (1,000 a
+page by default, at most 4,000). Without --limit or --cursor, plexctl reads
+every page; --node keeps the edges from or to one node; --summary prints only
+the counts of the edges by mode and status.`,
+		Example: `  plexctl mesh topology --domain 0190c0de-0000-7000-8000-000000000001
+  plexctl mesh topology --domain 0190c0de-… --summary
+  plexctl mesh topology --domain 0190c0de-… --node 0190c0de-0000-7000-8000-000000000007
+  plexctl mesh topology --domain 0190c0de-… --limit 500 -o json`,
+		Args: exactArgs(),
 	}, "getDomainMeshTopology")
+	addPageFlags(cmd, &pf)
+	cmd.Flags().Lookup("limit").Usage = "fetch one page of at most this many edges (server range 1..4000)"
+	cmd.Flags().StringVar(&node, "node", "", "only the edges from or to this node id")
+	cmd.Flags().BoolVar(&summary, "summary", false, "print only the node and edge counts")
 	cmd.RunE = a.action(func(cmd *cobra.Command, _ []string) error {
+		if pf.limit < 0 {
+			return usagef("--limit must not be negative")
+		}
 		c, err := a.client()
 		if err != nil {
 			return err
 		}
-		t, err := c.GetMeshTopology(cmd.Context(), domain)
+		opts := apiclient.TopologyOptions{NodeID: node, ListOptions: apiclient.ListOptions{Cursor: pf.cursor, Limit: pf.limit}}
+		var t *apiv1.MeshTopology
+		switch {
+		case summary:
+			opts.Limit = 1
+			if t, err = c.GetMeshTopology(cmd.Context(), domain, opts); err != nil {
+				return err
+			}
+			return printFields(a, t.Summary, meshSummaryFields(t.Summary))
+		case pf.limit > 0 || pf.cursor != "":
+			t, err = c.GetMeshTopology(cmd.Context(), domain, opts)
+		default:
+			t, err = c.MeshTopologyAll(cmd.Context(), domain, opts)
+		}
 		if err != nil {
 			return err
 		}
@@ -69,7 +117,13 @@ report is healthy, stale, unreachable or was never made.`,
 			return err
 		}
 		fmt.Fprintln(a.stdout)
-		return writeTable(a.stdout, t.Edges, meshEdgeColumns)
+		if err := writeTable(a.stdout, t.Edges, meshEdgeColumns); err != nil {
+			return err
+		}
+		if t.NextCursor != "" {
+			fmt.Fprintf(a.stderr, "%d of %d edges shown; more: repeat with --cursor %s\n", len(t.Edges), t.Summary.Edges, t.NextCursor)
+		}
+		return nil
 	})
 	addDomainFlag(cmd, &domain)
 	return cmd
@@ -84,7 +138,7 @@ func (a *app) nodesReachabilityCommand() *cobra.Command {
 		Short: "Show how a node reaches each of its peers: direct, relayed or down",
 		Long: `Show how a node reaches each of its peers, as the node last reported it:
 direct, or relayed through a bridge, and whether the report is current.
-It reads the node's Domain topology and keeps the edges leaving the node.`,
+It reads the node's edges in its Domain's topology and keeps those leaving it.`,
 		Example: `  plexctl nodes reachability 0190c0de-0000-7000-8000-000000000007
   plexctl nodes reachability 0190c0de-… -o json`,
 		Args: exactArgs("ID"),
@@ -98,11 +152,15 @@ It reads the node's Domain topology and keeps the edges leaving the node.`,
 		if err != nil {
 			return err
 		}
-		t, err := c.GetMeshTopology(cmd.Context(), n.DomainID)
-		if err != nil {
+		edges := []apiv1.MeshEdge{}
+		t, err := c.MeshTopologyAll(cmd.Context(), n.DomainID, apiclient.TopologyOptions{NodeID: n.ID})
+		switch {
+		case apiclient.IsCode(err, "node_not_found"):
+			// Not in the mesh (yet): no mesh address, no peers.
+			return printItems(a, edges, meshEdgeColumns[1:])
+		case err != nil:
 			return err
 		}
-		edges := []apiv1.MeshEdge{}
 		for _, e := range t.Edges {
 			if e.SourceNodeID == n.ID {
 				edges = append(edges, e)

@@ -43,6 +43,40 @@ func TestMeshCommands(t *testing.T) {
 				t.Fatalf("mesh topology without --domain: %d %q", r.code, r.stderr)
 			}
 
+			// The edges in pages: --limit fetches one page and names the
+			// next; --cursor continues; --node keeps one node's edges;
+			// --summary prints the counts only.
+			var sum apiv1.MeshTopologySummary
+			l.ok(&sum, "-o", "json", "mesh", "topology", "--domain", d, "--summary")
+			if sum != (apiv1.MeshTopologySummary{Nodes: 2, Edges: 2, Direct: 2, NeverReported: 2}) {
+				t.Fatalf("mesh topology --summary: %+v", sum)
+			}
+			r = l.ok(nil, "mesh", "topology", "--domain", d, "--summary")
+			if !strings.Contains(r.stdout, "Never reported:") || !strings.Contains(r.stdout, "Edges:") {
+				t.Fatalf("mesh topology --summary:\n%s", r.stdout)
+			}
+			var p1, p2 apiv1.MeshTopology
+			l.ok(&p1, "-o", "json", "mesh", "topology", "--domain", d, "--limit", "1")
+			if len(p1.Edges) != 1 || p1.NextCursor == "" || len(p1.Nodes) != 2 {
+				t.Fatalf("mesh topology --limit 1: %+v", p1)
+			}
+			l.ok(&p2, "-o", "json", "mesh", "topology", "--domain", d, "--cursor", p1.NextCursor)
+			if len(p2.Edges) != 1 || p2.NextCursor != "" || p2.Edges[0] == p1.Edges[0] {
+				t.Fatalf("mesh topology --cursor: %+v after %+v", p2, p1)
+			}
+			if r := l.ok(nil, "mesh", "topology", "--domain", d, "--limit", "1"); !strings.Contains(r.stderr, "--cursor ") ||
+				!strings.Contains(r.stderr, "1 of 2 edges") {
+				t.Fatalf("mesh topology --limit 1 does not name the next page: %q", r.stderr)
+			}
+			var one apiv1.MeshTopology
+			l.ok(&one, "-o", "json", "mesh", "topology", "--domain", d, "--node", n2)
+			if len(one.Edges) != 2 || one.Summary.Edges != 2 {
+				t.Fatalf("mesh topology --node: %+v", one)
+			}
+			if r := l.run("mesh", "topology", "--domain", d, "--limit", "-1"); r.code != ExitUsage {
+				t.Fatalf("--limit -1: %d %q", r.code, r.stderr)
+			}
+
 			// No node has reported a path yet: n1's one edge (to n2) is
 			// there, never reported.
 			var edges []apiv1.MeshEdge

@@ -103,6 +103,14 @@ func (p *Pool) Source(ctx context.Context, projectID string) (string, error) {
 	return g.meshIP.String(), nil
 }
 
+// SetWrap replaces Options.Wrap for the gateways started from now on
+// (e.g. `plexsphere dev`'s demo nodes, reached on loopback ports).
+func (p *Pool) SetWrap(wrap func(*wg.Engine) mesh.Engine) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.opts.Wrap = wrap
+}
+
 // NodeID is the node id of the Project's running gateway ("" if none).
 func (p *Pool) NodeID(projectID string) string {
 	p.mu.Lock()
@@ -221,8 +229,11 @@ func (p *Pool) start(g *gateway, projectID string) {
 		return
 	}
 	var engine mesh.Engine = eng
-	if p.opts.Wrap != nil {
-		engine = p.opts.Wrap(eng)
+	p.mu.Lock()
+	wrap := p.opts.Wrap
+	p.mu.Unlock()
+	if wrap != nil {
+		engine = wrap(eng)
 	}
 	ag, err := agent.New(agent.Options{Identity: id, Store: store, ControlPlane: cl, Mesh: engine, Logger: log,
 		Mode: "gateway", HeartbeatInterval: 10 * time.Second})

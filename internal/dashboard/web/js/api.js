@@ -131,6 +131,17 @@ export async function list(path, params = {}, opts) {
   return { items: data?.items || [], next_cursor: data?.next_cursor || '' };
 }
 
+// socket opens a WebSocket to an API path on this origin (the browser
+// sends the session cookie; the server checks the Origin).
+export function socket(path, params) {
+  if (!path.startsWith('/v1/')) throw new Error(`api: not an API path: ${path}`);
+  const u = new URL(path + query(params), location.href);
+  u.protocol = u.protocol === 'https:' ? 'wss:' : 'ws:';
+  const ws = new WebSocket(u);
+  ws.binaryType = 'arraybuffer';
+  return ws;
+}
+
 // stream opens an SSE stream of the API; handlers maps event names to
 // functions taking the parsed data (JSON when it parses). Returns a close
 // function.

@@ -1,9 +1,9 @@
 // app.js: boots the dashboard: theme, session (GET /v1/auth/whoami),
 // hash routing over the routes of pages/index.js, and the Shell.
-import { html, render, useState, useEffect, Shell, EmptyState, applyTheme, toast } from './ui.js';
+import { html, render, useState, useEffect, Shell, EmptyState, Spinner, applyTheme, toast } from './ui.js';
 import { get, del, onUnauthenticated, hasSessionHint, forgetSession, setCurrentUser, RETURN_KEY } from './api.js';
 import { match, useHash, navigate } from './router.js';
-import { routes } from './pages/index.js';
+import { loadedRoutes, onRoutes } from './pages/index.js';
 
 // PENDING is the user while whoami is on its way.
 const PENDING = Object.freeze({ pending: true });
@@ -23,7 +23,11 @@ function App() {
     if (user === PENDING) get('/v1/auth/whoami').then((u) => { setCurrentUser(u); setUser(u); }).catch(() => setUser(null));
     return onUnauthenticated(() => setUser(null));
   }, []);
-  const m = match(routes, hash);
+  // The page modules arrive after the first render: re-render as they do.
+  const [, setKnown] = useState(0);
+  useEffect(() => onRoutes(() => setKnown((x) => x + 1)), []);
+  const { stable, all: routes, done } = loadedRoutes();
+  const m = match(stable, hash);
   const route = m.route;
   useEffect(() => {
     document.title = route ? `${route.title} · plexsphere` : 'plexsphere';
@@ -36,9 +40,14 @@ function App() {
       navigate(back && back !== '#/sign-in' ? back : '#/domains');
     }
   }, [user, m.path]);
+  // Until the module of this location has loaded, a spinner (a location
+  // no route matches is "not found" only once every module has).
+  const waiting = html`<div class="bare"><${Spinner} label="Loading the page" /></div>`;
+  if (!route && !done) return waiting;
   if (!user && !(route && route.public)) {
+    const signIn = stable.find((r) => r.path === '#/sign-in');
+    if (!signIn) return waiting;
     if (m.path !== '/' && m.path !== '/sign-in') sessionStorage.setItem(RETURN_KEY, location.hash);
-    const signIn = routes.find((r) => r.path === '#/sign-in');
     const Page = signIn.component;
     return html`<div class="bare"><${Page} params=${{}} query=${m.query} onSignedIn=${setUser} /></div>`;
   }

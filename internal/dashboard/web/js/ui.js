@@ -343,15 +343,22 @@ export function Shell({ routes, current, user, onSignOut, children }) {
 
 // ---- Helpers for pages -------------------------------------------------------
 
-// useLoad runs fn (async) when deps change: {data, error, loading, reload}.
+// useLoad runs fn (async) when deps change: {data, error, loading,
+// refreshing, reload}. A change of deps shows loading; a reload keeps the
+// data on screen while it runs (refreshing, not loading), so a page that
+// shows a spinner while loading does not blank out under an open dialog
+// or the button a user is about to click.
 export function useLoad(fn, deps = []) {
-  const [s, setS] = useState({ data: null, error: null, loading: true });
+  const [s, setS] = useState({ data: null, error: null, loading: true, refreshing: false });
   const [n, setN] = useState(0);
+  const last = useRef(null);
   useEffect(() => {
     let live = true;
-    setS((o) => ({ ...o, loading: true }));
-    fn().then((data) => live && setS({ data, error: null, loading: false }))
-      .catch((error) => live && setS({ data: null, error, loading: false }));
+    const same = last.current && last.current.length === deps.length && deps.every((d, i) => Object.is(d, last.current[i]));
+    last.current = deps;
+    setS((o) => (same && o.data !== null ? { ...o, refreshing: true } : { ...o, loading: true }));
+    fn().then((data) => live && setS({ data, error: null, loading: false, refreshing: false }))
+      .catch((error) => live && setS({ data: null, error, loading: false, refreshing: false }));
     return () => { live = false; };
   }, [...deps, n]);
   return { ...s, reload: () => setN((x) => x + 1) };

@@ -5,7 +5,7 @@ import { html, useState, useEffect, useRef, PageHeader, DataTable, Button, Card,
 import { get, list, del, stream } from '../api.js';
 import { navigate, href } from '../router.js';
 import { useDomains } from './projects.js';
-import { TopologyGraph } from '../widgets/topology.js';
+import { TopologyGraph, TopologySummary, MaxDrawnEdges } from '../widgets/topology.js';
 import { NodeLabels } from './labels.js';
 
 // The list row has no status: each shown row reads its node (GET
@@ -187,51 +187,94 @@ function NodePage({ params }) {
   </div>`;
 }
 
-// TopologyLimit is the largest mesh the page draws: the topology
-// operation answers every ordered node pair (n·(n−1) edges, ~180 MB at
-// 1,000 nodes), so a larger Domain gets its node list instead.
-export const TopologyLimit = 200;
+// The topology operation pages its n·(n−1) directed edges. The page asks
+// at once for the nodes and the summary (one edge) and for a whole page of
+// edges: a mesh small enough to draw (MaxDrawnEdges) is drawn from that
+// page; a larger one shows its summary as soon as it arrives and draws the
+// edges of one node — its neighbourhood — read next.
+const TopoPage = 4000; // the operation's largest page
 
-// readTopology reads the first page of the Domain's nodes (names for the
-// labels; more than TopologyLimit nodes means too large) and, alongside,
-// the topology, which is abandoned when the mesh is too large.
-async function readTopology(domainID) {
-  const ctl = new AbortController();
-  const namesP = list('/v1/nodes', { domain_id: domainID, limit: TopologyLimit });
-  const topoP = get(`/v1/domains/${encodeURIComponent(domainID)}/mesh/topology`, undefined, { signal: ctl.signal });
-  topoP.catch(() => {});
-  const names = await namesP;
-  if (names.next_cursor) {
-    ctl.abort();
-    return { large: true, names: names.items };
+function topoPath(domainID) {
+  return `/v1/domains/${encodeURIComponent(domainID)}/mesh/topology`;
+}
+
+// topoPages reads the pages from first on until max edges.
+async function topoPages(domainID, params, max, first) {
+  let t = first || await get(topoPath(domainID), { ...params, limit: TopoPage });
+  const edges = [...t.edges];
+  while (t.next_cursor && edges.length < max) {
+    t = await get(topoPath(domainID), { ...params, limit: TopoPage, cursor: t.next_cursor });
+    edges.push(...t.edges);
   }
-  return { topo: await topoP, names: names.items };
+  return { ...t, edges, next_cursor: t.next_cursor };
+}
+
+// useTopology reads a Domain's topology whenever domainID, focus or n
+// change: {head (nodes and summary), topo (what to draw), large, focus
+// (the node whose edges topo holds when large), names, error}. What was
+// read stays shown while the next read runs.
+function useTopology(domainID, focus, n) {
+  const [st, setSt] = useState({});
+  const shownFor = useRef('');
+  useEffect(() => {
+    if (!domainID) return undefined;
+    let live = true;
+    const ctl = new AbortController();
+    const set = (patch) => { if (live) setSt((o) => ({ ...o, ...patch })); };
+    if (shownFor.current !== domainID) { shownFor.current = domainID; setSt({}); }
+    list('/v1/nodes', { domain_id: domainID, limit: 200 }).then((l) => set({ names: l.items }), () => {});
+    const wholeP = get(topoPath(domainID), { limit: TopoPage }, { signal: ctl.signal });
+    wholeP.catch(() => {});
+    (async () => {
+      const head = await get(topoPath(domainID), { limit: 1 });
+      if ((head.summary?.edges ?? 0) <= MaxDrawnEdges) {
+        const topo = await topoPages(domainID, {}, MaxDrawnEdges, await wholeP);
+        set({ head: topo, topo, large: false, focus: undefined, error: null });
+        return;
+      }
+      ctl.abort();
+      const ids = new Set(head.nodes.map((x) => x.node_id));
+      const pick = (focus && ids.has(focus) && focus)
+        || (head.nodes.find((x) => x.reachability === 'unreachable') || head.nodes[0]).node_id;
+      set({ head, large: true, error: null });
+      const near = await topoPages(domainID, { node_id: pick }, MaxDrawnEdges);
+      set({ topo: near, focus: pick });
+    })().catch((error) => set({ error }));
+    return () => { live = false; ctl.abort(); };
+  }, [domainID, focus, n]);
+  return st;
 }
 
 function TopologyPage({ query }) {
   const domainID = query.domain_id || '';
+  const focusQ = query.node_id || '';
   const [n, setN] = useState(0);
-  const read = useLoad(() => (domainID ? readTopology(domainID) : Promise.resolve(null)), [domainID, n]);
+  const shown = useTopology(domainID, focusQ, n);
   const live = useLiveNodes(domainID, () => setN((x) => x + 1));
-  // The last read stays shown while the next one loads.
-  const last = useRef(null);
-  if (read.data) last.current = read.data;
-  const shown = last.current;
-  const nameOf = Object.fromEntries((shown?.names || []).map((x) => [x.id, x.name || x.id.slice(0, 8)]));
-  const topo = shown?.topo;
+  const nameOf = Object.fromEntries((shown.names || []).map((x) => [x.id, x.name || x.id.slice(0, 8)]));
+  const { head, topo } = shown;
+  const focusOn = (id) => navigate('#/topology', { domain_id: domainID, node_id: id });
   return html`<div data-testid="topology-page">
     <${PageHeader} title="Mesh topology">
       <${DomainPicker} value=${domainID} onPick=${(id) => navigate('#/topology', { domain_id: id })} testid="topology-domain" />
       <span data-testid="topology-live" data-live=${live ? 'yes' : 'no'}><${StatusBadge} status=${live ? 'live' : 'offline'} tone=${live ? 'success' : 'neutral'} testid="topology-live-badge" /></span>
       ${domainID && html`<a class="btn" href=${href('#/nodes', { domain_id: domainID })} data-testid="topology-nodes">Nodes</a>`}
     <//>
-    ${read.error && html`<${ErrorBox} error=${read.error} />`}
-    ${!shown && !read.error && html`<${Spinner} />`}
-    ${shown?.large && html`<${EmptyState} testid="topology-too-large" title=${`More than ${TopologyLimit} nodes`}
-      action=${html`<a class="btn" href=${href('#/nodes', { domain_id: domainID })}>Open the node list</a>`}>
-      This mesh is too large to draw here: its topology lists every pair of nodes. The node list shows each node's reachability.<//>`}
+    ${shown.error && html`<${ErrorBox} error=${shown.error} />`}
+    ${domainID && !head && !shown.error && html`<${Spinner} />`}
+    ${shown.large && head && html`<${TopologySummary} topo=${head} />
+      <div class="row" data-testid="topology-large">
+        <p class="muted">This mesh has ${head.summary.edges.toLocaleString()} directed edges, too many to draw at once: the graph shows one node's pairs. Pick a node here or on the graph.</p>
+        <label class="filter">Node
+          <select value=${shown.focus || focusQ} onChange=${(e) => focusOn(e.target.value)} data-testid="topology-focus">
+            ${head.nodes.map((x) => html`<option value=${x.node_id}>${nameOf[x.node_id] || x.mesh_ip} (${x.reachability})</option>`)}
+          </select></label>
+        ${shown.focus && html`<a class="btn" href=${`#/nodes/${shown.focus}`} data-testid="topology-focus-open">Open node</a>`}
+      </div>
+      ${!topo && html`<${Spinner} label="Loading the node's pairs" />`}`}
     ${topo && topo.nodes.length === 0 && html`<${EmptyState} testid="topology-empty" title="No nodes in this mesh yet">Enrolled nodes appear here as they join.<//>`}
-    ${topo && topo.nodes.length > 0 && html`<${TopologyGraph} topo=${topo} names=${nameOf} onNode=${(id) => navigate(`#/nodes/${id}`)} />
+    ${topo && topo.nodes.length > 0 && html`<${TopologyGraph} topo=${topo} names=${nameOf} focus=${shown.large ? shown.focus : undefined}
+        onNode=${shown.large ? focusOn : (id) => navigate(`#/nodes/${id}`)} />
       <p class="muted" data-testid="topology-generated">Generated ${fmtTime(topo.generated_at)}; updates as nodes join, leave or change reachability.</p>`}
   </div>`;
 }

@@ -1,5 +1,6 @@
 // Mediated-access sessions of a Project (docs/access.md): list, issue
-// (ssh / tcp / k8s target; the session token is shown once), revoke, and
+// (ssh / tcp / k8s target; the session token is shown once), the browser
+// terminal of an ssh session issued for it (web/terminal.html), revoke, and
 // the replay of an ssh session's recording (asciicast v2, played back as
 // text).
 import { html, useState, useEffect, useRef, PageHeader, DataTable, Button, Dialog, Form, Field, KV, Card, Spinner, ErrorBox, StatusBadge, SecretReveal, Short, fmtTime, useLoad, toast } from '../ui.js';
@@ -8,6 +9,9 @@ import { navigate, href } from '../router.js';
 import { ProjectPick, useProjects } from '../widgets/projectpick.js';
 
 const sp = (pid) => `/v1/projects/${encodeURIComponent(pid)}/sessions`;
+
+// terminalHref is the browser terminal page of a session (web/terminal.html).
+const terminalHref = (pid, sid) => `terminal.html?project_id=${encodeURIComponent(pid)}&session_id=${encodeURIComponent(sid)}`;
 
 function targetText(t = {}) {
   if (t.ssh) return `ssh ${t.ssh.user}${t.ssh.allowed_commands?.length ? ` (${t.ssh.allowed_commands.length} commands)` : ''}`;
@@ -26,21 +30,25 @@ function IssueSession({ pid, onIssued, onCancel }) {
     if (kind === 'ssh') target = { ssh: { user: v.user } };
     else if (kind === 'k8s') target = { k8s: { user: v.user } };
     else target = { tcp: { host: v.host, port: v.port } };
+    const terminal = kind === 'ssh' && v.ssh_key === 'terminal';
     const r = await post(sp(pid), {
       resource_id: v.resource_id, kind, target, requested_ttl_seconds: v.ttl || undefined,
-      public_key: kind === 'ssh' && v.public_key ? v.public_key : undefined,
+      public_key: kind === 'ssh' && !terminal && v.public_key ? v.public_key : undefined,
+      terminal: terminal || undefined,
     });
     onIssued(r);
   };
   return html`<${ErrorBox} error=${resources.error} />
-  <${Form} initial=${{ resource_id: options[0]?.[0] || '', kind: 'ssh' }} onSubmit=${submit} onCancel=${onCancel} submitLabel="Issue session" testid="session-form">
+  <${Form} initial=${{ resource_id: options[0]?.[0] || '', kind: 'ssh', ssh_key: 'own' }} onSubmit=${submit} onCancel=${onCancel} submitLabel="Issue session" testid="session-form">
     <${Field} name="resource_id" label="Resource" type="select" options=${options} required hint="The Resource the session reaches (its node serves the access listener)." />
     <${Field} name="kind" label="Kind" type="select" options=${[['ssh', 'ssh: a shell'], ['tcp', 'tcp: port forwarding'], ['k8s', 'k8s: Kubernetes API']]} />
     <${Field} name="user" label="User (ssh, k8s)" placeholder="root" />
     <${Field} name="host" label="Host (tcp)" placeholder="127.0.0.1" />
     <${Field} name="port" label="Port (tcp)" type="number" />
     <${Field} name="ttl" label="Lifetime (seconds)" type="number" hint="At most 30 minutes." />
-    <${Field} name="public_key" label="OpenSSH public key (ssh)" type="textarea" hint="ssh sessions need it: the one authorized_keys line the session accepts." />
+    <${Field} name="ssh_key" label="Key (ssh)" type="select" options=${[['own', 'My OpenSSH public key (plexctl ssh, ssh)'], ['terminal', 'Browser terminal: the control plane holds the key']]}
+      hint="A browser terminal session opens here, in a terminal page; the other kind accepts only your key." />
+    <${Field} name="public_key" label="OpenSSH public key (ssh)" type="textarea" hint="The one authorized_keys line the session accepts (not for a browser terminal)." />
   <//>`;
 }
 
@@ -73,6 +81,7 @@ function SessionsPage({ query }) {
       ${open && !issued && html`<${IssueSession} pid=${pid} onCancel=${() => setOpen(false)} onIssued=${(r) => { setIssued(r); setReload((n) => n + 1); }} />`}
       ${open && issued && html`<div class="stack">
         <p>Session <a class="mono" href=${`#/projects/${pid}/sessions/${issued.session_id}`} data-testid="session-issued-link">${issued.session_id}</a> expires ${fmtTime(issued.expires_at)}.</p>
+        ${issued.session?.terminal && html`<p><a class="btn btn-primary" href=${terminalHref(pid, issued.session_id)} target="_blank" rel="noopener" data-testid="session-issued-terminal">Open the terminal</a></p>`}
         <${SecretReveal} value=${issued.token} label="Session token" testid="session-token" />
       </div>`}
     <//>
@@ -151,11 +160,12 @@ function SessionPage({ params }) {
   return html`<div data-testid="session-detail" data-id=${s.id} data-status=${s.status}>
     <${PageHeader} title=${`Session ${s.id.slice(0, 8)}…`}>
       <a class="btn" href=${href('#/sessions', { project_id: pid })}>All sessions</a>
+      ${s.status === 'active' && s.terminal && html`<a class="btn btn-primary" href=${terminalHref(pid, s.id)} target="_blank" rel="noopener" data-testid="session-terminal">Open the terminal</a>`}
       ${s.status === 'active' && html`<${Button} variant="danger" onClick=${() => setRevoking(true)} data-testid="session-revoke">Revoke<//>`}
     <//>
     <${Card}><${KV} testid="session-kv" items=${[
       ['Status', html`<${StatusBadge} status=${s.status} testid="session-status" />`],
-      ['Kind', s.kind],
+      ['Kind', s.terminal ? `${s.kind} (browser terminal)` : s.kind],
       ['Target', html`<span class="mono">${targetText(s.target)}</span>`],
       ['Resource', html`<a class="mono" href=${`#/resources/${s.resource_id}`}>${s.resource_id}</a>`],
       ['Node', s.node_id ? html`<span class="mono">${s.node_id}</span>` : '—'],
