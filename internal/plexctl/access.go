@@ -37,6 +37,11 @@ type accessHooks struct {
 	exec func(ctx context.Context, argv, env []string) (int, error)
 	// sleep waits d or until ctx ends (asciicast playback).
 	sleep func(ctx context.Context, d time.Duration) error
+	// termSize is the local terminal's size for 'sessions terminal'.
+	termSize func() (cols, rows int)
+	// resizes delivers a value each time the local terminal's size
+	// changes, until ctx ends (default: SIGWINCH when stdin is a terminal).
+	resizes func(ctx context.Context) <-chan struct{}
 }
 
 func (a *app) execProgram(ctx context.Context, argv, env []string) (int, error) {

@@ -31,17 +31,20 @@ func (a *app) sessionsCommand() *cobra.Command {
 	cmd := a.group(&cobra.Command{
 		Use:     "sessions",
 		Aliases: []string{"session"},
-		Short:   "List, inspect, revoke and replay mediated access sessions",
+		Short:   "List, inspect, revoke, replay and open mediated access sessions",
 		Long: `Mediated access sessions are issued by 'plexctl ssh', 'plexctl tcp' and
 'plexctl kube credential'. These commands list them, show one, revoke one
 (its live connections close within a second) and replay the recording of
-an ssh session.`,
+an ssh session. 'sessions issue' issues an ssh session, with --terminal
+one whose key the control plane holds, and 'sessions terminal' opens a
+shell on the node through such a session.`,
 		Example: `  plexctl sessions list --project 0190c0de-… --status active
   plexctl sessions revoke --project 0190c0de-… 0190c0de-…-5e55
-  plexctl sessions play --project 0190c0de-… 0190c0de-…-5e55 --speed 4`,
+  plexctl sessions play --project 0190c0de-… 0190c0de-…-5e55 --speed 4
+  plexctl sessions terminal --project 0190c0de-… --resource 0190c0de-…-7e50 --user deploy`,
 	})
 	cmd.AddCommand(a.sessionsListCommand(), a.sessionsGetCommand(), a.sessionsRevokeCommand(),
-		a.sessionsPlayCommand())
+		a.sessionsPlayCommand(), a.sessionsIssueCommand(), a.sessionsTerminalCommand())
 	return cmd
 }
 
@@ -131,6 +134,7 @@ func sessionFields(s *apiclient.Session) []field {
 		{"Node", s.NodeID},
 		{"Identity", s.IdentityID},
 		{"Recording", yesNo(s.HasRecording)},
+		{"Terminal", yesNo(s.Terminal)},
 		{"Issued", ts(s.IssuedAt)},
 		{"Expires", ts(s.ExpiresAt)},
 		{"Last active", ts(s.LastActiveAt)},
