@@ -15,7 +15,8 @@ import (
 func (s *Server) assembleAlerts(pages *page.Codec, log *slog.Logger) error {
 	var err error
 	s.Alerts, err = alerts.New(alerts.Config{DB: s.DB, Audit: s.Audit, Authz: s.Guard, Pages: pages, Keyring: s.Keyring,
-		Metrics: s.NodeMetrics, Logger: log, Interval: s.Config.AlertEvalInterval, PublicURL: s.Config.PublicURL})
+		Metrics: s.NodeMetrics, Logger: log, Interval: s.Config.AlertEvalInterval, PublicURL: s.Config.PublicURL,
+		AllowPrivateWebhooks: s.Config.AlertWebhookAllowPrivate})
 	if err != nil {
 		return err
 	}

@@ -111,6 +111,11 @@ type Config struct {
 	// AlertEvalInterval is how often alert rules are evaluated and their
 	// webhook notifications sent (issue 15; at least 1s).
 	AlertEvalInterval time.Duration `yaml:"alert_eval_interval"`
+	// AlertWebhookAllowPrivate lets alert rules send webhooks to loopback,
+	// link-local, private (RFC 1918, ULA), shared (100.64.0.0/10),
+	// unspecified and multicast addresses, refused by default (SSRF) at
+	// rule changes and at every connection (issue 15).
+	AlertWebhookAllowPrivate bool `yaml:"alert_webhook_allow_private"`
 	// MetricsRemoteWriteURL, when set, also (or, with MetricsRemoteMode
 	// "remote", only) sends ingested node samples there with Prometheus
 	// remote-write; MetricsQueryURL, when set, runs metrics queries on that
@@ -267,6 +272,7 @@ func (c *Config) fields() []field {
 		{"node_log_retention", "how long node log lines and host audit events are kept, deleted in bounded batches (at least 1h)", &c.NodeLogRetention},
 		{"metrics_retention", "how long node metric samples are kept in the embedded TSDB under <data-dir>/tsdb (at least 1h)", &c.MetricsRetention},
 		{"alert_eval_interval", "how often alert rules are evaluated and their webhook notifications sent (at least 1s)", &c.AlertEvalInterval},
+		{"alert_webhook_allow_private", "let alert rule webhooks reach loopback, link-local, private (RFC 1918, ULA), 100.64.0.0/10, unspecified and multicast addresses (on-premises receivers; refused by default)", &c.AlertWebhookAllowPrivate},
 		{"metrics_remote_write_url", "Prometheus remote-write URL (…/api/v1/write) that ingested node samples are also sent to (empty = off)", &c.MetricsRemoteWriteURL},
 		{"metrics_query_url", "base URL of a Prometheus HTTP API (below which /api/v1/query is) that metrics queries are proxied to, confined (empty = the embedded TSDB)", &c.MetricsQueryURL},
 		{"metrics_remote_mode", "both (embedded TSDB and remote-write) or remote (remote-write only; needs metrics_query_url)", &c.MetricsRemoteMode},

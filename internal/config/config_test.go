@@ -200,3 +200,27 @@ func TestOpenBaoValidation(t *testing.T) {
 		t.Errorf("kek_file flag: %q %v", c.KEKFile, err)
 	}
 }
+
+// TestAlertWebhookAllowPrivate: off by default; the file, the environment
+// and the flag turn it on, a flag set to false wins over the environment.
+func TestAlertWebhookAllowPrivate(t *testing.T) {
+	if c, err := Load(flags(t), envOf(nil)); err != nil || c.AlertWebhookAllowPrivate {
+		t.Fatalf("default: %v %v", c.AlertWebhookAllowPrivate, err)
+	}
+	file := filepath.Join(t.TempDir(), "c.yaml")
+	os.WriteFile(file, []byte("alert_webhook_allow_private: true\n"), 0o600)
+	if c, err := Load(flags(t, "--config", file), envOf(nil)); err != nil || !c.AlertWebhookAllowPrivate {
+		t.Fatalf("file: %v %v", c.AlertWebhookAllowPrivate, err)
+	}
+	env := envOf(map[string]string{"PLEXSPHERE_ALERT_WEBHOOK_ALLOW_PRIVATE": "true"})
+	if c, err := Load(flags(t), env); err != nil || !c.AlertWebhookAllowPrivate {
+		t.Fatalf("env: %v %v", c.AlertWebhookAllowPrivate, err)
+	}
+	if c, err := Load(flags(t, "--alert-webhook-allow-private=false"), env); err != nil || c.AlertWebhookAllowPrivate {
+		t.Fatalf("flag: %v %v", c.AlertWebhookAllowPrivate, err)
+	}
+	if _, err := Load(flags(t), envOf(map[string]string{"PLEXSPHERE_ALERT_WEBHOOK_ALLOW_PRIVATE": "maybe"})); err == nil ||
+		!strings.Contains(err.Error(), "ALERT_WEBHOOK_ALLOW_PRIVATE") {
+		t.Fatalf("bad env: %v", err)
+	}
+}

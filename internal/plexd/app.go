@@ -167,6 +167,7 @@ var flagHelp = map[config.Key]string{
 	config.KeyTelemetryAuditInterval:   "time between audit record batches (default 15s)",
 	config.KeyTelemetryJournaldUnits:   "systemd units whose journald lines are sent, comma separated (default none: no logs)",
 	config.KeyTelemetryAuditLog:        "auditd log tailed when present (default " + config.DefaultTelemetryAuditLog + "; off disables it)",
+	config.KeyTelemetryKubeAuditLog:    "Kubernetes API server audit log (JSON lines) tailed for audit records (default none: off)",
 	config.KeyTelemetryQueueMax:        "bound of the on-disk telemetry queue; the oldest batches are dropped beyond it (default 64MiB)",
 }
 

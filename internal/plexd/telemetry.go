@@ -16,7 +16,8 @@ const telemetryDir = "telemetry"
 
 // telemetry builds the node's telemetry pipeline from the configuration:
 // system metrics, the mesh engine's tunnel and latency stats, journald
-// lines of the allowed units, auditd's log where present; nil when
+// lines of the allowed units, auditd's log where present, a Kubernetes
+// API server's audit log when configured; nil when
 // telemetry is disabled.
 func (a *app) telemetry(cfg *config.Config, cl *cpclient.Client, rt *meshRuntime, log *slog.Logger) (*telemetry.Telemetry, error) {
 	tc := cfg.Telemetry
@@ -42,6 +43,10 @@ func (a *app) telemetry(cfg *config.Config, cl *cpclient.Client, rt *meshRuntime
 	if tc.AuditLog != "" {
 		opts.Audit = telemetry.NewAuditLog(telemetry.AuditLogOptions{Path: tc.AuditLog, Hostname: cfg.Hostname,
 			PositionPath: filepath.Join(dir, "audit.position"), Clock: a.env.Clock, Logger: log})
+	}
+	if tc.KubeAuditLog != "" {
+		opts.KubeAudit = telemetry.NewKubeAuditLog(telemetry.KubeAuditLogOptions{Path: tc.KubeAuditLog, Hostname: cfg.Hostname,
+			PositionPath: filepath.Join(dir, "kube-audit.position"), Clock: a.env.Clock, Logger: log})
 	}
 	return telemetry.New(opts)
 }

@@ -22,6 +22,14 @@ import (
 
 const webhookSecret = "s3cret-signing-key-0123456789"
 
+// allowLoopback tunes a test server whose webhook receivers listen on
+// loopback (httptest): alert_webhook_allow_private, and no evaluation
+// loop (the tests step the clock).
+func allowLoopback(c *config.Config) {
+	c.AlertEvalInterval = 24 * time.Hour
+	c.AlertWebhookAllowPrivate = true
+}
+
 // received is one webhook request as the receiver saw it.
 type received struct {
 	msg      alerts.Message
@@ -124,7 +132,7 @@ func listIncidents(t *testing.T, e *apptest.Env, token, domain, status string) (
 func TestAlertRuleFiresIncidentsAndSignedWebhooks(t *testing.T) {
 	for _, b := range apptest.Backends(t) {
 		t.Run(string(b), func(t *testing.T) {
-			e := apptest.StartConfig(t, b, func(c *config.Config) { c.AlertEvalInterval = 24 * time.Hour })
+			e := apptest.StartConfig(t, b, allowLoopback)
 			fx := e.NewEnrolment(t, "alerts", "10.141.0.0/16", 50)
 			nodes := make([]apptest.Node, 50)
 			host := map[string]int{}
@@ -251,7 +259,7 @@ func checkNotifications(t *testing.T, got []received, status string, want int, i
 func TestNodeDownRetriesManualIncidentsAndScoping(t *testing.T) {
 	for _, b := range apptest.Backends(t) {
 		t.Run(string(b), func(t *testing.T) {
-			e := apptest.StartLogged(t, b, func(c *config.Config) { c.AlertEvalInterval = 24 * time.Hour })
+			e := apptest.StartLogged(t, b, allowLoopback)
 			fx := e.NewEnrolment(t, "down", "10.142.0.0/16", 2)
 			n1 := e.RegisterNode(t, fx.Token.Token, "quiet", 1)
 			other := e.NewEnrolment(t, "other", "10.143.0.0/16", 1)

@@ -203,7 +203,7 @@ func (s *Service) createRule(ctx context.Context, in *createRuleInput) (*ruleOut
 	if r.hold, err = parseHold(in.Body.For); err != nil {
 		return nil, err
 	}
-	if err := validateWebhook(r.WebhookURL, in.Body.WebhookSecret); err != nil {
+	if err := s.validateWebhook(r.WebhookURL, in.Body.WebhookSecret); err != nil {
 		return nil, err
 	}
 	if err := s.validate(&r); err != nil {
@@ -342,7 +342,7 @@ func (s *Service) patch(r *rule, b apiv1.AlertRuleUpdate) error {
 			r.sealed = ""
 		}
 	}
-	if err := validateWebhook(r.WebhookURL, secret); err != nil {
+	if err := s.validateWebhook(r.WebhookURL, secret); err != nil {
 		return err
 	}
 	if b.WebhookSecret != nil {

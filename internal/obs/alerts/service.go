@@ -103,8 +103,14 @@ type Config struct {
 	Interval time.Duration
 	// PublicURL prefixes the notifications' generatorURL.
 	PublicURL string
-	// Client sends the webhooks (default: a client with a 10 s timeout).
+	// Client sends the webhooks (default: a client with a 10 s timeout
+	// that follows no redirects and, unless AllowPrivateWebhooks, uses no
+	// proxy and refuses loopback, link-local, private, shared (100.64/10),
+	// unspecified and multicast addresses at connection time).
 	Client *http.Client
+	// AllowPrivateWebhooks lets rules name webhooks on such addresses
+	// (on-premises receivers): no check at rule changes nor at delivery.
+	AllowPrivateWebhooks bool
 	// MaxRules bounds a Domain's rules; MaxAttempts and Backoff the
 	// deliveries of one notification.
 	MaxRules    int
@@ -167,9 +173,7 @@ func New(cfg Config) (*Service, error) {
 		cfg.Interval = DefaultInterval
 	}
 	if cfg.Client == nil {
-		// Redirects are not followed: the rule names the one receiver.
-		cfg.Client = &http.Client{Timeout: deliverTimeout,
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+		cfg.Client = guardedClient(cfg.AllowPrivateWebhooks)
 	}
 	if cfg.MaxRules <= 0 {
 		cfg.MaxRules = DefaultMaxRules

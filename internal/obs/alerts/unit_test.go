@@ -2,6 +2,7 @@ package alerts
 
 import (
 	"encoding/json"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -173,4 +174,27 @@ func TestCompileConfinesAndCompares(t *testing.T) {
 		t.Fatalf("compiled %s", q)
 	}
 	confinedToDomain(t, c.ar.Query())
+}
+
+// TestRefusedAddress: the SSRF guard's ranges, edges included.
+func TestRefusedAddress(t *testing.T) {
+	for a, refused := range map[string]bool{
+		"127.0.0.1": true, "127.255.255.255": true, "::1": true, "10.1.2.3": true, "172.16.0.1": true, "172.31.255.255": true,
+		"192.168.0.1": true, "100.64.0.0": true, "100.127.255.255": true, "169.254.169.254": true, "fe80::1": true,
+		"fd12::1": true, "fc00::1": true, "0.0.0.0": true, "0.1.2.3": true, "::": true, "224.0.0.251": true, "ff02::1": true,
+		"255.255.255.255": true, "::ffff:10.0.0.1": true, "64:ff9b::7f00:1": true,
+		"8.8.8.8": false, "100.63.255.255": false, "100.128.0.0": false, "172.32.0.1": false, "172.15.255.255": false,
+		"192.169.0.1": false, "2606:4700::1111": false, "64:ff9b::808:808": false, "203.0.113.7": false,
+	} {
+		if got := refusedAddress(netip.MustParseAddr(a)) != ""; got != refused {
+			t.Errorf("%s: refused %v, want %v", a, got, refused)
+		}
+	}
+	for s, want := range map[string]string{"127.1": "127.0.0.1", "2130706433": "127.0.0.1", "0x7f.0.0.1": "127.0.0.1",
+		"010.0.0.1": "8.0.0.1", "10.1.258": "10.1.1.2", "1.2.3.4": "1.2.3.4", "example.com": "invalid IP", "1.2.3.4.5": "invalid IP",
+		"256.1": "invalid IP", "1.2.65536": "invalid IP", "": "invalid IP", "0x": "invalid IP", "08": "invalid IP"} {
+		if got := parseLegacyIPv4(s).String(); got != want {
+			t.Errorf("parseLegacyIPv4(%q) = %s, want %s", s, got, want)
+		}
+	}
 }

@@ -159,3 +159,13 @@ func validateWebhook(raw, secret string) error {
 	}
 	return nil
 }
+
+// validateWebhook is validateWebhook plus, unless the configuration allows
+// private receivers, the refusal of a literal address inside the control
+// plane's networks.
+func (s *Service) validateWebhook(raw, secret string) error {
+	if err := validateWebhook(raw, secret); err != nil || raw == "" || s.cfg.AllowPrivateWebhooks {
+		return err
+	}
+	return checkWebhookHost(raw)
+}

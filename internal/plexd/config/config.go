@@ -85,7 +85,7 @@ func Keys() []Key {
 		KeySecretsGroup, KeyAccessPort, KeyAccessSSHUsers, KeyAccessKubeAPI, KeyAccessKubeTokenFile, KeyAccessKubeCAFile,
 		KeyAccessRecordingMax, KeyActionsDisabled, KeyActionsServiceAllow, KeyActionsFileAllow, KeyHooksDir, KeyHooksUser,
 		KeyTelemetryDisabled, KeyTelemetryMetricsInterval, KeyTelemetryLogsInterval, KeyTelemetryAuditInterval,
-		KeyTelemetryJournaldUnits, KeyTelemetryAuditLog, KeyTelemetryQueueMax}
+		KeyTelemetryJournaldUnits, KeyTelemetryAuditLog, KeyTelemetryKubeAuditLog, KeyTelemetryQueueMax}
 }
 
 // Flag is the command-line flag of k, without dashes.
@@ -240,6 +240,7 @@ type fileConfig struct {
 	TelemetryAudit    string            `yaml:"telemetry_audit_interval"`
 	TelemetryUnits    listValue         `yaml:"telemetry_journald_units"`
 	TelemetryAuditLog string            `yaml:"telemetry_audit_log"`
+	TelemetryKubeLog  string            `yaml:"telemetry_kube_audit_log"`
 	TelemetryQueueMax string            `yaml:"telemetry_queue_max"`
 	Metadata          map[string]string `yaml:"metadata"`
 }
@@ -279,7 +280,7 @@ func (f *fileConfig) values() map[Key]string {
 		KeyTelemetryDisabled: f.TelemetryDisabled, KeyTelemetryMetricsInterval: f.TelemetryMetrics,
 		KeyTelemetryLogsInterval: f.TelemetryLogs, KeyTelemetryAuditInterval: f.TelemetryAudit,
 		KeyTelemetryJournaldUnits: string(f.TelemetryUnits), KeyTelemetryAuditLog: f.TelemetryAuditLog,
-		KeyTelemetryQueueMax: f.TelemetryQueueMax,
+		KeyTelemetryKubeAuditLog: f.TelemetryKubeLog, KeyTelemetryQueueMax: f.TelemetryQueueMax,
 	}
 }
 

@@ -17,6 +17,7 @@ const (
 	KeyTelemetryAuditInterval   Key = "telemetry_audit_interval"
 	KeyTelemetryJournaldUnits   Key = "telemetry_journald_units"
 	KeyTelemetryAuditLog        Key = "telemetry_audit_log"
+	KeyTelemetryKubeAuditLog    Key = "telemetry_kube_audit_log"
 	KeyTelemetryQueueMax        Key = "telemetry_queue_max"
 )
 
@@ -49,6 +50,9 @@ type Telemetry struct {
 	JournaldUnits []string
 	// AuditLog is auditd's log ("" disables the auditd collector).
 	AuditLog string
+	// KubeAuditLog is a Kubernetes API server's audit log, JSON lines
+	// ("" disables the Kubernetes audit collector, the default).
+	KubeAuditLog string
 	// QueueMax bounds the on-disk queue in bytes.
 	QueueMax int64
 }
@@ -91,6 +95,9 @@ func parseTelemetry(v map[Key]string) (Telemetry, error) {
 		t.AuditLog = ""
 	} else if !filepath.IsAbs(t.AuditLog) {
 		return t, fmt.Errorf("config: %s: %q is not an absolute path (or %q)", KeyTelemetryAuditLog, t.AuditLog, TelemetryAuditOff)
+	}
+	if t.KubeAuditLog = strings.TrimSpace(v[KeyTelemetryKubeAuditLog]); t.KubeAuditLog != "" && !filepath.IsAbs(t.KubeAuditLog) {
+		return t, fmt.Errorf("config: %s: %q is not an absolute path", KeyTelemetryKubeAuditLog, t.KubeAuditLog)
 	}
 	if s := strings.TrimSpace(v[KeyTelemetryQueueMax]); s != "" {
 		n, err := parseSize(s)

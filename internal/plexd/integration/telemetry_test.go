@@ -86,6 +86,7 @@ func TestTelemetryReachesPromQLAndLogQL(t *testing.T) {
 	peerID := "0190c0de-0000-7000-8000-000000000001"
 	auditLog := filepath.Join(t.TempDir(), "audit.log")
 	os.WriteFile(auditLog, nil, 0o600)
+	kubeLog := filepath.Join(t.TempDir(), "kube-apiserver-audit.log") // appears later
 	tel, err := telemetry.New(telemetry.Options{
 		Dir: filepath.Join(dataDir, "telemetry", "queue"), Client: cl,
 		Collectors: []telemetry.MetricCollector{
@@ -98,6 +99,8 @@ func TestTelemetryReachesPromQLAndLogQL(t *testing.T) {
 			Message: "hello from journald", Severity: "warning", Hostname: "telem-1"}}},
 		Audit: telemetry.NewAuditLog(telemetry.AuditLogOptions{Path: auditLog, Hostname: "telem-1",
 			PositionPath: filepath.Join(dataDir, "telemetry", "audit.position"), Poll: 10 * time.Millisecond}),
+		KubeAudit: telemetry.NewKubeAuditLog(telemetry.KubeAuditLogOptions{Path: kubeLog, Hostname: "telem-1",
+			PositionPath: filepath.Join(dataDir, "telemetry", "kube-audit.position"), Poll: 10 * time.Millisecond}),
 		MetricsInterval: time.Hour, LogsInterval: 50 * time.Millisecond, AuditInterval: 50 * time.Millisecond,
 	})
 	if err != nil {
@@ -147,8 +150,10 @@ func TestTelemetryReachesPromQLAndLogQL(t *testing.T) {
 	f, _ := os.OpenFile(auditLog, os.O_APPEND|os.O_WRONLY, 0)
 	fmt.Fprintf(f, "type=SYSCALL msg=audit(%d.120:77): arch=c000003e syscall=257 success=no exit=-13 pid=4242 uid=1000 gid=1000 "+
 		"comm=\"cat\" exe=\"/usr/bin/cat\" key=\"sshd_config\"\n", now.Unix())
+	// Its PATH record carries no outcome: it is sent with the event's.
+	fmt.Fprintf(f, "type=PATH msg=audit(%d.120:77): item=0 name=\"/etc/ssh/sshd_config\" inode=1234 nametype=NORMAL\n", now.Unix())
 	f.Close()
-	auditQL := fmt.Sprintf(`{stream="audit", source="auditd", node_id=%q} |= "sshd_config"`, id.NodeID)
+	auditQL := fmt.Sprintf(`{stream="audit", source="auditd", node_id=%q, action="syscall:257"} |= "sshd_config"`, id.NodeID)
 	eventually(t, "the audit record", func() bool {
 		r := lokiStreams(t, e, fx.Domain.ID, auditQL, now)
 		if len(r) != 1 {
@@ -158,6 +163,32 @@ func TestTelemetryReachesPromQLAndLogQL(t *testing.T) {
 		if err := json.Unmarshal([]byte(r[0].Values[0][1]), &rec); err != nil || rec.Result != "failure" ||
 			rec.Action != "syscall:257" || string(rec.Subject) != `{"gid":1000,"pid":4242,"uid":1000}` {
 			t.Fatalf("audit line %s: %v", r[0].Values[0][1], err)
+		}
+		return true
+	})
+	pathQL := fmt.Sprintf(`{stream="audit", source="auditd", node_id=%q, action="path", outcome="failure"}`, id.NodeID)
+	eventually(t, "the PATH record", func() bool { return len(lokiStreams(t, e, fx.Domain.ID, pathQL, now)) == 1 })
+	// A Kubernetes audit event written to the API server's log, which
+	// appeared after plexd started, reaches the audit stream.
+	kf, err := os.OpenFile(kubeLog, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(kf, `{"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"Metadata","auditID":"x1","stage":"ResponseComplete",`+
+		`"requestURI":"/api/v1/namespaces/prod/secrets/db","verb":"get","user":{"username":"bob","groups":["dev"]},`+
+		`"objectRef":{"resource":"secrets","namespace":"prod","name":"db","apiVersion":"v1"},"responseStatus":{"metadata":{},"code":403},`+
+		`"stageTimestamp":%q}`+"\n", now.Format(time.RFC3339Nano))
+	kf.Close()
+	kubeQL := fmt.Sprintf(`{stream="audit", source="k8s-audit", node_id=%q, action="get", outcome="failure"} |= "prod/secrets/db"`, id.NodeID)
+	eventually(t, "the Kubernetes audit record", func() bool {
+		r := lokiStreams(t, e, fx.Domain.ID, kubeQL, now)
+		if len(r) != 1 {
+			return false
+		}
+		var rec telemetry.AuditEntry
+		if err := json.Unmarshal([]byte(r[0].Values[0][1]), &rec); err != nil || string(rec.Subject) != `{"username":"bob","groups":["dev"]}` ||
+			string(rec.Object) != `"prod/secrets/db"` || rec.EventType != "ResponseComplete" {
+			t.Fatalf("kubernetes audit line %s: %v", r[0].Values[0][1], err)
 		}
 		return true
 	})

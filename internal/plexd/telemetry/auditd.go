@@ -3,19 +3,12 @@ package telemetry
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"fmt"
-	"io"
-	"io/fs"
 	"log/slog"
-	"os"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/plexsphere/plexsphere/internal/plexd/clock"
-	"github.com/plexsphere/plexsphere/internal/plexd/logkey"
 )
 
 // AuditSource streams host audit records until ctx ends, calling emit from
@@ -47,17 +40,12 @@ type AuditLogOptions struct {
 type AuditLog struct {
 	opts AuditLogOptions
 	clk  clock.Clock
+	// last is the event (its "SEC.MS:SERIAL" stamp) of the last record
+	// with an outcome, and that outcome: the records of one event that
+	// carry none (PATH, CWD, PROCTITLE …) follow its SYSCALL record and
+	// take its outcome.
+	last struct{ stamp, result string }
 }
-
-// auditPosition is where the tail is: the file's inode and the offset of
-// the first byte not yet read.
-type auditPosition struct {
-	Inode  uint64 `json:"inode"`
-	Offset int64  `json:"offset"`
-}
-
-// maxAuditRead bounds one poll's read.
-const maxAuditRead = 4 << 20
 
 // NewAuditLog builds the auditd source.
 func NewAuditLog(opts AuditLogOptions) *AuditLog {
@@ -75,116 +63,75 @@ func NewAuditLog(opts AuditLogOptions) *AuditLog {
 
 // Run implements AuditSource. A missing log at start is ErrUnavailable.
 func (a *AuditLog) Run(ctx context.Context, emit func(AuditEntry)) error {
-	st, err := os.Stat(a.opts.Path)
-	if err != nil {
-		return fmt.Errorf("%w: %s: %v", ErrUnavailable, a.opts.Path, err)
-	}
-	pos, ok := a.loadPosition()
-	if !ok || pos.Inode != inodeOf(st) {
-		pos = auditPosition{Inode: inodeOf(st), Offset: st.Size()} // from now on
-	}
-	for {
-		next, err := a.poll(pos, emit)
-		if err != nil && !errors.Is(err, fs.ErrNotExist) {
-			a.opts.Logger.LogAttrs(ctx, slog.LevelWarn, "reading the audit log failed", slog.String(logkey.Path, a.opts.Path), slog.String(logkey.Error, err.Error()))
-		}
-		if next != pos {
-			pos = next
-			a.savePosition(ctx, pos)
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-a.clk.After(a.opts.Poll):
-		}
-	}
+	t := &fileTail{path: a.opts.Path, positionPath: a.opts.PositionPath, poll: a.opts.Poll, what: "the audit log",
+		clk: a.clk, log: a.opts.Logger, line: func(line []byte) {
+			if e, ok := a.parse(string(line)); ok {
+				emit(e)
+			}
+		}}
+	return t.run(ctx)
 }
 
-// poll reads the complete lines after pos and answers the new position.
-func (a *AuditLog) poll(pos auditPosition, emit func(AuditEntry)) (auditPosition, error) {
-	f, err := os.Open(a.opts.Path)
-	if err != nil {
-		return pos, err
+// parse is ParseAuditLine with the outcome of a record that carries none
+// taken from the earlier record of its event.
+func (a *AuditLog) parse(line string) (AuditEntry, bool) {
+	e, stamp, ok := parseAuditLine(line, a.opts.Hostname)
+	if !ok {
+		return e, false
 	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return pos, err
+	switch {
+	case e.Result != "":
+		a.last.stamp, a.last.result = stamp, e.Result
+	case stamp == a.last.stamp && a.last.result != "":
+		e.Result = a.last.result
+	default:
+		e.Result = impliedAuditResult(e.EventType)
 	}
-	if ino := inodeOf(st); ino != pos.Inode || st.Size() < pos.Offset {
-		pos = auditPosition{Inode: ino} // rotated or truncated: from its start
-	}
-	if _, err := f.Seek(pos.Offset, io.SeekStart); err != nil {
-		return pos, err
-	}
-	n, err := readLines(io.LimitReader(f, maxAuditRead), MaxLineBytes, func(line []byte) {
-		if e, ok := ParseAuditLine(string(line), a.opts.Hostname); ok {
-			emit(e)
-		}
-	})
-	pos.Offset += n
-	return pos, err
-}
-
-func (a *AuditLog) loadPosition() (auditPosition, bool) {
-	if a.opts.PositionPath == "" {
-		return auditPosition{}, false
-	}
-	raw, err := os.ReadFile(a.opts.PositionPath)
-	var p auditPosition
-	if err != nil || len(raw) > 1024 || json.Unmarshal(raw, &p) != nil || p.Offset < 0 {
-		return auditPosition{}, false
-	}
-	return p, true
-}
-
-func (a *AuditLog) savePosition(ctx context.Context, p auditPosition) {
-	if a.opts.PositionPath == "" {
-		return
-	}
-	raw, _ := json.Marshal(p)
-	if err := writeState(a.opts.PositionPath, raw); err != nil {
-		a.opts.Logger.LogAttrs(ctx, slog.LevelWarn, "saving the audit log position failed", slog.String(logkey.Error, err.Error()))
-	}
-}
-
-func inodeOf(st os.FileInfo) uint64 {
-	if s, ok := st.Sys().(*syscall.Stat_t); ok {
-		return uint64(s.Ino)
-	}
-	return 0
+	return e, true
 }
 
 // ParseAuditLine turns one auditd log line (`type=T msg=audit(SEC.MS:SERIAL):
 // key=value …`) into an AuditEntry: event_type is T, subject {uid, gid,
 // pid}, object a JSON string naming what was acted on (key, exe, acct or
 // name), action the syscall or the operation (op) or the type, result
-// success or failure (from success= or res=; "unknown" for records that
-// carry neither, such as PATH or EXECVE), raw the line.
+// success or failure (§12.7 knows no other): from success= or res=, else
+// what the record type implies (impliedAuditResult); raw the line. The
+// end-of-event marker EOE carries nothing and is refused. AuditLog
+// instead gives a record without an outcome its event's (same serial).
 func ParseAuditLine(line, hostname string) (AuditEntry, bool) {
+	e, _, ok := parseAuditLine(line, hostname)
+	if ok && e.Result == "" {
+		e.Result = impliedAuditResult(e.EventType)
+	}
+	return e, ok
+}
+
+// parseAuditLine is ParseAuditLine answering the record's event stamp
+// ("SEC.MS:SERIAL") and an empty result when the record carries none.
+func parseAuditLine(line, hostname string) (AuditEntry, string, bool) {
 	line = strings.TrimRight(line, "\r\n")
 	if enriched, _, ok := strings.Cut(line, "\x1d"); ok { // enriched fields follow GS
 		line = enriched
 	}
 	rest, ok := strings.CutPrefix(line, "type=")
 	if !ok {
-		return AuditEntry{}, false
+		return AuditEntry{}, "", false
 	}
 	typ, rest, ok := strings.Cut(rest, " ")
-	if !ok || typ == "" || len(typ) > 64 {
-		return AuditEntry{}, false
+	if !ok || typ == "" || len(typ) > 64 || typ == "EOE" {
+		return AuditEntry{}, "", false
 	}
 	rest, ok = strings.CutPrefix(rest, "msg=audit(")
 	if !ok {
-		return AuditEntry{}, false
+		return AuditEntry{}, "", false
 	}
 	stamp, rest, ok := strings.Cut(rest, "):")
 	if !ok {
-		return AuditEntry{}, false
+		return AuditEntry{}, "", false
 	}
 	ts, ok := auditTime(stamp)
 	if !ok {
-		return AuditEntry{}, false
+		return AuditEntry{}, "", false
 	}
 	kv := auditFields(rest)
 	subject := map[string]int64{}
@@ -202,11 +149,32 @@ func ParseAuditLine(line, hostname string) (AuditEntry, bool) {
 	case kv["op"] != "":
 		action = kv["op"]
 	}
+	result := auditResult(kv)
+	if result == "" && (typ == "AVC" || typ == "USER_AVC") {
+		switch {
+		case strings.Contains(rest, "avc:  denied") || strings.Contains(rest, "avc: denied"):
+			result = "failure"
+		case strings.Contains(rest, "avc:  granted") || strings.Contains(rest, "avc: granted"):
+			result = "success"
+		}
+	}
 	return AuditEntry{
 		Timestamp: ts, Source: "auditd", EventType: clip(typ, MaxFieldBytes), Subject: subj, Object: obj,
-		Action: clip(action, MaxFieldBytes), Result: auditResult(kv), Hostname: clip(hostname, MaxFieldBytes),
-		Raw: clip(line, MaxMessageBytes),
-	}, true
+		Action: clip(action, MaxFieldBytes), Result: result, Hostname: clip(hostname, MaxFieldBytes),
+		Raw: clipRaw(line),
+	}, stamp, true
+}
+
+// impliedAuditResult is the result of a record that carries no outcome
+// and whose event's is unknown: anomalies (ANOM_*: a crash, a promiscuous
+// interface, a failed login burst) are failures; any other record
+// reports something that took place (a configuration change, a loaded
+// program, a path an event touched), a success.
+func impliedAuditResult(typ string) string {
+	if strings.HasPrefix(typ, "ANOM_") {
+		return "failure"
+	}
+	return "success"
 }
 
 // auditTime reads "SEC.MS:SERIAL".
@@ -306,5 +274,5 @@ func auditResult(kv map[string]string) string {
 			return "failure"
 		}
 	}
-	return "unknown"
+	return ""
 }

@@ -34,7 +34,7 @@ func TestParseAuditLine(t *testing.T) {
 		t.Fatalf("login %+v subject %s object %s", e, e.Subject, e.Object)
 	}
 	e, ok = ParseAuditLine(auditPath, "")
-	if !ok || e.Action != "path" || e.Result != "unknown" || string(e.Object) != `"/etc/ssh/sshd_config"` || string(e.Subject) != `{}` {
+	if !ok || e.Action != "path" || e.Result != "success" || string(e.Object) != `"/etc/ssh/sshd_config"` || string(e.Subject) != `{}` {
 		t.Fatalf("path %+v", e)
 	}
 	// Every accepted record is one the control plane takes: valid JSON,
@@ -44,9 +44,33 @@ func TestParseAuditLine(t *testing.T) {
 		t.Fatal("invalid JSON")
 	}
 	for _, bad := range []string{"", "garbage", "type=X", "type=X msg=audit(abc:1): a=b", "type=X msg=audit(0.1:1): a=b",
-		"node=h type=X msg=audit(1.1:1): a=b", "type= msg=audit(1.1:1): a=b"} {
+		"node=h type=X msg=audit(1.1:1): a=b", "type= msg=audit(1.1:1): a=b", "type=EOE msg=audit(1764990000.243:24287): "} {
 		if _, ok := ParseAuditLine(bad, ""); ok {
 			t.Errorf("%q accepted", bad)
+		}
+	}
+}
+
+// TestAuditResults: every record carries success or failure (§12.7): a
+// record without an outcome takes its event's (the SYSCALL record of the
+// same serial before it), else what its type implies.
+func TestAuditResults(t *testing.T) {
+	a := NewAuditLog(AuditLogOptions{})
+	for i, c := range []struct{ line, want string }{
+		{auditSyscall, "failure"},
+		{auditPath, "failure"}, // the failed open's PATH record
+		{`type=PROCTITLE msg=audit(1764990000.243:24287): proctitle=636174`, "failure"},
+		{`type=SYSCALL msg=audit(1764990002.1:24290): arch=c000003e syscall=59 success=yes exit=0 pid=1 uid=0 gid=0`, "success"},
+		{`type=CWD msg=audit(1764990002.1:24290): cwd="/root"`, "success"},
+		{`type=PATH msg=audit(1764990009.1:24299): item=0 name="/tmp/x"`, "success"}, // an event never seen
+		{`type=AVC msg=audit(1764990003.1:24300): avc:  denied  { read } for  pid=9 comm="nginx" name="key.pem"`, "failure"},
+		{`type=AVC msg=audit(1764990003.2:24301): avc:  granted  { setenforce } for  pid=1 comm="setenforce"`, "success"},
+		{`type=ANOM_ABEND msg=audit(1764990004.1:24302): auid=1000 uid=1000 gid=1000 pid=77 comm="crashy" sig=11`, "failure"},
+		{`type=USER_AUTH msg=audit(1764990005.1:24303): pid=812 uid=0 msg='op=PAM:authentication acct="eve" exe="/usr/sbin/sshd" res=failed'`, "failure"},
+	} {
+		e, ok := a.parse(c.line)
+		if !ok || e.Result != c.want {
+			t.Errorf("%d: %q: ok %v result %q, want %q", i, c.line, ok, e.Result, c.want)
 		}
 	}
 }

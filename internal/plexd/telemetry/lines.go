@@ -14,10 +14,31 @@ import (
 // than maxLine. It answers how many bytes the complete lines took, so a
 // partial line at the end is read again next time.
 func readLines(r io.Reader, maxLine int, fn func(line []byte)) (int64, error) {
+	res, err := scanLines(r, maxLine, false, fn)
+	return res.consumed, err
+}
+
+// scanResult is what scanLines read.
+type scanResult struct {
+	// consumed is the bytes of complete lines, plus those of an over-long
+	// line still being skipped at the end (never read again).
+	consumed int64
+	// skipping: the input ended inside an over-long line; the next scan
+	// starts by skipping the rest of it.
+	skipping bool
+	// long counts the over-long lines that ended in this scan.
+	long int
+}
+
+// scanLines is readLines for tails: it starts skipping the rest of an
+// over-long line when skipping is set, counts over-long lines, and
+// consumes an over-long line's bytes even when the input ends inside it,
+// so a line longer than one read never stalls the tail.
+func scanLines(r io.Reader, maxLine int, skipping bool, fn func(line []byte)) (scanResult, error) {
 	br := bufio.NewReaderSize(r, 64<<10)
-	var consumed, pending int64
+	var res scanResult
+	var pending int64
 	var long []byte
-	skipping := false
 	for {
 		chunk, err := br.ReadSlice('\n')
 		pending += int64(len(chunk))
@@ -32,10 +53,19 @@ func readLines(r io.Reader, maxLine int, fn func(line []byte)) (int64, error) {
 		if err != nil {
 			if errors.Is(err, io.EOF) {
 				err = nil
+				if skipping {
+					res.consumed += pending
+					res.skipping = true
+				} else if len(long)+len(chunk) > maxLine {
+					res.consumed += pending // an over-long line, cut by the end of the input
+					res.skipping = true
+				}
 			}
-			return consumed, err
+			return res, err
 		}
-		if !skipping {
+		if skipping {
+			res.long++
+		} else {
 			line := chunk
 			if len(long) > 0 {
 				long = append(long, chunk...)
@@ -44,9 +74,11 @@ func readLines(r io.Reader, maxLine int, fn func(line []byte)) (int64, error) {
 			line = bytes.TrimRight(line, "\r\n")
 			if len(line) <= maxLine {
 				fn(line)
+			} else {
+				res.long++
 			}
 		}
-		consumed += pending
+		res.consumed += pending
 		pending, skipping, long = 0, false, long[:0]
 	}
 }

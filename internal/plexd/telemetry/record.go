@@ -95,3 +95,31 @@ func clip(s string, n int) string {
 	}
 	return s[:n]
 }
+
+// maxRawEncoded bounds an audit record's raw line as encoded in JSON
+// (quotes and control characters escaped, <, > and & as \u00XX), so a
+// record stays well inside the control plane's 64 KiB bound however the
+// line reads.
+const maxRawEncoded = 24 << 10
+
+// clipRaw cuts an audit record's raw line to at most MaxMessageBytes
+// bytes and maxRawEncoded bytes of JSON, on a rune boundary, as valid
+// UTF-8.
+func clipRaw(s string) string {
+	s = clip(s, MaxMessageBytes)
+	enc := 0
+	for i, r := range s {
+		switch {
+		case r == '"' || r == '\\' || r == '\n' || r == '\r' || r == '\t':
+			enc += 2
+		case r < 0x20 || r == '<' || r == '>' || r == '&' || r == '\u2028' || r == '\u2029':
+			enc += 6
+		default:
+			enc += utf8.RuneLen(r)
+		}
+		if enc > maxRawEncoded {
+			return s[:i]
+		}
+	}
+	return s
+}

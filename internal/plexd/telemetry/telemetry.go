@@ -34,9 +34,11 @@ type Options struct {
 	Client Poster
 	// Collectors produce metric points each MetricsInterval.
 	Collectors []MetricCollector
-	// Logs and Audit stream records (nil: none).
-	Logs  LogSource
-	Audit AuditSource
+	// Logs and Audit stream records (nil: none); KubeAudit streams a
+	// Kubernetes API server's audit records into the same audit batches.
+	Logs      LogSource
+	Audit     AuditSource
+	KubeAudit AuditSource
 	// MetricsInterval, LogsInterval and AuditInterval: how often each
 	// kind is batched into the queue (defaults 60 s, 30 s, 15 s).
 	MetricsInterval, LogsInterval, AuditInterval time.Duration
@@ -165,6 +167,13 @@ func (t *Telemetry) Run(ctx context.Context) error {
 		sources.Go(func() {
 			t.runSource(ctx, "auditd", func(ctx context.Context) error { return t.opts.Audit.Run(ctx, t.audit.add) })
 		})
+	}
+	if t.opts.KubeAudit != nil {
+		sources.Go(func() {
+			t.runSource(ctx, "kube-audit", func(ctx context.Context) error { return t.opts.KubeAudit.Run(ctx, t.audit.add) })
+		})
+	}
+	if t.opts.Audit != nil || t.opts.KubeAudit != nil {
 		wg.Go(func() { flushLoop(ctx, t, KindAudit, t.audit, t.opts.AuditInterval) })
 	}
 	sources.Wait()

@@ -1,0 +1,4 @@
+package alerts
+
+// WebhookClient is the default webhook client (tests).
+var WebhookClient = guardedClient
