@@ -1,10 +1,11 @@
 package telemetry
 
 import (
-	"encoding/json"
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/plexsphere/plexsphere/internal/nodeproto"
 )
 
 // Batch kinds: the last path segment of POST /v1/nodes/{id}/<kind>.
@@ -54,29 +55,12 @@ type MetricPoint struct {
 	Data      map[string]any `json:"data"`
 }
 
-// LogEntry is a §12.7 LogEntry.
-type LogEntry struct {
-	Timestamp time.Time `json:"timestamp"`
-	Source    string    `json:"source"`
-	Unit      string    `json:"unit"`
-	Message   string    `json:"message"`
-	Severity  string    `json:"severity"`
-	Hostname  string    `json:"hostname"`
-}
-
-// AuditEntry is a §12.7 AuditEntry. Subject is {uid, gid, pid} for auditd;
-// Object is a JSON string.
-type AuditEntry struct {
-	Timestamp time.Time       `json:"timestamp"`
-	Source    string          `json:"source"`
-	EventType string          `json:"event_type"`
-	Subject   json.RawMessage `json:"subject"`
-	Object    json.RawMessage `json:"object"`
-	Action    string          `json:"action"`
-	Result    string          `json:"result"`
-	Hostname  string          `json:"hostname"`
-	Raw       string          `json:"raw"`
-}
+// LogEntry and AuditEntry are the §12.7 records (nodeproto's): an audit
+// entry's Subject is {uid, gid, pid} for auditd, its Object a JSON string.
+type (
+	LogEntry   = nodeproto.LogEntry
+	AuditEntry = nodeproto.AuditEntry
+)
 
 // severities are the syslog priorities 0–7 by name (§12.7).
 var severities = [...]string{"emerg", "alert", "crit", "err", "warning", "notice", "info", "debug"}

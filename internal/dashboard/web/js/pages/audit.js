@@ -3,6 +3,7 @@
 import { html, useState, useEffect, PageHeader, DataTable, Button, KV, Card, Spinner, ErrorBox, StatusBadge, CodeBlock, Short, fmtTime, useLoad, EmptyState } from '../ui.js';
 import { get, post } from '../api.js';
 import { useDomains } from './projects.js';
+import { NodeAudit } from './logs.js';
 
 // chainOf names the chain of a route: a Domain's or the platform's.
 function chainOf(params) {
@@ -37,8 +38,9 @@ function VerifyResult({ result, testid = 'verify-result' }) {
 
 const outcomes = [['', 'any'], ['succeeded', 'succeeded'], ['denied', 'denied'], ['failed', 'failed']];
 
-function ChainPage({ params }) {
+function ChainPage({ params, query = {} }) {
   const chain = chainOf(params);
+  const nodes = !!params.id && query.view === 'nodes';
   const domain = useLoad(() => (params.id ? get(`/v1/domains/${encodeURIComponent(params.id)}`) : Promise.resolve(null)), [params.id]);
   const [result, setResult] = useState(null);
   const [error, setError] = useState(null);
@@ -57,8 +59,13 @@ function ChainPage({ params }) {
   const title = params.id ? `Audit: ${domain.data?.name || 'Domain'}` : 'Audit: Platform';
   return html`<div>
     <${PageHeader} title=${title}>
-      <${Button} variant="primary" onClick=${verify} disabled=${busy} data-testid="audit-verify">${busy ? html`<${Spinner} label="Verifying" />` : ''} Verify chain<//>
+      ${!nodes && html`<${Button} variant="primary" onClick=${verify} disabled=${busy} data-testid="audit-verify">${busy ? html`<${Spinner} label="Verifying" />` : ''} Verify chain<//>`}
     <//>
+    ${params.id && html`<nav class="tabs" aria-label="Audit streams" data-testid="audit-tabs">
+      <a href=${chain.route} aria-current=${nodes ? undefined : 'page'} data-testid="audit-tab-chain">Control plane (hash chain)</a>
+      <a href=${`${chain.route}?view=nodes`} aria-current=${nodes ? 'page' : undefined} data-testid="audit-tab-nodes">Node audit (auditd, Kubernetes)</a>
+    </nav>`}
+    ${nodes ? html`<${NodeAudit} domainID=${params.id} />` : html`
     <${ErrorBox} error=${error} testid="audit-verify-error" />
     <${VerifyResult} result=${result} />
     <${DataTable} path=${`${chain.base}/entries`} testid="audit" caption="Entries in chain order (seq)"
@@ -80,7 +87,7 @@ function ChainPage({ params }) {
         { key: 'object', label: 'Object', render: (e) => html`<span class="mono">${e.object?.type}${e.object?.id ? ':' : ''}</span><${Short} value=${e.object?.id} />` },
         { key: 'subject', label: 'Subject', render: (e) => html`<${Short} value=${e.subject?.pseudonym} n=${10} />` },
         { key: 'entry_hash', label: 'Entry hash', render: (e) => html`<${Short} value=${e.entry_hash} n=${12} />` },
-      ]} />
+      ]} />`}
   </div>`;
 }
 

@@ -2,6 +2,7 @@
 import { html, useState, useEffect, PageHeader, DataTable, Button, Dialog, Form, Field, KV, Card, Spinner, ErrorBox, Short, fmtTime, useLoad, toast } from '../ui.js';
 import { get, post } from '../api.js';
 import { navigate, href } from '../router.js';
+import { RetentionCard } from '../widgets/retention.js';
 
 function Home() {
   useEffect(() => navigate('#/domains'), []);
@@ -50,6 +51,10 @@ function DomainPage({ params }) {
     <${PageHeader} title=${d.name}>
       <a class="btn" href=${href('#/projects', { domain_id: d.id })} data-testid="domain-projects">Projects</a>
       <a class="btn" href=${`#/domains/${d.id}/audit`} data-testid="domain-audit">Audit</a>
+      <a class="btn" href=${href('#/metrics', { domain_id: d.id })} data-testid="domain-metrics">Metrics</a>
+      <a class="btn" href=${href('#/logs', { domain_id: d.id })} data-testid="domain-logs">Logs</a>
+      <a class="btn" href=${href('#/alerts', { domain_id: d.id })} data-testid="domain-alerts">Alert rules</a>
+      <a class="btn" href=${href('#/incidents', { domain_id: d.id })} data-testid="domain-incidents">Incidents</a>
     <//>
     <${Card}>
       <${KV} testid="domain-kv" items=${[
@@ -63,6 +68,7 @@ function DomainPage({ params }) {
         ['Updated', fmtTime(d.updated_at)],
       ]} />
     <//>
+    <${RetentionCard} domainID=${d.id} />
   </div>`;
 }
 

@@ -20,6 +20,10 @@ const modules = [
   './secrets.js',
   './sessions.js',
   './executions.js',
+  './metrics.js',
+  './logs.js',
+  './alerts.js',
+  './incidents.js',
   './audit.js',
   './design.js',
 ];

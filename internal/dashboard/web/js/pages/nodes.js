@@ -4,7 +4,7 @@
 import { html, useState, useEffect, useRef, PageHeader, DataTable, Button, Card, KV, Spinner, ErrorBox, Short, StatusBadge, EmptyState, fmtTime, useLoad, toast } from '../ui.js';
 import { get, list, del, stream } from '../api.js';
 import { navigate, href } from '../router.js';
-import { useDomains } from './projects.js';
+import { DomainPicker } from '../widgets/domainpick.js';
 import { TopologyGraph, TopologySummary, MaxDrawnEdges } from '../widgets/topology.js';
 import { NodeLabels } from './labels.js';
 
@@ -45,18 +45,6 @@ function NodeCell({ id, field }) {
   if (field === 'project') return html`<a href=${`#/projects/${n.project_id}`}><${Short} value=${n.project_id} /></a>`;
   if (field === 'mesh_ip') return html`<span class="mono">${n.mesh_ip || '—'}</span>`;
   return '';
-}
-
-function DomainPicker({ value, onPick, testid }) {
-  const domains = useDomains();
-  useEffect(() => {
-    if (!value && domains.data?.length) onPick(domains.data[0].id);
-  }, [value, domains.data]);
-  if (domains.data && domains.data.length === 0) return html`<span class="muted" data-testid=${`${testid}-none`}>No Domain visible to you.</span>`;
-  return html`<label class="filter">Domain
-    <select value=${value} onChange=${(e) => onPick(e.target.value)} data-testid=${testid}>
-      ${(domains.data || []).map((d) => html`<option value=${d.id}>${d.name}</option>`)}
-    </select></label>`;
 }
 
 function NodesPage({ query }) {
@@ -165,6 +153,8 @@ function NodePage({ params }) {
     <${PageHeader} title=${n.name || n.id}>
       <${StatusBadge} status=${n.reachability.state} tone=${REACH_TONE[n.reachability.state]} testid="node-detail-state" />
       <a class="btn" href=${href('#/topology', { domain_id: n.domain_id })} data-testid="node-topology">Topology</a>
+      <a class="btn" href=${href('#/metrics', { domain_id: n.domain_id, q: `{node_id="${n.id}"}` })} data-testid="node-metrics">Metrics</a>
+      <a class="btn" href=${href('#/logs', { domain_id: n.domain_id, q: `{node_id="${n.id}"}` })} data-testid="node-logs">Logs</a>
       <${Button} variant="danger" onClick=${remove} data-testid="node-delete">Decommission<//>
     <//>
     <${Card}>
