@@ -34,9 +34,22 @@ func (c *Client) Attach(ctx context.Context, projectID, sessionID, sessionToken 
 	if strings.ContainsFunc(sessionToken, isSpaceOrControl) {
 		return nil, errors.New("apiclient: session token contains whitespace or control characters")
 	}
-	hdr := http.Header{}
+	ws, err := c.dialSocket(ctx, p, http.Header{SessionTokenHeader: {sessionToken}})
+	if err != nil {
+		return nil, err
+	}
+	return websocket.NetConn(ctx, ws, websocket.MessageBinary), nil
+}
+
+// dialSocket opens the WebSocket at path (with its query) with the
+// client's credentials and extra headers; the client timeout bounds the
+// handshake only. A refusal before the upgrade is an *Error.
+func (c *Client) dialSocket(ctx context.Context, path string, extra http.Header) (*websocket.Conn, error) {
+	hdr := extra.Clone()
+	if hdr == nil {
+		hdr = http.Header{}
+	}
 	hdr.Set("User-Agent", c.ua)
-	hdr.Set(SessionTokenHeader, sessionToken)
 	if c.token != "" {
 		hdr.Set("Authorization", "Bearer "+c.token)
 	}
@@ -46,14 +59,15 @@ func (c *Client) Attach(ctx context.Context, projectID, sessionID, sessionToken 
 		dialCtx, cancel = context.WithTimeout(ctx, c.timeout)
 		defer cancel()
 	}
-	ws, resp, err := websocket.Dial(dialCtx, c.base+p, &websocket.DialOptions{HTTPClient: c.hc, HTTPHeader: hdr})
+	ws, resp, err := websocket.Dial(dialCtx, c.base+path, &websocket.DialOptions{HTTPClient: c.hc, HTTPHeader: hdr,
+		CompressionMode: websocket.CompressionDisabled})
 	if err != nil {
 		if resp != nil && resp.StatusCode != http.StatusSwitchingProtocols && resp.Body != nil {
-			return nil, readError(resp, http.MethodGet, p)
+			return nil, readError(resp, http.MethodGet, path)
 		}
-		return nil, fmt.Errorf("apiclient: GET %s: %w", p, err)
+		return nil, fmt.Errorf("apiclient: GET %s: %w", path, err)
 	}
-	return websocket.NetConn(ctx, ws, websocket.MessageBinary), nil
+	return ws, nil
 }
 
 // CloseReason reports whether err (from reading an attached stream) is the

@@ -3,9 +3,7 @@ package apiclient
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"net"
-	"net/http"
 	"net/url"
 	"strconv"
 
@@ -57,28 +55,12 @@ func (c *Client) OpenTerminal(ctx context.Context, projectID, sessionID string, 
 	if rows > 0 {
 		q.Set("rows", strconv.Itoa(rows))
 	}
-	u := c.base + p
 	if len(q) > 0 {
-		u += "?" + q.Encode()
+		p += "?" + q.Encode()
 	}
-	hdr := http.Header{}
-	hdr.Set("User-Agent", c.ua)
-	if c.token != "" {
-		hdr.Set("Authorization", "Bearer "+c.token)
-	}
-	dialCtx := ctx
-	if c.timeout > 0 {
-		var cancel context.CancelFunc
-		dialCtx, cancel = context.WithTimeout(ctx, c.timeout)
-		defer cancel()
-	}
-	ws, resp, err := websocket.Dial(dialCtx, u, &websocket.DialOptions{HTTPClient: c.hc, HTTPHeader: hdr,
-		CompressionMode: websocket.CompressionDisabled})
+	ws, err := c.dialSocket(ctx, p, nil)
 	if err != nil {
-		if resp != nil && resp.StatusCode != http.StatusSwitchingProtocols && resp.Body != nil {
-			return nil, readError(resp, http.MethodGet, p)
-		}
-		return nil, fmt.Errorf("apiclient: GET %s: %w", p, err)
+		return nil, err
 	}
 	return &Terminal{Conn: websocket.NetConn(ctx, ws, websocket.MessageBinary), ws: ws, ctx: ctx}, nil
 }
