@@ -33,7 +33,7 @@ const maxMatchers = 32
 // FederateInput is the request of FederateDomainMetrics.
 type FederateInput struct {
 	DomainID string   `path:"domainId" doc:"The Domain id."`
-	Match    []string `query:"match[],explode" maxItems:"32" doc:"Series selectors (PromQL, e.g. {__name__=~\"plexd_system_.*\"}); at least one. A series matching any is answered."`
+	Match    []string `query:"match[],explode" maxItems:"32" nullable:"false" doc:"Series selectors (PromQL, e.g. {__name__=~\"plexd_system_.*\"}); at least one. A series matching any is answered."`
 	Accept   string   `header:"Accept" doc:"text/plain (Prometheus text exposition, the default) or application/openmetrics-text."`
 }
 
