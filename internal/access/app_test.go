@@ -300,7 +300,9 @@ func TestIssuanceRefusals(t *testing.T) {
 	}
 	// Two live sessions is the cap here; the third is refused.
 	short := w.sshRequest(t, "")
-	short.RequestedTTLSeconds = 1
+	// Issuance truncates to the second, so a 2 s TTL leaves more than
+	// one second to issue the next two.
+	short.RequestedTTLSeconds = 2
 	var first apiv1.IssuedSession
 	if st, raw := w.e.Do(t, "POST", w.path(), short, &first); st != 201 {
 		t.Fatalf("first: %d %s", st, raw)
@@ -312,8 +314,8 @@ func TestIssuanceRefusals(t *testing.T) {
 	if resp.StatusCode != 429 || code(raw) != "session_limit_exceeded" || resp.Header.Get("Retry-After") == "" {
 		t.Fatalf("over the cap: %d %s %v", resp.StatusCode, raw, resp.Header)
 	}
-	// The one-second session expires; the sweeper closes it and audits.
-	time.Sleep(1100 * time.Millisecond)
+	// The short session expires; the sweeper closes it and audits.
+	time.Sleep(2100 * time.Millisecond)
 	if n, err := w.e.Server.Access.Sweep(t.Context()); err != nil || n != 1 {
 		t.Fatalf("sweep: %d %v", n, err)
 	}
