@@ -296,13 +296,22 @@ func (t *shell) pump(ws *websocket.Conn, ended func() string) {
 			}
 			continue
 		}
-		var m resize
-		if json.Unmarshal(msg, &m) == nil && m.Type == "resize" {
-			t.sess.WindowChange(clampDim(m.Rows, maxTerminalRows), clampDim(m.Cols, maxTerminalCols))
+		if cols, rows, ok := resizeOf(msg); ok {
+			t.sess.WindowChange(rows, cols)
 		}
 	}
 	t.client.Close() // the browser went: end the shell, which ends the output
 	<-done
+}
+
+// resizeOf reads a browser's text message: a resize, its size clamped to
+// the terminal bounds; anything else is ignored (ok false).
+func resizeOf(msg []byte) (cols, rows int, ok bool) {
+	var m resize
+	if json.Unmarshal(msg, &m) != nil || m.Type != "resize" {
+		return 0, 0, false
+	}
+	return clampDim(m.Cols, maxTerminalCols), clampDim(m.Rows, maxTerminalRows), true
 }
 
 // clampDim keeps a terminal dimension within 1..most.
